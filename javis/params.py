@@ -1,0 +1,256 @@
+"""Typed view of `params.yaml`: one frozen dataclass per section.
+
+Every stage reads its section (and `paths`) through `load()`. An unknown key, a missing key or a
+value of the wrong type is an error that names the key, e.g.
+`params.yaml: clean.min_score: expected int, got str ('four')`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PARAMS_FILE = "params.yaml"
+
+
+class ParamsError(ValueError):
+    """A params.yaml problem, with the key that causes it."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where every stage reads and writes (dvc.yaml uses the same keys through templating)."""
+
+    raw: str = "data/raw"  # the user's chat logs (DVC-tracked folder)
+    feedback: str = "data/feedback"  # ratings and corrections (DVC-tracked folder)
+    examples: str = "examples"  # our bilingual sample data, read when raw and feedback are empty
+    collected: str = "data/collected"
+    cleaned: str = "data/cleaned"
+    deduped: str = "data/deduped"
+    rejected: str = "data/rejected"
+    training: str = "data/training/current"
+    split_index: str = "data/split_index.json"  # written by `javis release`; pins old splits
+    metrics: str = "metrics"
+    base: str = "models/base"
+    adapter: str = "models/adapter"
+    baseline: str = "models/baseline"
+    init: str = "models/init"
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Who the assistant is: fills `{{name}}`/`{{author}}` and is the default system prompt."""
+
+    name: str = "JAVIS"
+    author: str = "Tony"
+    system_prompt: str = "You are JAVIS, a personal assistant."
+
+
+@dataclass(frozen=True)
+class Collect:
+    """Logs and feedback -> SFT, preference and KTO records with provenance."""
+
+    use_examples: str = "auto"  # auto: read examples/ only when data/raw and data/feedback are empty
+    max_line_bytes: int = 1_000_000  # a longer line is rejected as too_large, never parsed
+
+    def __post_init__(self) -> None:
+        _choice("collect.use_examples", self.use_examples, ("auto", "always", "never"))
+        _positive("collect.max_line_bytes", self.max_line_bytes)
+
+
+@dataclass(frozen=True)
+class Clean:
+    """Validation, redaction and the six-criterion quality score (see README, "Quality rules")."""
+
+    min_score: int = 4  # a record's score is the minimum of its six criteria; kept when >= this
+    redact: bool = True
+    min_chars: int = 2  # length: an assistant answer shorter than this scores 1
+    max_chars: int = 4000  # length: longer than this scores 2; longer than 2x scores 1
+    banned_phrases: list[str] = field(default_factory=list)  # style: each hit costs 2 points
+    non_answers: list[str] = field(default_factory=list)  # relevance: an answer that only says this
+    identity_claims: list[str] = field(default_factory=list)  # accuracy: regexes of wrong identities
+    unsafe_patterns: list[str] = field(default_factory=list)  # safety: regexes of harmful content
+    max_exclamations: int = 3  # style: more "!" in one answer than this scores 3
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_score <= 5:
+            raise ParamsError(f"clean.min_score: expected 1..5, got {self.min_score}")
+        _positive("clean.max_chars", self.max_chars)
+
+
+@dataclass(frozen=True)
+class Dedupe:
+    """Exact duplicates by normalised content hash, then near duplicates by MinHash LSH."""
+
+    threshold: float = 0.8  # estimated Jaccard similarity of word 3-gram sets above which two are near duplicates
+    num_perm: int = 128
+    shingle: int = 3  # words per shingle
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ParamsError(f"dedupe.threshold: expected 0 < t <= 1, got {self.threshold}")
+        _positive("dedupe.num_perm", self.num_perm)
+        _positive("dedupe.shingle", self.shingle)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Stable, grouped train/val/test split."""
+
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    salt: str = "javis"  # changes every new group's bucket; old groups keep theirs via the index
+    near_threshold: float = 0.7  # a new prompt this similar to an old one joins the old one's split
+
+    def __post_init__(self) -> None:
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ParamsError(f"split.{name}: expected 0 <= f < 1, got {value}")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ParamsError("split: val_fraction + test_fraction must leave room for train")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When a retrain is due (the brief: 50 new records)."""
+
+    min_new_records: int = 50
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    """Candidate vs baseline on the test and regression sets (stages/evaluate.py, stages/baseline.py)."""
+
+    baseline: str = "previous"  # previous (the last release) | base (the bare base model) | a release tag
+    baseline_tag: str = ""  # written by `javis release`: the last release's tag ("" = none yet: base)
+    baseline_rev: str = ""  # written by `javis release`: that tag's commit (pins the baseline adapter)
+    max_new_tokens: int = 128  # greedy generation length per answer
+    batch_size: int = 8  # prompts per generation / loss batch (left padding)
+    max_examples: int = 0  # test and regression examples each, a seeded sample; 0 = all
+    max_prompt_tokens: int = 1024  # longer prompts lose their oldest tokens (loss and generation alike)
+    min_style_score: int = 4  # a generation is "in style" when javis.quality's style score >= this
+    report_examples: int = 5  # most-different examples shown in metrics/report.md
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if not self.baseline.strip():
+            raise ParamsError("evaluate.baseline: expected previous, base or a release tag, got ''")
+        if self.baseline_rev and not self.baseline_tag:
+            raise ParamsError("evaluate.baseline_rev: set without evaluate.baseline_tag")
+        for key in ("max_new_tokens", "batch_size", "max_prompt_tokens"):
+            _positive(f"evaluate.{key}", getattr(self, key))
+        if self.max_examples < 0:
+            raise ParamsError(f"evaluate.max_examples: expected >= 0 (0 = all), got {self.max_examples}")
+        if not 1 <= self.min_style_score <= 5:
+            raise ParamsError(f"evaluate.min_style_score: expected 1..5, got {self.min_style_score}")
+        if self.report_examples < 0:
+            raise ParamsError(f"evaluate.report_examples: expected >= 0, got {self.report_examples}")
+
+
+SECTIONS: dict[str, type] = {
+    "paths": Paths,
+    "persona": Persona,
+    "collect": Collect,
+    "clean": Clean,
+    "dedupe": Dedupe,
+    "split": Split,
+    "trigger": Trigger,
+    "evaluate": Evaluate,
+}
+
+
+@dataclass(frozen=True)
+class Params:
+    """All sections. Sections not listed in SECTIONS are kept raw in `extra`."""
+
+    sections: dict[str, Any]
+    raw: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.sections[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def load(path: str | Path = PARAMS_FILE) -> Params:
+    """Load and validate params.yaml (every known section; unknown top-level keys are errors)."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path}: not found; run from the project root (where dvc.yaml is)")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ParamsError(f"{path}: unknown section(s) {unknown}; known: {sorted(SECTIONS)}")
+    sections = {name: build(cls, raw.get(name) or {}, name) for name, cls in SECTIONS.items()}
+    return Params(sections=sections, raw=raw)
+
+
+def build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    """Build dataclass `cls` from `values`, checking keys and types recursively."""
+    if not isinstance(values, dict):
+        raise ParamsError(f"{prefix}: expected a mapping, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ParamsError(f"{prefix}: unknown key(s) {unknown}; known: {sorted(names)}")
+    kwargs = {k: _check(hints[k], v, f"{prefix}.{k}") for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def _check(hint: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, key)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _check(option, value, key)
+            except ParamsError as e:
+                errors.append(str(e))
+        raise ParamsError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise ParamsError(f"{key}: expected a list, got {type(value).__name__} ({value!r})")
+        (item,) = typing.get_args(hint) or (Any,)
+        return [_check(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key}: expected a mapping, got {type(value).__name__}")
+        return dict(value)
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float) and isinstance(value, bool):
+        raise ParamsError(f"{key}: expected {hint.__name__}, got bool ({value!r})")
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise ParamsError(f"{key}: expected {hint.__name__}, got {type(value).__name__} ({value!r})")
+    return value
+
+
+def _choice(key: str, value: str, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ParamsError(f"{key}: expected one of {list(options)}, got {value!r}")
+
+
+def _positive(key: str, value: int | float) -> None:
+    if value <= 0:
+        raise ParamsError(f"{key}: expected a positive number, got {value}")

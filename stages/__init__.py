@@ -1,0 +1,1 @@
+"""DAG stages: one module per dvc.yaml stage, run as `python -m stages.<name>`."""

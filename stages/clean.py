@@ -1,0 +1,92 @@
+"""clean: validate, redact secrets and personal data, score quality; keep what scores >= min_score.
+
+Reads  data/collected/{sft,preference,kto}.jsonl
+Writes data/cleaned/{sft,preference,kto}.jsonl, data/rejected/clean.jsonl, metrics/clean.json
+Run    python -m stages.clean
+
+Per record, in order:
+1. schema (javis/schema.py): roles, order, non-empty content, tool calls parse and name a declared tool;
+2. redaction (javis/redact.py): secrets and PII become typed placeholders (`<SECRET:aws_key>`,
+   `<PII:email>`), counted per type; rejected records are redacted too;
+3. quality (javis/quality.py): the brief's six criteria scored 1-5; the record's score is the
+   minimum; kept when >= clean.min_score. Scores stay in `meta.quality`; a reject names the criterion.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+from javis import io, params, quality
+from javis.records import KINDS
+from javis.redact import Redactor
+from javis.schema import validate
+
+log = logging.getLogger("javis.clean")
+
+
+def clean_record(record: dict, redactor: Redactor, cfg: params.Clean) -> tuple[bool, str, Counter[str]]:
+    """(keep, reason, redaction counts). Redacts `record` in place; adds `meta.quality`."""
+    if err := validate(record):
+        counts = redactor.redact_record(record)
+        return False, err, counts
+    counts = redactor.redact_record(record) if cfg.redact else Counter()
+    scores = quality.score_record(record, cfg)
+    record.setdefault("meta", {})["quality"] = {c: s for c, (s, _) in scores.items()}
+    if counts:
+        record["meta"]["redacted"] = dict(counts)
+    worst = min(scores, key=lambda c: (scores[c][0], quality.CRITERIA.index(c)))
+    score, why = scores[worst]
+    if score < cfg.min_score:
+        return False, f"quality_{worst} (score {score} < {cfg.min_score}: {why})", counts
+    return True, "", counts
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    p = params.load()
+    paths, cfg = p.paths, p.clean
+    src, out = Path(paths.collected), Path(paths.cleaned)
+    acc = io.Accounting("clean")
+    redactor = Redactor()
+    redactions: Counter[str] = Counter()
+    score_hist: dict[str, Counter[int]] = {c: Counter() for c in quality.CRITERIA}
+    with io.JsonlWriter() as w:
+        w.open("rejected", Path(paths.rejected) / "clean.jsonl")
+        for kind in KINDS:
+            w.open(kind, out / f"{kind}.jsonl")
+            path = src / f"{kind}.jsonl"
+            if not path.exists():
+                raise SystemExit(f"clean: {path} is missing; run `dvc repro collect` first")
+            for record in io.iter_records(path):
+                source = record.get("source", "?")
+                acc.seen(source)
+                keep, reason, counts = clean_record(record, redactor, cfg)
+                redactions.update(counts)
+                for c, s in (record.get("meta", {}).get("quality") or {}).items():
+                    score_hist[c][s] += 1
+                if keep:
+                    w.write(kind, record)
+                    acc.kept(source)
+                else:
+                    acc.rejected(source, reason)
+                    meta = record.get("meta", {})
+                    w.write("rejected", {
+                        "stage": "clean", "file": meta.get("file"), "line": meta.get("line"),
+                        "id": record.get("id"), "source": source, "reason": reason, "record": record,
+                    })
+        acc.extra["redactions"] = dict(sorted(redactions.items()))
+        acc.extra["redactions_total"] = sum(redactions.values())
+        acc.extra["quality_scores"] = {c: {str(k): v for k, v in sorted(h.items())} for c, h in score_hist.items()}
+        acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in KINDS}
+        metrics = acc.metrics()
+    io.write_json(Path(paths.metrics) / "clean.json", metrics)
+    log.info(
+        "clean: %d in, %d kept, %d rejected, %d redactions %s",
+        metrics["in"], metrics["kept"], metrics["rejected"], metrics["redactions_total"], metrics["redactions"],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""dedupe: drop exact duplicates (normalised content hash), then near duplicates (MinHash LSH).
+
+Reads  data/cleaned/{sft,preference,kto}.jsonl
+Writes data/deduped/{sft,preference,kto}.jsonl, data/rejected/dedupe.jsonl, metrics/dedupe.json
+Run    python -m stages.dedupe
+
+Records are compared within their kind. The first record of a group in input order is kept (the
+order is deterministic: collect writes feedback before logs, files sorted by name, lines in order);
+a rejected one names the record it duplicates and, for near duplicates, the estimated similarity.
+Near duplicates: word `dedupe.shingle`-grams, `rensa` MinHash with `dedupe.num_perm` permutations,
+LSH candidates verified against `dedupe.threshold`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rensa import RMinHash, RMinHashLSH
+
+from javis import io, params
+from javis.records import KINDS, digest, record_text
+
+log = logging.getLogger("javis.dedupe")
+
+
+def shingles(text: str, n: int) -> list[str]:
+    """Word n-grams of normalised text; short texts fall back to their words."""
+    words = text.split()
+    if len(words) <= n:
+        return [" ".join(words)] if words else [""]
+    return [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+
+def bands_for(num_perm: int, threshold: float) -> int:
+    """The number of LSH bands (dividing num_perm) whose S-curve midpoint is nearest the threshold."""
+    options = [b for b in range(1, num_perm + 1) if num_perm % b == 0]
+    return min(options, key=lambda b: abs((1 / b) ** (b / num_perm) - threshold))
+
+
+class Deduper:
+    """Streaming exact + near duplicate detection for one kind of record."""
+
+    def __init__(self, cfg: params.Dedupe) -> None:
+        self.cfg = cfg
+        self.exact: dict[str, str] = {}
+        self.lsh = RMinHashLSH(
+            threshold=cfg.threshold, num_perm=cfg.num_perm, num_bands=bands_for(cfg.num_perm, cfg.threshold)
+        )
+        self.hashes: list[RMinHash] = []
+        self.ids: list[str] = []
+
+    def check(self, record: dict) -> tuple[bool, str, str | None]:
+        """(keep, reason, duplicate_of). A kept record is remembered."""
+        text = record_text(record)
+        h = digest(text)
+        if h in self.exact:
+            return False, f"exact_duplicate (of {self.exact[h]})", self.exact[h]
+        m = RMinHash(num_perm=self.cfg.num_perm, seed=self.cfg.seed)
+        m.update(shingles(text, self.cfg.shingle))
+        best, best_sim = None, 0.0
+        for key in self.lsh.query(m):
+            sim = m.jaccard(self.hashes[key])
+            if sim >= self.cfg.threshold and (sim > best_sim or (sim == best_sim and key < best)):
+                best, best_sim = key, sim
+        if best is not None:
+            other = self.ids[best]
+            return False, f"near_duplicate (of {other}, similarity {best_sim:.2f})", other
+        self.exact[h] = record["id"]
+        self.lsh.insert(len(self.hashes), m)
+        self.hashes.append(m)
+        self.ids.append(record["id"])
+        return True, "", None
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    p = params.load()
+    paths, cfg = p.paths, p.dedupe
+    src, out = Path(paths.cleaned), Path(paths.deduped)
+    acc = io.Accounting("dedupe")
+    with io.JsonlWriter() as w:
+        w.open("rejected", Path(paths.rejected) / "dedupe.jsonl")
+        for kind in KINDS:
+            path = src / f"{kind}.jsonl"
+            if not path.exists():
+                raise SystemExit(f"dedupe: {path} is missing; run `dvc repro clean` first")
+            w.open(kind, out / f"{kind}.jsonl")
+            deduper = Deduper(cfg)
+            for record in io.iter_records(path):
+                source = record.get("source", "?")
+                acc.seen(source)
+                keep, reason, dup_of = deduper.check(record)
+                if keep:
+                    w.write(kind, record)
+                    acc.kept(source)
+                    continue
+                acc.rejected(source, reason)
+                meta = record.get("meta", {})
+                w.write("rejected", {
+                    "stage": "dedupe", "file": meta.get("file"), "line": meta.get("line"), "id": record["id"],
+                    "source": source, "reason": reason, "duplicate_of": dup_of, "record": record,
+                })
+        acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in KINDS}
+        metrics = acc.metrics()
+    io.write_json(Path(paths.metrics) / "dedupe.json", metrics)
+    log.info("dedupe: %d in, %d kept, %d rejected %s", metrics["in"], metrics["kept"], metrics["rejected"],
+             metrics["rejected_by_reason"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Shared fixtures: a tiny ChatML tokenizer and a tiny random Llama base, made here, never downloaded."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# dvc.yaml runs `python -m stages.<name>`: the venv running the tests must come first on PATH.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+CORPUS = [
+    "system user assistant tool You are JAVIS, the personal assistant of Minjun Kim.",
+    "Hello! How are you? I am fine, thank you. What is the weather in Seoul today?",
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Seoul"}}\n</tool_call>',
+    "안녕하세요 저는 자비스입니다. 무엇을 도와드릴까요? 서울 날씨는 맑아요.",
+    "# Tools You may call one or more functions to assist with the user query.",
+    "0123456789 {}[]()<>:;,.!?'\"-_/\\|@#$%^&*+=~`",
+]
+
+
+def make_tokenizer(path: Path | None = None):
+    """A byte-level BPE tokenizer (~500 tokens) with the ChatML special tokens, trained in ms."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=500, special_tokens=SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(CORPUS * 4, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>", unk_token="<|endoftext|>"
+    )
+    if path is not None:
+        fast.save_pretrained(path)
+    return fast
+
+
+def make_base(path: Path, seed: int = 0) -> Path:
+    """A tiny random Llama (2 layers, width 64) and its tokenizer saved as a plain HF folder."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = make_tokenizer(path)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    return make_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    """Path of a tiny base model folder (shared read-only by the session's tests)."""
+    return make_base(tmp_path_factory.mktemp("tiny_base"))
+
+
+# --- the project in a temp folder (data stages, DVC) ---------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    """Rows are dicts (written as JSON) or str (written as they are: for broken lines)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write((row if isinstance(row, str) else json.dumps(row, ensure_ascii=False)) + "\n")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """A temp project root with our params.yaml and empty data folders; cwd is set to it."""
+    import shutil
+
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    (tmp_path / "data" / "feedback").mkdir(parents=True)
+    (tmp_path / "examples").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def copy_project(dest: Path) -> Path:
+    """A git + DVC repository holding a copy of this project's code, params and examples."""
+    import shutil
+    import subprocess
+
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("javis", "stages", "examples"):
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "data/split_index.json"):
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, dest / name)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+
+    def run(*cmd: str) -> None:
+        subprocess.run(cmd, cwd=dest, env=env, check=True, capture_output=True)
+
+    run("git", "init", "-q", "-b", "main")
+    run("dvc", "init", "-q")
+    run("dvc", "config", "core.analytics", "false")
+    (dest / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    (dest / "data" / "feedback").mkdir(parents=True, exist_ok=True)
+    run("dvc", "add", "-q", "data/raw", "data/feedback")
+    run("git", "add", "-A")
+    run("git", "commit", "-q", "-m", "init")
+    return dest

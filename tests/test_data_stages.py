@@ -1,0 +1,287 @@
+"""collect -> clean -> dedupe -> split, each with inline rows, run in a temp project folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import read_jsonl, write_jsonl
+
+from javis import params
+from stages import clean, collect, dedupe, split
+
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+
+
+def chat(user: str, answer: str, **extra) -> dict:
+    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}], **extra}
+
+
+def run_all() -> None:
+    for stage in (collect, clean, dedupe, split):
+        stage.main()
+
+
+def metrics(name: str) -> dict:
+    return json.loads(open(f"metrics/{name}.json").read())
+
+
+def assert_accounted(m: dict) -> None:
+    assert m["in"] == m["kept"] + m["rejected"]
+    for src, c in m["by_source"].items():
+        assert c["in"] == c["kept"] + c["rejected"], src
+
+
+# --- collect ---------------------------------------------------------------------------------------
+
+
+def test_collect_rules_for_feedback_and_logs(workdir):
+    prompt = [{"role": "user", "content": "What's 2+2?"}]
+    write_jsonl(workdir / "data/feedback/fb.jsonl", [
+        {"id": "g", "messages": [{"role": "user", "content": "Hi"}], "response": "Hello!", "rating": "good"},
+        {"id": "b", "messages": prompt, "response": "5", "rating": "bad"},
+        {"id": "c", "messages": [{"role": "user", "content": "Capital of Korea?"}], "response": "Busan",
+         "rating": "bad", "correction": "Seoul."},
+        {"id": "s", "messages": [{"role": "user", "content": "Rate me"}], "response": "Meh", "score": 2},
+        {"id": "x", "messages": [{"role": "user", "content": "?"}], "response": "!", "rating": "great"},
+    ])
+    write_jsonl(workdir / "data/raw/log.jsonl", [
+        {"id": "l1", "messages": [*prompt, {"role": "assistant", "content": "5"}]},
+        {"id": "l2", "messages": [{"role": "user", "content": "Hey"}, {"role": "assistant", "content": "Hi there."},
+                                  *prompt, {"role": "assistant", "content": "5"}]},
+        "{not json",
+        "[1, 2]",
+    ])
+    collect.main()
+    sft = read_jsonl(workdir / "data/collected/sft.jsonl")
+    pref = read_jsonl(workdir / "data/collected/preference.jsonl")
+    kto = read_jsonl(workdir / "data/collected/kto.jsonl")
+    answers = [r["messages"][-1]["content"] for r in sft]
+    assert "Hello!" in answers and "Seoul." in answers
+    assert "Busan" not in answers and "5" not in answers  # bad answers never trained on, logs included
+    assert [(p["chosen"][0]["content"], p["rejected"][0]["content"]) for p in pref] == [("Seoul.", "Busan")]
+    assert pref[0]["meta"]["regression"] is True
+    labels = sorted((k["completion"][0]["content"], k["label"]) for k in kto)
+    assert labels == [("5", False), ("Busan", False), ("Hello!", True), ("Meh", False), ("Seoul.", True)]
+    trimmed = [r for r in sft if r["meta"].get("orig_id") == "l2"]
+    assert trimmed and trimmed[0]["messages"][-1]["content"] == "Hi there."
+    assert all(r["meta"]["file"] and r["meta"]["line"] for r in sft + pref + kto)
+    rejected = read_jsonl(workdir / "data/rejected/collect.jsonl")
+    reasons = sorted(r["reason"].split(" ")[0] for r in rejected)
+    assert reasons == ["bad_json", "bad_rating", "not_object", "rated_bad"]
+    assert all(r["file"] and r["line"] for r in rejected)
+    m = metrics("collect")
+    assert_accounted(m)
+    assert m["in"] == 9 and m["rejected"] == 4
+
+
+def test_collect_reads_the_briefs_feedback_files(workdir):
+    conv = [{"role": "user", "content": "코드 리뷰해줘"}]
+    write_jsonl(workdir / "data/feedback/good_responses.jsonl", [
+        {"messages": [{"role": "user", "content": "안녕"}, {"role": "assistant", "content": "안녕하세요!"}]}])
+    write_jsonl(workdir / "data/feedback/bad_responses.jsonl", [
+        {"messages": [*conv, {"role": "assistant", "content": "싫어요."}]}])
+    write_jsonl(workdir / "data/feedback/corrected_responses.jsonl", [
+        {"messages": [*conv, {"role": "assistant", "content": "네, 코드를 보여 주세요."}]}])
+    collect.main()
+    pref = read_jsonl(workdir / "data/collected/preference.jsonl")
+    assert len(pref) == 1
+    assert pref[0]["chosen"][0]["content"] == "네, 코드를 보여 주세요."
+    assert pref[0]["rejected"][0]["content"] == "싫어요."
+    m = metrics("collect")
+    assert_accounted(m)
+    assert m["kept"] == 3
+
+
+def test_collect_reads_examples_only_when_no_user_data(workdir):
+    write_jsonl(workdir / "examples/raw/a.jsonl", [chat("Hi", "Hello.")])
+    collect.main()
+    assert metrics("collect")["from_examples"] is True
+    write_jsonl(workdir / "data/raw/mine.jsonl", [chat("Yo", "Hey.")])
+    collect.main()
+    m = metrics("collect")
+    assert m["from_examples"] is False and list(m["by_source"]) == ["raw/mine.jsonl"]
+
+
+def test_collect_rejects_undecodable_and_huge_lines(workdir):
+    path = workdir / "data/raw/bad.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"messages": [{"role": "user", "content": "bom"}, '
+                     b'{"role": "assistant", "content": "ok"}]}\r\n'
+                     b'{"messages": "\xff\xfe"}\n' + b'{"messages": "' + b"a" * 2_000_000 + b'"}\n')
+    collect.main()
+    reasons = [r["reason"].split(" ")[0] for r in read_jsonl(workdir / "data/rejected/collect.jsonl")]
+    assert reasons == ["not_utf8", "too_large"]
+    assert len(read_jsonl(workdir / "data/collected/sft.jsonl")) == 1  # BOM and CRLF tolerated
+
+
+# --- clean -----------------------------------------------------------------------------------------
+
+
+BROKEN = [
+    ({"messages": [{"role": "bot", "content": "x"}, {"role": "assistant", "content": "y"}]}, "invalid_role"),
+    (chat("Hello there", ""), "empty_content"),
+    ({"messages": [{"role": "user", "content": "Weather?"},
+                   {"role": "assistant", "content": "", "tool_calls": [
+                       {"type": "function", "function": {"name": "get_weather", "arguments": "{city: Seoul"}}]},
+                   {"role": "tool", "content": "{}"}, {"role": "assistant", "content": "Sunny."}],
+      "tools": TOOLS}, "bad_tool_call"),
+    ({"messages": [{"role": "user", "content": "Weather?"},
+                   {"role": "assistant", "content": "", "tool_calls": [
+                       {"type": "function", "function": {"name": "launch_rocket", "arguments": "{}"}}]},
+                   {"role": "tool", "content": "{}"}, {"role": "assistant", "content": "Done."}],
+      "tools": TOOLS}, "bad_tool_call"),
+    ({"messages": [{"role": "user", "content": "Hi"}, {"role": "tool", "content": "{}"},
+                   {"role": "assistant", "content": "Hello."}]}, "orphan_tool_result"),
+    ({"messages": [{"role": "user", "content": "Hi"}]}, "no_answer"),
+    ({"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "ok"}]}, "bad_content"),
+]
+
+
+@pytest.mark.parametrize("record,reason", BROKEN, ids=[r for _, r in BROKEN])
+def test_clean_rejects_malformed_records(record, reason):
+    from javis.redact import Redactor
+
+    cfg = params.Clean()
+    record = {"id": "sft-x", **record, "source": "t", "meta": {}}
+    keep, why, _ = clean.clean_record(record, Redactor(), cfg)
+    assert not keep and why.split(" ")[0] == reason, why
+
+
+def test_clean_keeps_a_valid_tool_call_conversation():
+    from javis.redact import Redactor
+
+    record = {"id": "sft-t", "source": "t", "meta": {}, "tools": TOOLS, "messages": [
+        {"role": "user", "content": "서울 날씨 어때?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"temp_c": 3}'},
+        {"role": "assistant", "content": "서울은 지금 3도예요. 따뜻하게 입으세요."}]}
+    keep, why, _ = clean.clean_record(record, Redactor(), params.load().clean)
+    assert keep, why
+    assert set(record["meta"]["quality"]) == {"length", "relevance", "style", "accuracy", "format", "safety"}
+
+
+def test_clean_stage_redacts_and_accounts(workdir):
+    write_jsonl(workdir / "data/raw/a.jsonl", [
+        chat("My key is AKIAZ7QJ4K2M9XW3PLTR, mail me at minjun@example.com", "Got it. I will not store your key."),
+        chat("Hi", "As an AI language model, I cannot have feelings."),
+        chat("Tell me a joke", "Why did the developer go broke? Because he used up all his cache."),
+    ])
+    collect.main()
+    clean.main()
+    kept = (workdir / "data/cleaned/sft.jsonl").read_text()
+    rejected = (workdir / "data/rejected/clean.jsonl").read_text()
+    for text in (kept, rejected):
+        assert "AKIAZ7QJ4K2M9XW3PLTR" not in text and "minjun@example.com" not in text
+    assert "<SECRET:aws_key>" in kept and "<PII:email>" in kept
+    m = metrics("clean")
+    assert_accounted(m)
+    assert m["redactions"] == {"<PII:email>": 1, "<SECRET:aws_key>": 1} or set(m["redactions"]) >= {"aws_key", "email"}
+    assert m["rejected_by_reason"] == {"quality_style": 1}
+    [rej] = read_jsonl(workdir / "data/rejected/clean.jsonl")
+    assert rej["file"].endswith("a.jsonl") and rej["line"] == 2 and "style" in rej["reason"]
+
+
+# --- dedupe ----------------------------------------------------------------------------------------
+
+
+def test_dedupe_exact_and_near(workdir):
+    long_answer = ("To make kimchi fried rice, heat oil in a pan, fry chopped kimchi for two minutes, add cold "
+                   "rice and a spoon of gochujang, stir well, and top it with a fried egg and sesame oil.")
+    write_jsonl(workdir / "data/raw/a.jsonl", [
+        chat("How do I make kimchi fried rice?", long_answer),
+        chat("How do I make kimchi fried rice?", long_answer),  # exact
+        chat("How do I make kimchi fried rice?", long_answer.replace("two minutes", "three minutes")),  # near
+        chat("How do I boil an egg?", "Put the egg in boiling water for nine minutes, then cool it in cold water."),
+    ])
+    collect.main()
+    clean.main()
+    dedupe.main()
+    kept = read_jsonl(workdir / "data/deduped/sft.jsonl")
+    rejected = read_jsonl(workdir / "data/rejected/dedupe.jsonl")
+    assert len(kept) == 2
+    reasons = sorted(r["reason"].split(" ")[0] for r in rejected)
+    assert reasons == ["exact_duplicate", "near_duplicate"]
+    assert all(r["duplicate_of"] == kept[0]["id"] for r in rejected)
+    assert_accounted(metrics("dedupe"))
+
+
+# --- split -----------------------------------------------------------------------------------------
+
+
+def many(n: int, prefix: str = "q") -> list[dict]:
+    return [chat(f"Question number {prefix}{i}: what is {i} times {i + 3}?",
+                 f"{i} times {i + 3} is {i * (i + 3)}.") for i in range(n)]
+
+
+def test_split_groups_records_of_one_conversation(workdir):
+    write_jsonl(workdir / "data/raw/a.jsonl", many(60))
+    prompt = [{"role": "user", "content": "Where is Namsan Tower?"}]
+    write_jsonl(workdir / "data/feedback/f.jsonl", [
+        {"messages": prompt, "response": "In Busan.", "rating": "bad", "correction": "It is in Seoul, on Namsan."}])
+    run_all()
+    out = workdir / "data/training/current"
+    where = {}
+    for f in out.glob("*.jsonl"):
+        if f.name == "regression.jsonl":
+            continue
+        for r in read_jsonl(f):
+            if r.get("messages", r.get("prompt"))[0]["content"] == "Where is Namsan Tower?":
+                where[r["id"]] = f.name.rsplit("_", 1)[-1].replace(".jsonl", "")
+    assert len(where) == 4 and len(set(where.values())) == 1  # SFT, preference, 2x KTO: one split
+    assert len(read_jsonl(out / "regression.jsonl")) == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["sft"] and manifest["files"]["train.jsonl"]["records"] >= 40
+    m = metrics("split")
+    assert_accounted(m)
+    assert m["leakage"] == {"exact": 0, "near": 0}
+
+
+def test_split_near_duplicate_prompts_share_a_split(workdir):
+    rows = many(40)
+    rows += [chat("Please tell me: what is the capital city of France?", "Paris."),
+             chat("Please tell me, what is the capital city of France??", "It is Paris.")]
+    write_jsonl(workdir / "data/raw/a.jsonl", rows)
+    run_all()
+    splits = {}
+    for s in ("train", "val", "test"):
+        for r in read_jsonl(workdir / f"data/training/current/{s}.jsonl"):
+            if "France" in r["messages"][0]["content"]:
+                splits[r["messages"][-1]["content"]] = s
+    assert len(splits) == 2 and len(set(splits.values())) == 1
+
+
+def test_appended_records_move_no_old_record(workdir):
+    write_jsonl(workdir / "data/raw/a.jsonl", many(80))
+    run_all()
+    first = json.loads((workdir / "data/training/current/index.json").read_text())
+    # A release pins the index; new data (including near duplicates of old prompts) must not move old records.
+    index = {**first, "version": "javis-v0.1"}
+    (workdir / "data/split_index.json").write_text(json.dumps(index))
+    write_jsonl(workdir / "data/raw/b.jsonl", many(80, prefix="new") + [
+        chat("Question number q3: what is 3 times 6 ?", "It is 18.")])
+    run_all()
+    second = json.loads((workdir / "data/training/current/index.json").read_text())
+    for rid, s in first["records"].items():
+        assert second["records"][rid] == s
+    assert len(second["records"]) == len(first["records"]) + 81
+    changelog = (workdir / "data/training/current/changelog.md").read_text()
+    assert "since javis-v0.1" in changelog and "81 added" in changelog
+    near = [r for r in read_jsonl(workdir / "data/training/current/train.jsonl")
+            + read_jsonl(workdir / "data/training/current/val.jsonl")
+            + read_jsonl(workdir / "data/training/current/test.jsonl")
+            if r["messages"][-1]["content"] == "It is 18."]
+    assert len(near) == 1
+    q3 = next(r for r in read_jsonl(workdir / "data/collected/sft.jsonl") if "q3:" in r["messages"][0]["content"]
+              and r["messages"][-1]["content"] != "It is 18.")
+    assert near[0]["meta"]["split"] == first["records"][q3["id"]]  # joined its near duplicate's split
+
+
+def test_planted_secret_never_reaches_training_data(workdir):
+    secret = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    write_jsonl(workdir / "data/raw/a.jsonl", many(20) + [
+        chat(f"Save my token {secret} please", "I won't keep tokens in notes; store it in a password manager.")])
+    run_all()
+    for f in (workdir / "data/training/current").iterdir():
+        assert secret not in f.read_text(), f
+    assert secret not in (workdir / "data/rejected/clean.jsonl").read_text()

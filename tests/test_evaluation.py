@@ -1,0 +1,290 @@
+"""javis.evaluation: the metric functions, on inline data."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from javis.evaluation import (
+    AnswerResult,
+    RegressionResult,
+    canonical_json,
+    chrf,
+    delta,
+    detect_language,
+    expected_calls,
+    hangul_ratio,
+    parse_tool_calls,
+    render_report,
+    split_reference,
+    strip_tool_calls,
+    summarize,
+    tool_call_outcome,
+    wilson_interval,
+    win_rate,
+)
+
+WEATHER_CALL = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [
+        {
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Seoul", "unit": "c"}'},
+        }
+    ],
+}
+
+
+# --- eval examples -------------------------------------------------------------------------------
+
+
+def test_split_reference_cuts_before_the_last_assistant_turn():
+    messages = [
+        {"role": "system", "content": "You are JAVIS."},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "weather?"},
+        WEATHER_CALL,
+    ]
+    prompt, reference = split_reference(messages)
+    assert prompt == messages[:4]
+    assert reference is WEATHER_CALL
+
+
+def test_split_reference_needs_a_user_turn_before_the_answer():
+    with pytest.raises(ValueError, match="no assistant turn"):
+        split_reference([{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}])
+
+
+# --- tool calls ------------------------------------------------------------------------------------
+
+
+def test_parse_tool_calls_reads_blocks_and_flags_broken_ones():
+    text = (
+        'Let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Seoul"}}\n</tool_call>\n'
+        "<tool_call>\n{not json}\n</tool_call>\n"
+        '<tool_call>\n{"name": "search", "arguments": "{\\"q\\": \\"dvc\\"}"}\n</tool_call>\n'
+        '<tool_call>\n{"name": "cut_off", "argu'  # max_new_tokens ended the block
+    )
+    calls = parse_tool_calls(text)
+    assert calls == [
+        {"name": "get_weather", "arguments": {"city": "Seoul"}},
+        None,
+        {"name": "search", "arguments": {"q": "dvc"}},
+        None,
+    ]
+    assert strip_tool_calls(text) == "Let me check."
+
+
+def test_expected_calls_parse_openai_argument_strings():
+    assert expected_calls(WEATHER_CALL) == [
+        {"name": "get_weather", "arguments": {"city": "Seoul", "unit": "c"}}
+    ]
+    assert expected_calls({"role": "assistant", "content": "no call"}) == []
+
+
+def test_arguments_are_compared_as_json():
+    assert canonical_json({"a": 1, "b": [1, 2]}) == canonical_json({"b": [1, 2.0], "a": 1.0})
+    assert canonical_json({"flag": True}) != canonical_json({"flag": 1})
+    assert canonical_json([1, 2]) != canonical_json([2, 1])
+
+
+@pytest.mark.parametrize(
+    ("generated", "outcome"),
+    [
+        (
+            '<tool_call>{"name": "get_weather", "arguments": {"unit": "c", "city": "Seoul"}}</tool_call>',
+            "correct",
+        ),
+        (
+            '<tool_call>{"name": "get_weather", "arguments": {"city": "Busan", "unit": "c"}}</tool_call>',
+            "wrong_arguments",
+        ),
+        (
+            '<tool_call>{"name": "get_news", "arguments": {"city": "Seoul", "unit": "c"}}</tool_call>',
+            "wrong_call",
+        ),
+        ("<tool_call>{broken</tool_call>", "wrong_call"),
+        ("It is sunny in Seoul.", "missed"),
+        (
+            '<tool_call>{"name": "get_weather", "arguments": {"city": "Seoul", "unit": "c"}}</tool_call>'
+            '<tool_call>{"name": "get_weather", "arguments": {"city": "Seoul", "unit": "c"}}</tool_call>',
+            "wrong_call",  # one call too many
+        ),
+    ],
+)
+def test_tool_call_outcome_with_an_expected_call(generated, outcome):
+    assert tool_call_outcome(expected_calls(WEATHER_CALL), parse_tool_calls(generated)) == outcome
+
+
+def test_tool_call_outcome_without_an_expected_call():
+    assert tool_call_outcome([], parse_tool_calls("Hello!")) == "none"
+    assert (
+        tool_call_outcome(
+            [], parse_tool_calls('<tool_call>{"name": "x", "arguments": {}}</tool_call>')
+        )
+        == "unwanted"
+    )
+    assert tool_call_outcome([], parse_tool_calls("<tool_call>garbage")) == "unwanted"
+
+
+def _test_result(
+    outcome: str, nll: float = 2.0, tokens: int = 2, lang=True, style=True
+) -> AnswerResult:
+    return AnswerResult(
+        nll=nll,
+        tokens=tokens,
+        outcome=outcome,
+        invalid_calls=0,
+        language_match=lang,
+        style_ok=style,
+    )
+
+
+def test_tool_call_accuracy_counts_expected_calls_only_and_unwanted_apart():
+    results = [
+        _test_result("correct", style=None, lang=None),
+        _test_result("wrong_arguments", style=None, lang=None),
+        _test_result("missed", style=None, lang=None),
+        _test_result("unwanted"),
+        _test_result("none"),
+        _test_result("none"),
+    ]
+    m = summarize(results, [])
+    assert m["tool_calls_expected"] == 3
+    assert m["tool_call_accuracy"] == pytest.approx(1 / 3)
+    assert m["tool_call_name_accuracy"] == pytest.approx(2 / 3)
+    assert m["unwanted_tool_calls"] == 1
+    assert m["unwanted_tool_call_rate"] == pytest.approx(1 / 3)
+    assert m["style_consistency"] == 1.0  # the three tool-call references are not judged
+    assert m["regression_chrf"] is None and m["kept_promises"] is None
+
+
+def test_summary_loss_is_token_weighted_and_perplexity_its_exp():
+    m = summarize(
+        [_test_result("none", nll=3.0, tokens=1), _test_result("none", nll=3.0, tokens=3)], []
+    )
+    assert m["loss"] == pytest.approx(6.0 / 4)
+    assert m["perplexity"] == pytest.approx(math.exp(1.5))
+    assert m["tool_call_accuracy"] is None  # nothing expected a call
+
+
+def test_kept_promises_compare_closeness_to_correction_and_original():
+    regression = [
+        RegressionResult(nll=4.0, tokens=2, chrf_correction=60.0, chrf_original=20.0),
+        RegressionResult(nll=2.0, tokens=2, chrf_correction=10.0, chrf_original=30.0),
+        # a tie keeps the promise
+        RegressionResult(nll=2.0, tokens=4, chrf_correction=0.0, chrf_original=0.0),
+    ]
+    m = summarize([], regression)
+    assert m["kept_promises"] == pytest.approx(2 / 3)
+    assert m["regression_chrf"] == pytest.approx(70 / 3)
+    assert m["regression_loss"] == pytest.approx(8.0 / 8)
+    assert m["loss"] is None
+
+
+# --- language --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("서울 날씨 어때?", "ko"),
+        ("What's the weather in Seoul?", "en"),
+        ("파이썬에서 list comprehension 어떻게 써?", "ko"),  # Korean with English terms
+        ("Say hello to 김민준 for me, please", "en"),  # English with a Korean name
+        ("이 PR review 해줘", "ko"),
+        ("12 + 30 = 42 :)", None),
+        ("", None),
+    ],
+)
+def test_detect_language(text, language):
+    assert detect_language(text) == language
+
+
+def test_hangul_ratio_counts_words():
+    assert hangul_ratio("안녕 hello") == 0.5
+    assert hangul_ratio("...") is None
+
+
+# --- chrF ----------------------------------------------------------------------------------------
+
+
+def test_chrf_sanity():
+    assert chrf("the cat sat", "the cat sat") == pytest.approx(100.0)
+    assert chrf("the cat sat", "thecatsat") == pytest.approx(100.0)  # whitespace is ignored
+    assert chrf("xyz", "abc") == 0.0
+    assert chrf("", "abc") == 0.0
+    # By hand: P = R = (2/3 + 1/2 + 0) / 3 over the orders 1..3 both strings have.
+    assert chrf("abc", "abd") == pytest.approx(100 * 7 / 18)
+
+
+def test_chrf_ranks_a_closer_korean_answer_higher():
+    correction = "저는 자비스입니다. 김민준 님의 개인 비서예요."
+    close = "저는 자비스예요. 김민준 님의 비서입니다."
+    far = "I am SmolLM, a language model."
+    assert chrf(close, correction) > chrf(far, correction)
+    assert chrf(close, correction) < 100.0
+
+
+# --- win rate ------------------------------------------------------------------------------------
+
+
+def test_wilson_interval_known_values():
+    # Reference values: statsmodels proportion_confint(method="wilson").
+    assert wilson_interval(8, 10) == pytest.approx((0.4901625, 0.9433178), abs=1e-6)
+    assert wilson_interval(50, 100) == pytest.approx((0.4038315, 0.5961685), abs=1e-6)
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775328), abs=1e-6)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_win_rate_splits_ties():
+    wr = win_rate([1.0, 1.0, 3.0, 2.0], [2.0, 1.0 + 1e-9, 1.0, 2.5])
+    assert (wr.wins, wr.losses, wr.ties, wr.n) == (2, 1, 1, 4)
+    d = wr.as_dict()
+    assert d["rate"] == pytest.approx(2.5 / 4)
+    assert (d["ci95_low"], d["ci95_high"]) == pytest.approx(wilson_interval(2.5, 4))
+    same = win_rate([1.0, 2.0], [1.0, 2.0])
+    assert same.rate == 0.5 and same.ties == 2
+    assert win_rate([], []).as_dict()["rate"] is None
+
+
+def test_win_rate_needs_paired_losses():
+    with pytest.raises(ValueError):
+        win_rate([1.0], [1.0, 2.0])
+
+
+# --- delta and report --------------------------------------------------------------------------------
+
+
+def test_delta_subtracts_numbers_and_keeps_none():
+    d = delta({"loss": 1.0, "n": 5, "acc": None}, {"loss": 1.5, "n": 3, "acc": 0.5})
+    assert d == {"loss": -0.5, "n": 2, "acc": None}
+
+
+def test_report_has_the_table_and_the_most_different_example():
+    cand = summarize([_test_result("none", nll=1.0, tokens=2)], [])
+    base = summarize([_test_result("none", nll=4.0, tokens=2)], [])
+    result = {
+        "candidate": cand,
+        "baseline": base,
+        "delta": delta(cand, base),
+        "win_rate": win_rate([0.5], [2.0]).as_dict(),
+        "n": {"test": 1, "regression": 0},
+        "rule_text": "lower loss wins",
+        "baseline_source": "base",
+    }
+    sample = {
+        "id": "sft-1",
+        "set": "test",
+        "prompt": [{"role": "user", "content": "who are you?"}],
+        "reference": "I am JAVIS.",
+        "candidate": {"answer": "I am JAVIS!", "loss": 0.5, "tool_call": "none"},
+        "baseline": {"answer": "I am SmolLM.", "loss": 2.0, "tool_call": "none"},
+    }
+    text = render_report(result, [sample])
+    assert "| Loss on reference answers | 0.5000 | 2.0000 | -1.5000 | better |" in text
+    assert "> who are you?" in text and "> I am SmolLM." in text
+    assert "1 wins, 0 losses, 0 ties of 1" in text
