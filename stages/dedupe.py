@@ -33,9 +33,11 @@ def shingles(text: str, n: int) -> list[str]:
 
 
 def bands_for(num_perm: int, threshold: float) -> int:
-    """The number of LSH bands (dividing num_perm) whose S-curve midpoint is nearest the threshold."""
+    """LSH bands (dividing num_perm) whose S-curve midpoint (1/b)^(1/r) is the highest one at or
+    below the threshold: candidates err towards recall, and each is verified against the threshold."""
     options = [b for b in range(1, num_perm + 1) if num_perm % b == 0]
-    return min(options, key=lambda b: abs((1 / b) ** (b / num_perm) - threshold))
+    below = [b for b in options if (1 / b) ** (b / num_perm) <= threshold]
+    return min(below, key=lambda b: threshold - (1 / b) ** (b / num_perm)) if below else options[-1]
 
 
 class Deduper:

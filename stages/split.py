@@ -52,49 +52,61 @@ def char_shingles(text: str, n: int = 3) -> list[str]:
 
 
 class GroupPlacer:
-    """Assigns groups to splits: the index first, then near duplicates, then the hash."""
+    """Assigns groups to splits: near-duplicate first turns form one cluster (transitively), a
+    cluster with released groups keeps their split, any other cluster goes where its hash says."""
 
     NUM_PERM = 64
 
     def __init__(self, cfg: params.Split, index: dict[str, str]) -> None:
         self.cfg = cfg
         self.index = index
-        self.lsh = RMinHashLSH(threshold=cfg.near_threshold, num_perm=self.NUM_PERM, num_bands=16)
-        self.hashes: list[RMinHash] = []
-        self.splits: list[str] = []
-        self.placed: dict[str, str] = {}
         self.how: Counter[str] = Counter()
 
-    def _minhash(self, text: str) -> RMinHash:
-        m = RMinHash(num_perm=self.NUM_PERM, seed=7)
-        m.update(char_shingles(text))
-        return m
+    def clusters(self, groups: dict[str, str]) -> list[list[str]]:
+        """Connected components of the near-duplicate graph (union-find over LSH candidates)."""
+        keys = sorted(groups)
+        parent = list(range(len(keys)))
 
-    def _remember(self, m: RMinHash, split: str) -> None:
-        self.lsh.insert(len(self.hashes), m)
-        self.hashes.append(m)
-        self.splits.append(split)
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        lsh = RMinHashLSH(threshold=self.cfg.near_threshold, num_perm=self.NUM_PERM, num_bands=16)
+        hashes = []
+        for i, g in enumerate(keys):
+            m = minhash(groups[g], self.NUM_PERM)
+            for k in lsh.query(m):
+                if m.jaccard(hashes[k]) >= self.cfg.near_threshold:
+                    parent[find(i)] = find(k)
+            lsh.insert(i, m)
+            hashes.append(m)
+        members: dict[int, list[str]] = defaultdict(list)
+        for i, g in enumerate(keys):
+            members[find(i)].append(g)
+        return list(members.values())
 
     def place_all(self, groups: dict[str, str]) -> dict[str, str]:
-        """groups: group key -> first user turn. Old groups first, then new ones in key order."""
-        old = sorted(g for g in groups if g in self.index)
-        new = sorted(g for g in groups if g not in self.index)
-        for g in old:
-            self.placed[g] = self.index[g]
-            self.how["index"] += 1
-            self._remember(self._minhash(groups[g]), self.placed[g])
-        for g in new:
-            m = self._minhash(groups[g])
-            near = [k for k in self.lsh.query(m) if m.jaccard(self.hashes[k]) >= self.cfg.near_threshold]
-            if near:
-                split = self.splits[min(near)]
-                self.how["near_duplicate"] += 1
-            else:
-                split = bucket(g, self.cfg)
-                self.how["hash"] += 1
-            self.placed[g] = split
-            self._remember(m, split)
-        return self.placed
+        """groups: group key -> first user turn. Returns group key -> split."""
+        placed: dict[str, str] = {}
+        for cluster in self.clusters(groups):
+            old = sorted(g for g in cluster if g in self.index)
+            split = self.index[old[0]] if old else bucket(cluster[0], self.cfg)
+            for g in cluster:
+                if g in self.index:
+                    placed[g] = self.index[g]  # a released group never moves
+                    self.how["index"] += 1
+                else:
+                    placed[g] = split
+                    self.how["near_duplicate" if len(cluster) > 1 else "hash"] += 1
+        return placed
+
+
+def minhash(text: str, num_perm: int) -> RMinHash:
+    m = RMinHash(num_perm=num_perm, seed=7)
+    m.update(char_shingles(text))
+    return m
 
 
 def load_index(path: Path) -> dict:
@@ -245,8 +257,7 @@ def leakage(groups: dict[str, str], placed: dict[str, str], cfg: params.Split) -
     lsh = RMinHashLSH(threshold=cfg.near_threshold, num_perm=GroupPlacer.NUM_PERM, num_bands=16)
     hashes, held_out = [], []
     for i, (g, text) in enumerate(sorted(groups.items())):
-        m = RMinHash(num_perm=GroupPlacer.NUM_PERM, seed=7)
-        m.update(char_shingles(text))
+        m = minhash(text, GroupPlacer.NUM_PERM)
         hashes.append(m)
         if placed[g] == "train":
             lsh.insert(i, m)

@@ -176,7 +176,7 @@ def test_clean_stage_redacts_and_accounts(workdir):
     assert "<SECRET:aws_key>" in kept and "<PII:email>" in kept
     m = metrics("clean")
     assert_accounted(m)
-    assert m["redactions"] == {"<PII:email>": 1, "<SECRET:aws_key>": 1} or set(m["redactions"]) >= {"aws_key", "email"}
+    assert m["redactions"] == {"PII:email": 1, "SECRET:aws_key": 1}
     assert m["rejected_by_reason"] == {"quality_style": 1}
     [rej] = read_jsonl(workdir / "data/rejected/clean.jsonl")
     assert rej["file"].endswith("a.jsonl") and rej["line"] == 2 and "style" in rej["reason"]
@@ -209,9 +209,17 @@ def test_dedupe_exact_and_near(workdir):
 # --- split -----------------------------------------------------------------------------------------
 
 
+def words(seed: str, n: int) -> str:
+    """n pseudo-random words: distinct conversations that are not near duplicates of each other."""
+    import hashlib
+
+    h = hashlib.sha256(seed.encode()).hexdigest() * 2
+    return " ".join(h[i * 6 : i * 6 + 6] for i in range(n))
+
+
 def many(n: int, prefix: str = "q") -> list[dict]:
-    return [chat(f"Question number {prefix}{i}: what is {i} times {i + 3}?",
-                 f"{i} times {i + 3} is {i * (i + 3)}.") for i in range(n)]
+    return [chat(f"What does {words(prefix + str(i), 3)} mean?", f"It means {words(prefix + 'a' + str(i), 6)}.")
+            for i in range(n)]
 
 
 def test_split_groups_records_of_one_conversation(workdir):
@@ -258,8 +266,8 @@ def test_appended_records_move_no_old_record(workdir):
     # A release pins the index; new data (including near duplicates of old prompts) must not move old records.
     index = {**first, "version": "javis-v0.1"}
     (workdir / "data/split_index.json").write_text(json.dumps(index))
-    write_jsonl(workdir / "data/raw/b.jsonl", many(80, prefix="new") + [
-        chat("Question number q3: what is 3 times 6 ?", "It is 18.")])
+    q3 = many(80)[3]["messages"][0]["content"]
+    write_jsonl(workdir / "data/raw/b.jsonl", many(80, prefix="new") + [chat(q3.replace("mean?", "mean ??"), "It is 18.")])
     run_all()
     second = json.loads((workdir / "data/training/current/index.json").read_text())
     for rid, s in first["records"].items():
@@ -272,8 +280,7 @@ def test_appended_records_move_no_old_record(workdir):
             + read_jsonl(workdir / "data/training/current/test.jsonl")
             if r["messages"][-1]["content"] == "It is 18."]
     assert len(near) == 1
-    q3 = next(r for r in read_jsonl(workdir / "data/collected/sft.jsonl") if "q3:" in r["messages"][0]["content"]
-              and r["messages"][-1]["content"] != "It is 18.")
+    q3 = next(r for r in read_jsonl(workdir / "data/collected/sft.jsonl") if r["messages"][0]["content"] == q3)
     assert near[0]["meta"]["split"] == first["records"][q3["id"]]  # joined its near duplicate's split
 
 
@@ -285,3 +292,17 @@ def test_planted_secret_never_reaches_training_data(workdir):
     for f in (workdir / "data/training/current").iterdir():
         assert secret not in f.read_text(), f
     assert secret not in (workdir / "data/rejected/clean.jsonl").read_text()
+
+
+def test_clean_keeps_kto_negatives_even_when_they_score_low():
+    from javis.redact import Redactor
+
+    record = {"id": "kto-x", "source": "t", "meta": {}, "label": False,
+              "prompt": [{"role": "user", "content": "Who are you?"}],
+              "completion": [{"role": "assistant", "content": "I am ChatGPT, made by OpenAI."}]}
+    keep, why, _ = clean.clean_record(record, Redactor(), params.load().clean)
+    assert keep, why
+    assert record["meta"]["quality"]["accuracy"] == 1
+    positive = {**record, "label": True, "meta": {}}
+    keep, why, _ = clean.clean_record(positive, Redactor(), params.load().clean)
+    assert not keep and why.startswith("quality_accuracy")

@@ -27,8 +27,9 @@ class Sys:
 SYS = Sys(SYSTEM_PROMPT)
 
 
-def SYS_DATE(date: str, weekday: str) -> Sys:
-    return Sys(f"{SYSTEM_PROMPT} Today is {weekday}, {date}. Time zone: Asia/Seoul.")
+def SYS_DATE(date: str, weekday: str, time: str | None = None) -> Sys:
+    now = f" The time is {time}." if time else ""
+    return Sys(f"{SYSTEM_PROMPT} Today is {weekday}, {date}.{now} Time zone: Asia/Seoul.")
 
 
 @dataclass(frozen=True)

