@@ -1,7 +1,20 @@
-"""`javis`: the command line of the workshop.
+"""javis: grow your own assistant model, version by version.
 
-    javis metrics     the metrics of the workspace: per stage in/kept/rejected with reasons,
-                      and candidate vs baseline when the model has been evaluated
+The weekly loop:
+    javis status                 what is new since the last release; is a retrain due?
+    javis release -m "why"       dvc repro -> gate vs the previous version -> record -> push -> tag
+    javis compare v0.1 v0.2      metrics side by side and both versions' answers
+    javis deploy v0.2            serve a version (models/current); `javis rollback` goes back
+    javis versions               every release with its data, metrics and user satisfaction
+
+Set-up and data:
+    javis init [--remote URL]    DVC remote (a local folder by default; s3://bucket/prefix)
+    javis metrics                the workspace's metrics as tables
+    javis import FILE...         outside chat data (ChatML/OpenAI, ShareGPT, Alpaca, DPO, KTO) into data/raw
+
+Talk to the deployed version and rate its answers (lines land in data/feedback/):
+    javis chat                   in the terminal: /good, /bad, /fix <better answer>, /score 1-5
+    javis serve [--port N]       the same as a local web page (http://127.0.0.1:8765/)
 """
 
 from __future__ import annotations
@@ -75,19 +88,159 @@ def _fmt(x: object) -> str:
     return "-" if x is None else str(x)
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from javis import setup
+
+    for line in setup.init(args.remote, endpoint=args.endpoint):
+        print(line)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from javis import setup
+
+    for line in setup.status(params.load(), refresh=args.refresh):
+        print(line)
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from javis import versions
+
+    outcome = versions.release(major=args.major, tag=args.tag or "", message=args.message or "",
+                               force=args.force, repro=not args.no_repro)
+    print(f"released {outcome.version} ({outcome.commit[:10]})" + (" with the gate overridden" if outcome.forced else ""))
+    print(f"  deploy it: javis deploy {outcome.version}   compare: javis compare <previous> {outcome.version}")
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from javis import versions
+
+    versions.deploy(args.version)
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from javis import versions
+
+    versions.rollback(args.version)
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from javis import versions
+
+    rows = versions.version_rows(params.load())
+    if not rows:
+        print("No releases yet: `javis release -m 'first version'` makes javis-v0.1.")
+        return 0
+    t = Table(title="Releases")
+    for col in ("version", "date", "base", "method", "data", "loss", "tool acc.", "style", "user satisfaction", ""):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["version"], str(r["date"]), str(r["base"]), str(r["method"]), str(r["data"]), _fmt(r["loss"]),
+                  _fmt(r["tool_accuracy"]), _fmt(r["style"]), r["satisfaction"], "deployed" if r["deployed"] else "")
+    Console().print(t)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from javis import compare
+
+    compare.show(args.a, args.b, examples=args.examples)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from javis import importers
+
+    return importers.main(params.load(), args.files, fmt=args.format, target=args.as_, source=args.source,
+                          dvc_add=not args.no_dvc)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from javis import chat
+
+    return chat.main(params.load())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from javis import serve
+
+    return serve.main(params.load(), host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="javis", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     m = sub.add_parser("metrics", help="show the workspace's metrics as tables")
     m.set_defaults(func=cmd_metrics)
+
+    c = sub.add_parser("init", help="set up the DVC remote and the data folders; check the environment")
+    c.add_argument("--remote", help="DVC remote: a folder (default ../javis-store) or s3://bucket/prefix")
+    c.add_argument("--endpoint", help="S3 endpoint URL (MinIO, moto, ...); stored in .dvc/config.local, not git")
+    c.set_defaults(func=cmd_init)
+
+    c = sub.add_parser("status", help="new records since the last release, the retrain trigger, what is deployed")
+    c.add_argument("--refresh", action="store_true", help="run the data stages first (dvc repro split) to count new records")
+    c.set_defaults(func=cmd_status)
+
+    c = sub.add_parser("release", help="dvc repro, gate against the previous version, record, push, commit, tag")
+    c.add_argument("--major", action="store_true", help="a major version (automatic when the base model changed)")
+    c.add_argument("--tag", help="a suffix for the name: javis-v1.1-<tag> (e.g. dpo, tools)")
+    c.add_argument("-m", "--message", help="what this version is about (release notes; required with --force)")
+    c.add_argument("--force", action="store_true", help="release even when the gate fails (recorded with who and why)")
+    c.add_argument("--no-repro", action="store_true", help="release the workspace as it is (dvc.lock must be up to date)")
+    c.set_defaults(func=cmd_release)
+
+    c = sub.add_parser("compare", help="two versions side by side: metrics and answers to the same prompts")
+    c.add_argument("a", help="a release (javis-v0.1, v0.1) or 'workspace'")
+    c.add_argument("b", help="a release or 'workspace'")
+    c.add_argument("--examples", type=int, default=5, help="how many answers to show, the most different first")
+    c.set_defaults(func=cmd_compare)
+
+    c = sub.add_parser("deploy", help="serve a release: models/current -> models/adapters/<version>")
+    c.add_argument("version")
+    c.set_defaults(func=cmd_deploy)
+
+    c = sub.add_parser("rollback", help="serve an earlier release (default: the one deployed before)")
+    c.add_argument("version", nargs="?")
+    c.set_defaults(func=cmd_rollback)
+
+    c = sub.add_parser("versions", help="every release with base, data count, metrics, user satisfaction")
+    c.set_defaults(func=cmd_versions)
+
+    c = sub.add_parser("import", help="outside chat data into data/raw (or data/feedback), deduplicated, with provenance")
+    c.add_argument("files", nargs="+", metavar="FILE", help="a JSON array or JSONL file")
+    c.add_argument("--format", default="auto", choices=["auto", "chatml", "openai", "sharegpt", "alpaca", "dpo", "kto"],
+                   help="the records' format (auto: detected per record and reported)")
+    c.add_argument("--as", dest="as_", default="raw", choices=["raw", "feedback"],
+                   help="raw: training data (data/raw); feedback: rated answers (data/feedback)")
+    c.add_argument("--source", help="the source name recorded and used for the new file (default: the file's name)")
+    c.add_argument("--no-dvc", action="store_true", help="do not re-add the folder to DVC afterwards")
+    c.set_defaults(func=cmd_import)
+
+    c = sub.add_parser("chat", help="chat with the deployed version in the terminal; rate answers")
+    c.set_defaults(func=cmd_chat)
+
+    c = sub.add_parser("serve", help="the deployed version as a local web page with 👍/👎/correct it")
+    c.add_argument("--host", help="bind address (default: params serve.host, 127.0.0.1)")
+    c.add_argument("--port", type=int, help="TCP port (default: params serve.port, 8765)")
+    c.set_defaults(func=cmd_serve)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from javis.versions import ReleaseError
+
     try:
         return args.func(args)
-    except params.ParamsError as e:
+    except (params.ParamsError, ReleaseError) as e:
         print(f"javis: {e}", file=sys.stderr)
         return 2
 

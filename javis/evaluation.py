@@ -54,7 +54,9 @@ def reference_text(message: dict) -> str:
     parts = [message.get("content") or ""]
     for call in expected_calls(message):
         # The same text javis/template.py renders: json.dumps with its default separators.
-        body = json.dumps({"name": call["name"], "arguments": call["arguments"]}, ensure_ascii=False)
+        body = json.dumps(
+            {"name": call["name"], "arguments": call["arguments"]}, ensure_ascii=False
+        )
         parts.append(f"<tool_call>\n{body}\n</tool_call>")
     return "\n".join(p for p in parts if p)
 

@@ -45,7 +45,7 @@ class ModelError(RuntimeError):
 
 
 def device() -> str:
-    """"cuda" when a GPU is visible, else "cpu"."""
+    """ "cuda" when a GPU is visible, else "cpu"."""
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -229,7 +229,9 @@ def load_base(
     elif quantize == "4bit":
         problem = bitsandbytes_problem()
         if problem:
-            raise ModelError(f"train.quantize: 4bit needs bitsandbytes, but {problem}; set train.quantize: none")
+            raise ModelError(
+                f"train.quantize: 4bit needs bitsandbytes, but {problem}; set train.quantize: none"
+            )
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -301,15 +303,18 @@ def generate_batch(
 
     prompts = [
         tokenizer.apply_chat_template(
-            template.prepare_messages(conv), tools=tools[i] if tools else None,
-            add_generation_prompt=True, tokenize=False,
+            template.prepare_messages(conv),
+            tools=tools[i] if tools else None,
+            add_generation_prompt=True,
+            tokenize=False,
         )
         for i, conv in enumerate(conversations)
     ]
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
     config = GenerationConfig(
-        max_new_tokens=max_new_tokens, do_sample=False,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
         eos_token_id=tokenizer.convert_tokens_to_ids(template.IM_END),
         pad_token_id=tokenizer.pad_token_id,
     )
@@ -327,7 +332,9 @@ def generate_batch(
                 n = len(encoded[i])
                 ids[row, width - n :] = torch.tensor(encoded[i])
                 mask[row, width - n :] = 1
-            gen = model.generate(input_ids=ids.to(dev), attention_mask=mask.to(dev), generation_config=config)
+            gen = model.generate(
+                input_ids=ids.to(dev), attention_mask=mask.to(dev), generation_config=config
+            )
             for row, i in enumerate(idx):
                 out[i] = tokenizer.decode(gen[row, width:], skip_special_tokens=True).strip()
     model.train(was_training)
@@ -354,8 +361,11 @@ def assistant_nll(
     rows = []
     for i, conv in enumerate(conversations):
         enc = tokenizer.apply_chat_template(
-            template.prepare_messages(conv), tools=tools[i] if tools else None, tokenize=True,
-            return_dict=True, return_assistant_tokens_mask=True,
+            template.prepare_messages(conv),
+            tools=tools[i] if tools else None,
+            tokenize=True,
+            return_dict=True,
+            return_assistant_tokens_mask=True,
         )
         ids, amask = list(enc["input_ids"]), list(enc["assistant_masks"])
         if max_length:

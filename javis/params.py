@@ -141,7 +141,6 @@ class Evaluate:
     max_new_tokens: int = 128  # greedy generation length per answer
     batch_size: int = 8  # prompts per generation / loss batch (left padding)
     max_examples: int = 0  # test and regression examples each, a seeded sample; 0 = all
-    max_prompt_tokens: int = 1024  # longer prompts lose their oldest tokens (loss and generation alike)
     min_style_score: int = 4  # a generation is "in style" when javis.quality's style score >= this
     report_examples: int = 5  # most-different examples shown in metrics/report.md
     seed: int = 42
@@ -151,7 +150,7 @@ class Evaluate:
             raise ParamsError("evaluate.baseline: expected previous, base or a release tag, got ''")
         if self.baseline_rev and not self.baseline_tag:
             raise ParamsError("evaluate.baseline_rev: set without evaluate.baseline_tag")
-        for key in ("max_new_tokens", "batch_size", "max_prompt_tokens"):
+        for key in ("max_new_tokens", "batch_size"):
             _positive(f"evaluate.{key}", getattr(self, key))
         if self.max_examples < 0:
             raise ParamsError(f"evaluate.max_examples: expected >= 0 (0 = all), got {self.max_examples}")
@@ -260,6 +259,53 @@ class Train:
             raise ParamsError("train.kto.batch_size: KTO needs >= 2 (its KL term pairs examples in a batch)")
 
 
+@dataclass(frozen=True)
+class Gate:
+    """Release gate on this run's candidate-vs-baseline delta (metrics/eval.json)."""
+
+    max_loss_increase: float = 0.05  # reference-answer loss may rise at most this much
+    max_tool_accuracy_drop: float = 0.05
+    max_style_drop: float = 0.10
+    max_promise_drop: float = 0.0  # share of the user's corrections kept: no drop allowed
+    min_win_rate_low: float = 0.25  # lower end of the win rate's Wilson 95% interval
+
+
+@dataclass(frozen=True)
+class Release:
+    """`javis release`: the gate, the remote push and what happens after a release."""
+
+    gate: Gate = field(default_factory=Gate)
+    auto_deploy: bool = False  # true: deploy at once after a passed gate; false: wait for `javis deploy`
+    push: bool = True  # `dvc push` before the commit (a failed push leaves no commit and no tag)
+
+
+@dataclass(frozen=True)
+class Deploy:
+    """`javis deploy` / `javis rollback`."""
+
+    hook: str = ""  # a command run after the switch, with JAVIS_VERSION and JAVIS_ADAPTER set (e.g. update an endpoint)
+
+
+@dataclass(frozen=True)
+class Serve:
+    """`javis chat` and `javis serve`: talking to the deployed version (javis/chat.py, javis/serve.py)."""
+
+    host: str = "127.0.0.1"  # serve: bind address; the page has no login, so keep it on loopback
+    port: int = 8765  # serve: TCP port
+    max_new_tokens: int = 256  # answer length
+    temperature: float = 0.0  # 0 = greedy (the same question gets the same answer); > 0 samples
+    max_prompt_tokens: int = 2048  # a longer conversation loses its oldest turns
+    history_limit: int = 200  # serve: feedback lines shown on /history, newest first
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ParamsError(f"serve.port: expected 1..65535, got {self.port}")
+        for key in ("max_new_tokens", "max_prompt_tokens", "history_limit"):
+            _positive(f"serve.{key}", getattr(self, key))
+        if self.temperature < 0:
+            raise ParamsError(f"serve.temperature: expected >= 0, got {self.temperature}")
+
+
 SECTIONS: dict[str, type] = {
     "paths": Paths,
     "persona": Persona,
@@ -268,6 +314,9 @@ SECTIONS: dict[str, type] = {
     "dedupe": Dedupe,
     "split": Split,
     "trigger": Trigger,
+    "release": Release,
+    "deploy": Deploy,
+    "serve": Serve,
     "base": Base,
     "train": Train,
     "evaluate": Evaluate,

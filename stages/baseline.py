@@ -54,10 +54,14 @@ def commit_of(rev: str, param: str) -> str:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
     except FileNotFoundError as e:
-        raise SystemExit("baseline: git is not installed; a release baseline is read from git history") from e
+        raise SystemExit(
+            "baseline: git is not installed; a release baseline is read from git history"
+        ) from e
     if out.returncode != 0:
         raise SystemExit(
             f"baseline: {param}: {rev!r} is not a tag or commit of this repository; list releases with "
@@ -106,7 +110,9 @@ def fetch_adapter(commit: str, adapter_path: str, dest: Path, label: str) -> Non
         ) from e
     missing = [f for f in ADAPTER_FILES if not (dest / f).is_file()]
     if missing:
-        raise SystemExit(f"baseline: {adapter_path} of {label} is not an adapter (missing {missing})")
+        raise SystemExit(
+            f"baseline: {adapter_path} of {label} is not an adapter (missing {missing})"
+        )
 
 
 def materialise(out: Path, marker: dict, commit: str = "", adapter_path: str = "") -> None:
@@ -134,7 +140,8 @@ def main() -> None:
     out = Path(paths.baseline)
     if kind == "base":
         reason = (
-            "evaluate.baseline: base" if param == "evaluate.baseline"
+            "evaluate.baseline: base"
+            if param == "evaluate.baseline"
             else "no release yet (evaluate.baseline: previous, evaluate.baseline_tag empty)"
         )
         materialise(out, {"kind": "base", "tag": "", "rev": "", "reason": reason})
@@ -144,13 +151,23 @@ def main() -> None:
     if param == "evaluate.baseline_rev":
         tagged = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", f"{tag}^{{commit}}"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout.strip()
         if tagged and tagged != commit:
-            log.warning("baseline: tag %s now points at %s, not %s (evaluate.baseline_rev); using the "
-                        "recorded commit", tag, tagged[:12], commit[:12])
+            log.warning(
+                "baseline: tag %s now points at %s, not %s (evaluate.baseline_rev); using the "
+                "recorded commit",
+                tag,
+                tagged[:12],
+                commit[:12],
+            )
     marker = {
-        "kind": "adapter", "tag": tag, "rev": commit, "path": paths.adapter,
+        "kind": "adapter",
+        "tag": tag,
+        "rev": commit,
+        "path": paths.adapter,
         "reason": f"{param}: {rev}",
     }
     materialise(out, marker, commit=commit, adapter_path=paths.adapter)

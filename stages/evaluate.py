@@ -79,7 +79,11 @@ def test_examples(records: Sequence[dict]) -> list[Example]:
 def regression_examples(records: Sequence[dict]) -> list[Example]:
     return [
         Example(
-            r["id"], "regression", r["prompt"], r["chosen"][0], tools=r.get("tools"),
+            r["id"],
+            "regression",
+            r["prompt"],
+            r["chosen"][0],
+            tools=r.get("tools"),
             original=content_of(r["rejected"][0]),
         )
         for r in records
@@ -105,7 +109,9 @@ def read_baseline(folder: Path) -> dict:
         raise SystemExit(f"evaluate: {marker} is missing; run `dvc repro baseline` first")
     info = orjson.loads(marker.read_bytes())
     if info.get("kind") not in ("base", "adapter"):
-        raise SystemExit(f"evaluate: {marker}: kind must be base or adapter, got {info.get('kind')!r}")
+        raise SystemExit(
+            f"evaluate: {marker}: kind must be base or adapter, got {info.get('kind')!r}"
+        )
     return info
 
 
@@ -144,7 +150,10 @@ def reference_nll(
     import torch
     import torch.nn.functional as F
 
-    order = sorted(range(len(examples)), key=lambda i: -len(examples[i].prompt_ids) - len(examples[i].target_ids))
+    order = sorted(
+        range(len(examples)),
+        key=lambda i: -len(examples[i].prompt_ids) - len(examples[i].target_ids),
+    )
     out: list[tuple[float, int]] = [(0.0, 0)] * len(examples)
     dev = next(model.parameters()).device
     with torch.inference_mode():
@@ -160,7 +169,9 @@ def reference_nll(
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             keep = max(len(examples[i].target_ids) for i in idx) + 1
             logits = model(
-                input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev),
+                input_ids=ids.to(dev),
+                attention_mask=mask.to(dev),
+                position_ids=positions.to(dev),
                 logits_to_keep=keep,
             ).logits
             for row, i in enumerate(idx):
@@ -185,8 +196,12 @@ def generate(
     for start in range(0, len(order), chunk):
         idx = order[start : start + chunk]
         texts = generate_batch(
-            model, tokenizer, [examples[i].prompt for i in idx], tools=[examples[i].tools for i in idx],
-            max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
+            model,
+            tokenizer,
+            [examples[i].prompt for i in idx],
+            tools=[examples[i].tools for i in idx],
+            max_new_tokens=cfg.max_new_tokens,
+            batch_size=cfg.batch_size,
         )
         for i, text in zip(idx, texts, strict=True):
             answers[i] = text
@@ -221,14 +236,17 @@ def style_scorer(clean_cfg: params.Clean, min_score: int) -> Callable[[str, str]
     from javis import quality
 
     def score(answer: str, question: str) -> tuple[int, bool]:
-        value = int(quality.score_text(answer, question, clean_cfg)["style"][0])
+        value = int(quality.SCORERS["style"](answer, question, clean_cfg)[0])
         return value, value >= min_score
 
     return score
 
 
 def judge_test(
-    example: Example, answer: str, nll: tuple[float, int], style: Callable[[str, str], tuple[int, bool]]
+    example: Example,
+    answer: str,
+    nll: tuple[float, int],
+    style: Callable[[str, str], tuple[int, bool]],
 ) -> tuple[ev.AnswerResult, dict]:
     """One model's answer to a test example: its metrics and its sample line part."""
     expected = ev.expected_calls(example.reference)
@@ -240,25 +258,39 @@ def judge_test(
     lang = ev.detect_language(prose)
     style_score, in_style = style(prose, question) if not expected else (None, None)
     result = ev.AnswerResult(
-        nll=nll[0], tokens=nll[1], outcome=outcome, invalid_calls=sum(c is None for c in calls),
+        nll=nll[0],
+        tokens=nll[1],
+        outcome=outcome,
+        invalid_calls=sum(c is None for c in calls),
         language_match=(lang == user_lang) if user_lang and not expected else None,
         style_ok=in_style,
     )
     sample = {
-        "answer": answer, "loss": result.loss, "tool_call": outcome, "language": lang, "style": style_score,
+        "answer": answer,
+        "loss": result.loss,
+        "tool_call": outcome,
+        "language": lang,
+        "style": style_score,
     }
     return result, sample
 
 
-def judge_regression(example: Example, answer: str, nll: tuple[float, int]) -> tuple[ev.RegressionResult, dict]:
+def judge_regression(
+    example: Example, answer: str, nll: tuple[float, int]
+) -> tuple[ev.RegressionResult, dict]:
     correction = ev.reference_text(example.reference)
     result = ev.RegressionResult(
-        nll=nll[0], tokens=nll[1], chrf_correction=ev.chrf(answer, correction),
+        nll=nll[0],
+        tokens=nll[1],
+        chrf_correction=ev.chrf(answer, correction),
         chrf_original=ev.chrf(answer, example.original),
     )
     sample = {
-        "answer": answer, "loss": result.nll / result.tokens if result.tokens else 0.0,
-        "chrf_correction": result.chrf_correction, "chrf_original": result.chrf_original, "kept": result.kept,
+        "answer": answer,
+        "loss": result.nll / result.tokens if result.tokens else 0.0,
+        "chrf_correction": result.chrf_correction,
+        "chrf_original": result.chrf_original,
+        "kept": result.kept,
     }
     return result, sample
 
@@ -299,7 +331,11 @@ def main() -> None:
     style = style_scorer(p.clean, cfg.min_style_score)
     log.info(
         "evaluate: %d of %d test examples, %d of %d corrections; baseline: %s",
-        len(test), len(test_records), len(regression), len(regression_records), baseline_source,
+        len(test),
+        len(test_records),
+        len(regression),
+        len(regression_records),
+        baseline_source,
     )
 
     jm.set_determinism(cfg.seed)
@@ -326,9 +362,12 @@ def main() -> None:
     summaries: dict[str, dict] = {}
     samples: list[dict] = [
         {
-            "id": e.id, "set": e.set, "prompt": e.prompt,
+            "id": e.id,
+            "set": e.set,
+            "prompt": e.prompt,
             **({"tools": e.tools} if e.tools else {}),
-            "reference": ev.reference_text(e.reference), "tokens": len(e.target_ids or []),
+            "reference": ev.reference_text(e.reference),
+            "tokens": len(e.target_ids or []),
             **({"original": e.original} if e.set == "regression" else {}),
         }
         for e in examples
@@ -346,7 +385,10 @@ def main() -> None:
         summaries[side] = ev.summarize(test_results, regression_results)
 
     test_samples = [s for s in samples if s["set"] == "test"]
-    wins = ev.win_rate([s["candidate"]["loss"] for s in test_samples], [s["baseline"]["loss"] for s in test_samples])
+    wins = ev.win_rate(
+        [s["candidate"]["loss"] for s in test_samples],
+        [s["baseline"]["loss"] for s in test_samples],
+    )
     for s in test_samples:
         d = s["candidate"]["loss"] - s["baseline"]["loss"]
         s["winner"] = "tie" if abs(d) <= 1e-6 else ("candidate" if d < 0 else "baseline")
@@ -356,13 +398,18 @@ def main() -> None:
         "delta": ev.delta(summaries["candidate"], summaries["baseline"]),
         "win_rate": wins.as_dict(),
         "n": {
-            "test": len(test), "test_available": len(test_records),
-            "regression": len(regression), "regression_available": len(regression_records),
+            "test": len(test),
+            "test_available": len(test_records),
+            "regression": len(regression),
+            "regression_available": len(regression_records),
             "reference_tokens": sum(len(e.target_ids or []) for e in test),
         },
         "rule": ev.WIN_RULE,
         "baseline_source": baseline_source,
-        "seconds": {k: round(v, 2) for k, v in {**seconds, "total": time.perf_counter() - started}.items()},
+        "base_model": jm.read_info(paths.base, jm.BASE_INFO).get("id") or str(paths.base),
+        "seconds": {
+            k: round(v, 2) for k, v in {**seconds, "total": time.perf_counter() - started}.items()
+        },
     }
     metrics = Path(paths.metrics)
     with io.atomic_open(metrics / "eval_samples.jsonl") as f:
@@ -371,7 +418,8 @@ def main() -> None:
     io.write_text(
         metrics / "report.md",
         ev.render_report(
-            {**result, "rule_text": ev.WIN_RULE_TEXT, "candidate_source": paths.adapter}, samples,
+            {**result, "rule_text": ev.WIN_RULE_TEXT, "candidate_source": paths.adapter},
+            samples,
             top=cfg.report_examples,
         ),
     )
@@ -379,7 +427,12 @@ def main() -> None:
     c, b = summaries["candidate"], summaries["baseline"]
     log.info(
         "evaluate: loss %.4f (candidate) vs %.4f (%s); win rate %.3f of %d; %.1f s",
-        c["loss"], b["loss"], baseline_source, wins.rate, wins.n, result["seconds"]["total"],
+        c["loss"],
+        b["loss"],
+        baseline_source,
+        wins.rate,
+        wins.n,
+        result["seconds"]["total"],
     )
 
 

@@ -182,6 +182,7 @@ def main() -> None:
     acc = io.Accounting("split")
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     by_source: dict[str, Counter[str]] = defaultdict(Counter)
+    trained_sources: Counter[str] = Counter()  # SFT train + val per source: sums to data_count
     new_index: dict[str, dict[str, str]] = {"groups": {}, "records": {}}
     added: dict[str, Counter] = defaultdict(Counter)
     current_ids: set[str] = set()
@@ -203,6 +204,8 @@ def main() -> None:
                 acc.kept(source)
                 counts[kind][split] += 1
                 by_source[source][kind] += 1
+                if kind == "sft" and split != "test":
+                    trained_sources[source] += 1
                 new_index["groups"][g] = split
                 new_index["records"][record["id"]] = split
                 current_ids.add(record["id"])
@@ -230,6 +233,7 @@ def main() -> None:
         "counts": {k: dict(v) for k, v in counts.items()},
         "regression": files_written.get("regression", 0),
         "sources": {s: dict(c) for s, c in sorted(by_source.items())},
+        "trained_sources": dict(sorted(trained_sources.items())),
         "added": {k: dict(v) for k, v in added.items()},
         "removed": {k: dict(v) for k, v in removed.items()},
         "placement": dict(placer.how),

@@ -39,7 +39,12 @@ from javis import model as jm
 
 log = logging.getLogger("javis.train")
 
-SPLIT_FILES = {"train": "train.jsonl", "val": "val.jsonl", "dpo": "preference_train.jsonl", "kto": "kto_train.jsonl"}
+SPLIT_FILES = {
+    "train": "train.jsonl",
+    "val": "val.jsonl",
+    "dpo": "preference_train.jsonl",
+    "kto": "kto_train.jsonl",
+}
 
 
 class TrainError(SystemExit):
@@ -56,7 +61,10 @@ def sft_row(record: dict) -> tuple[dict | None, str]:
         return None, "no_messages"
     if not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
         return None, "no_assistant_turn"
-    return {"messages": template.prepare_messages(messages), "tools": template.tools_json(record.get("tools"))}, ""
+    return {
+        "messages": template.prepare_messages(messages),
+        "tools": template.tools_json(record.get("tools")),
+    }, ""
 
 
 def dpo_row(record: dict) -> tuple[dict | None, str]:
@@ -68,8 +76,10 @@ def dpo_row(record: dict) -> tuple[dict | None, str]:
     if not prompt or not chosen or not rejected:
         return None, "incomplete_pair"
     return {
-        "prompt": template.prepare_messages(prompt), "chosen": template.prepare_messages(chosen),
-        "rejected": template.prepare_messages(rejected), "tools": template.tools_json(record.get("tools")),
+        "prompt": template.prepare_messages(prompt),
+        "chosen": template.prepare_messages(chosen),
+        "rejected": template.prepare_messages(rejected),
+        "tools": template.tools_json(record.get("tools")),
     }, ""
 
 
@@ -81,8 +91,10 @@ def kto_row(record: dict) -> tuple[dict | None, str]:
     if not prompt or not completion or not isinstance(record.get("label"), bool):
         return None, "incomplete_kto"
     return {
-        "prompt": template.prepare_messages(prompt), "completion": template.prepare_messages(completion),
-        "label": record["label"], "tools": template.tools_json(record.get("tools")),
+        "prompt": template.prepare_messages(prompt),
+        "completion": template.prepare_messages(completion),
+        "label": record["label"],
+        "tools": template.tools_json(record.get("tools")),
     }, ""
 
 
@@ -142,11 +154,18 @@ class Plan:
 
     def fingerprint(self) -> str:
         """Identity of the run: params, data, base and init adapter (names its checkpoint folder)."""
-        blob = json.dumps({
-            "train": dataclasses.asdict(self.cfg), "base": self.base_info.get("fingerprint"),
-            "persona": dataclasses.asdict(self.p.persona), "data": self.data_hashes,
-            "init": _adapter_hash(self.init_dir), "precision": self.precision, "threads": self.threads,
-        }, sort_keys=True)
+        blob = json.dumps(
+            {
+                "train": dataclasses.asdict(self.cfg),
+                "base": self.base_info.get("fingerprint"),
+                "persona": dataclasses.asdict(self.p.persona),
+                "data": self.data_hashes,
+                "init": _adapter_hash(self.init_dir),
+                "precision": self.precision,
+                "threads": self.threads,
+            },
+            sort_keys=True,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -160,11 +179,15 @@ def plan(p: Any) -> Plan:
         raise TrainError(f"train: {e}") from None
     base_info = jm.read_info(base_dir, jm.BASE_INFO)
     if not p.persona.system_prompt.strip():
-        raise TrainError("persona.system_prompt: empty; it is the chat template's default system message")
+        raise TrainError(
+            "persona.system_prompt: empty; it is the chat template's default system message"
+        )
 
     acc = io.Accounting("train")
-    rows = {"train": read_rows(data_dir / SPLIT_FILES["train"], sft_row, acc),
-            "val": read_rows(data_dir / SPLIT_FILES["val"], sft_row, None)}
+    rows = {
+        "train": read_rows(data_dir / SPLIT_FILES["train"], sft_row, acc),
+        "val": read_rows(data_dir / SPLIT_FILES["val"], sft_row, None),
+    }
     if not rows["train"]:
         raise TrainError(
             f"train: {data_dir / SPLIT_FILES['train']} has no trainable records (missing, empty, or none with an "
@@ -185,12 +208,16 @@ def plan(p: Any) -> Plan:
                 "rate some answers 👍/👎 or set train.method: sft"
             )
         if len(rows["kto"]) < cfg.kto.batch_size:
-            raise TrainError(f"train.kto.batch_size: {cfg.kto.batch_size} > the {len(rows['kto'])} KTO records; lower it")
+            raise TrainError(
+                f"train.kto.batch_size: {cfg.kto.batch_size} > the {len(rows['kto'])} KTO records; lower it"
+            )
 
     if cfg.quantize == "4bit":
         problem = jm.bitsandbytes_problem()
         if problem:
-            raise TrainError(f"train.quantize: 4bit needs bitsandbytes, but {problem}; set train.quantize: none")
+            raise TrainError(
+                f"train.quantize: 4bit needs bitsandbytes, but {problem}; set train.quantize: none"
+            )
 
     init_dir = resolve_init(cfg, Path(paths.init))
     if init_dir is not None:
@@ -207,9 +234,21 @@ def plan(p: Any) -> Plan:
     threads = cfg.threads or os.cpu_count() or 1
     hashes = {name: _file_hash(data_dir / f) for name, f in SPLIT_FILES.items()}
     hashes["manifest"] = _file_hash(data_dir / "manifest.json")
-    return Plan(p=p, base_dir=base_dir, out_dir=Path(paths.adapter), data_dir=data_dir, rows=rows, acc=acc,
-                base_info=base_info, init_dir=init_dir, precision=precision, precision_reason=reason,
-                device=dev, threads=threads, data_hashes=hashes)
+    return Plan(
+        p=p,
+        base_dir=base_dir,
+        out_dir=Path(paths.adapter),
+        data_dir=data_dir,
+        rows=rows,
+        acc=acc,
+        base_info=base_info,
+        init_dir=init_dir,
+        precision=precision,
+        precision_reason=reason,
+        device=dev,
+        threads=threads,
+        data_hashes=hashes,
+    )
 
 
 def resolve_init(cfg: params.Train, init_path: Path) -> Path | None:
@@ -235,8 +274,13 @@ def sft_lengths(tokenizer: Any, rows: list[dict], max_length: int) -> tuple[list
     total, trained = [], []
     for row in rows:
         tools = json.loads(row["tools"]) if row.get("tools") else None
-        enc = tokenizer.apply_chat_template(row["messages"], tools=tools, tokenize=True, return_dict=True,
-                                            return_assistant_tokens_mask=True)
+        enc = tokenizer.apply_chat_template(
+            row["messages"],
+            tools=tools,
+            tokenize=True,
+            return_dict=True,
+            return_assistant_tokens_mask=True,
+        )
         total.append(min(len(enc["input_ids"]), max_length))
         trained.append(sum(enc["assistant_masks"][:max_length]))
     return total, trained
@@ -252,7 +296,12 @@ def steps_for(n_rows: int, lengths: list[int], cfg: params.Train) -> int:
         budget_steps = max(1, math.ceil(cfg.token_budget / tokens_per_step))
         by_epochs = math.ceil(steps_per_epoch * cfg.epochs)
         if budget_steps < by_epochs and (steps == -1 or budget_steps < steps):
-            log.info("train: token_budget %d caps training at %d of %d steps", cfg.token_budget, budget_steps, by_epochs)
+            log.info(
+                "train: token_budget %d caps training at %d of %d steps",
+                cfg.token_budget,
+                budget_steps,
+                by_epochs,
+            )
             steps = budget_steps
     return steps
 
@@ -261,12 +310,26 @@ def common_args(pl: Plan, out: Path, steps: int, **kw: Any) -> dict:
     """TrainingArguments shared by the SFT, DPO and KTO phases."""
     cfg = pl.cfg
     return dict(
-        output_dir=str(out), use_cpu=pl.device == "cpu", bf16=pl.precision == "bf16", fp16=False,
-        max_steps=steps, save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2,
-        logging_steps=cfg.logging_steps, seed=cfg.seed, data_seed=cfg.seed, report_to="none",
-        gradient_checkpointing=cfg.gradient_checkpointing, dataloader_num_workers=0,
-        include_num_input_tokens_seen="non_padding", lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup, weight_decay=cfg.weight_decay, disable_tqdm=not _is_tty(), **kw,
+        output_dir=str(out),
+        use_cpu=pl.device == "cpu",
+        bf16=pl.precision == "bf16",
+        fp16=False,
+        max_steps=steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=2,
+        logging_steps=cfg.logging_steps,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to="none",
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding",
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup,
+        weight_decay=cfg.weight_decay,
+        disable_tqdm=not _is_tty(),
+        **kw,
     )
 
 
@@ -275,13 +338,17 @@ def load_for_training(pl: Plan, adapter: Path | None = None) -> Any:
     from peft import PeftModel
 
     cfg = pl.cfg
-    model = jm.load_base(pl.base_dir, quantize=_q(cfg), precision="fp32" if cfg.quantize == "none" else pl.precision)
+    model = jm.load_base(
+        pl.base_dir, quantize=_q(cfg), precision="fp32" if cfg.quantize == "none" else pl.precision
+    )
     if adapter is not None:
         model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
     return model
 
 
-def sft_trainer(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, list[int], list[int]]:
+def sft_trainer(
+    pl: Plan, tokenizer: Any, run_dir: Path, live: Any
+) -> tuple[Any, list[int], list[int]]:
     """(SFTTrainer, tokens per row, trained tokens per row): a new LoRA, or the init adapter's."""
     from datasets import Dataset
     from peft import LoraConfig
@@ -297,18 +364,35 @@ def sft_trainer(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any
         _warn_init_lora_differs(model.peft_config["default"], cfg)
     else:
         peft_config = LoraConfig(
-            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, bias="none",
-            target_modules=cfg.target_modules, task_type="CAUSAL_LM",
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            bias="none",
+            target_modules=cfg.target_modules,
+            task_type="CAUSAL_LM",
         )
-    args = SFTConfig(**common_args(
-        pl, run_dir / "sft", steps, learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs,
-        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, assistant_only_loss=True,
-        packing=False, train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
-        eval_strategy="epoch" if pl.rows["val"] else "no",
-    ))
+    args = SFTConfig(
+        **common_args(
+            pl,
+            run_dir / "sft",
+            steps,
+            learning_rate=cfg.learning_rate,
+            num_train_epochs=cfg.epochs,
+            per_device_train_batch_size=cfg.batch_size,
+            per_device_eval_batch_size=cfg.batch_size,
+            gradient_accumulation_steps=cfg.grad_accum,
+            max_length=cfg.max_length,
+            assistant_only_loss=True,
+            packing=False,
+            train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+            eval_strategy="epoch" if pl.rows["val"] else "no",
+        )
+    )
     trainer = SFTTrainer(
-        model=model, args=args, processing_class=tokenizer, peft_config=peft_config,
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        peft_config=peft_config,
         train_dataset=Dataset.from_list(pl.rows["train"]),
         eval_dataset=Dataset.from_list(pl.rows["val"]) if pl.rows["val"] else None,
         callbacks=[LiveCallback(live, "sft")],
@@ -323,11 +407,15 @@ def run_sft(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, di
     stats = _train(trainer, run_dir / "sft")
     trainer.model.save_pretrained(run_dir / "sft_adapter", selected_adapters=["default"])
     epochs_done = trainer.state.epoch or cfg.epochs
-    stats.update({
-        "records": len(lengths), "tokens_per_epoch": sum(lengths), "assistant_tokens_per_epoch": sum(trained),
-        "assistant_tokens_trained": round(sum(trained) * epochs_done),
-        "eval_loss": _last(trainer.state.log_history, "eval_loss"),
-    })
+    stats.update(
+        {
+            "records": len(lengths),
+            "tokens_per_epoch": sum(lengths),
+            "assistant_tokens_per_epoch": sum(trained),
+            "assistant_tokens_trained": round(sum(trained) * epochs_done),
+            "eval_loss": _last(trainer.state.log_history, "eval_loss"),
+        }
+    )
     return trainer.model, stats
 
 
@@ -343,24 +431,41 @@ def preference_trainer(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> An
     jm.set_determinism(cfg.seed, pl.threads)
     model = load_for_training(pl, run_dir / "sft_adapter")
     steps = pcfg.max_steps
-    kw = dict(learning_rate=pcfg.learning_rate, num_train_epochs=pcfg.epochs, beta=pcfg.beta,
-              per_device_train_batch_size=pcfg.batch_size, max_length=cfg.max_length)
+    kw = dict(
+        learning_rate=pcfg.learning_rate,
+        num_train_epochs=pcfg.epochs,
+        beta=pcfg.beta,
+        per_device_train_batch_size=pcfg.batch_size,
+        max_length=cfg.max_length,
+    )
     if kind == "dpo":
         from trl import DPOConfig, DPOTrainer
 
         args = DPOConfig(**common_args(pl, run_dir / kind, steps, **kw))
-        trainer = DPOTrainer(model=model, args=args, processing_class=tokenizer,
-                             train_dataset=Dataset.from_list(rows), callbacks=[LiveCallback(live, kind)])
+        trainer = DPOTrainer(
+            model=model,
+            args=args,
+            processing_class=tokenizer,
+            train_dataset=Dataset.from_list(rows),
+            callbacks=[LiveCallback(live, kind)],
+        )
     else:
         import random
 
         from trl import KTOConfig, KTOTrainer
 
         rows = list(rows)
-        random.Random(cfg.seed).shuffle(rows)  # KTO reads sequentially (its KL term pairs neighbours)
+        random.Random(cfg.seed).shuffle(
+            rows
+        )  # KTO reads sequentially (its KL term pairs neighbours)
         args = KTOConfig(**common_args(pl, run_dir / kind, steps, **kw))
-        trainer = KTOTrainer(model=model, args=args, processing_class=tokenizer,
-                             train_dataset=Dataset.from_list(rows), callbacks=[LiveCallback(live, kind)])
+        trainer = KTOTrainer(
+            model=model,
+            args=args,
+            processing_class=tokenizer,
+            train_dataset=Dataset.from_list(rows),
+            callbacks=[LiveCallback(live, kind)],
+        )
     return trainer
 
 
@@ -386,9 +491,12 @@ def _train(trainer: Any, out: Path) -> dict:
     seconds = time.perf_counter() - started
     tokens = int(trainer.state.num_input_tokens_seen or 0)
     return {
-        "steps": trainer.state.global_step, "epochs": round(trainer.state.epoch or 0, 3),
-        "train_loss": round(result.training_loss, 4), "final_loss": _last(trainer.state.log_history, "loss"),
-        "tokens_trained": tokens, "seconds": round(seconds, 1),
+        "steps": trainer.state.global_step,
+        "epochs": round(trainer.state.epoch or 0, 3),
+        "train_loss": round(result.training_loss, 4),
+        "final_loss": _last(trainer.state.log_history, "loss"),
+        "tokens_trained": tokens,
+        "seconds": round(seconds, 1),
         "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 and tokens else None,
         "resumed_from": Path(resume).name if resume else None,
     }
@@ -398,7 +506,15 @@ def LiveCallback(live: Any, phase: str) -> Any:  # noqa: N802 (a class factory: 
     """A TrainerCallback that logs `<phase>/<metric>` to DVCLive at each logging step."""
     from transformers import TrainerCallback
 
-    keys = ("loss", "eval_loss", "learning_rate", "grad_norm", "rewards/accuracies", "rewards/margins", "kl")
+    keys = (
+        "loss",
+        "eval_loss",
+        "learning_rate",
+        "grad_norm",
+        "rewards/accuracies",
+        "rewards/margins",
+        "kl",
+    )
 
     class _Live(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
@@ -444,7 +560,8 @@ def model_card(r: dict) -> str:
         f"with method `{t['method']}`{' (4-bit base: QLoRA)' if t['quantize'] == '4bit' else ''}. "
         "Its version name is given at release (`javis release`, see metadata.yaml beside the release).",
         "",
-        "| | |", "|---|---|",
+        "| | |",
+        "|---|---|",
         f"| base | {base['id']} ({base.get('kind')}, revision {base.get('revision') or '-'}, `{(base.get('fingerprint') or '-')[:24]}`) |",
         f"| LoRA | r={t['lora_r']}, alpha={t['lora_alpha']}, dropout={t['lora_dropout']}, modules={t['target_modules']} |",
         f"| SFT | lr {t['learning_rate']}, {sft['epochs']} epochs, {sft['steps']} steps, batch {t['batch_size']}x{t['grad_accum']}, max length {t['max_length']} |",
@@ -452,8 +569,10 @@ def model_card(r: dict) -> str:
     ]
     if r.get("preference"):
         pref = r["preference"]
-        lines.append(f"| {pref['kind'].upper()} | {pref['records']} records, beta {pref['beta']}, {pref['steps']} steps, "
-                     f"reward accuracy {pref.get('rewards_accuracy')} |")
+        lines.append(
+            f"| {pref['kind'].upper()} | {pref['records']} records, beta {pref['beta']}, {pref['steps']} steps, "
+            f"reward accuracy {pref.get('rewards_accuracy')} |"
+        )
     lines += [
         f"| precision | {r['precision']} ({r['precision_reason']}) on {r['device']}, {r['threads']} threads |",
         f"| speed | {sft['tokens_trained']} tokens in {sft['seconds']} s = {sft['tokens_per_second']} tokens/s |",
@@ -503,8 +622,13 @@ def _is_tty() -> bool:
 
 def _warn_init_lora_differs(config: Any, cfg: params.Train) -> None:
     if config.r != cfg.lora_r or config.lora_alpha != cfg.lora_alpha:
-        log.warning("train.init_from: the adapter has r=%s alpha=%s; continuing with those (params say r=%s alpha=%s)",
-                    config.r, config.lora_alpha, cfg.lora_r, cfg.lora_alpha)
+        log.warning(
+            "train.init_from: the adapter has r=%s alpha=%s; continuing with those (params say r=%s alpha=%s)",
+            config.r,
+            config.lora_alpha,
+            cfg.lora_r,
+            cfg.lora_alpha,
+        )
 
 
 def _versions() -> dict:
@@ -513,8 +637,13 @@ def _versions() -> dict:
     import transformers
     import trl
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-            "peft": peft.__version__, "trl": trl.__version__}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "trl": trl.__version__,
+    }
 
 
 def train(p: Any) -> dict:
@@ -522,8 +651,16 @@ def train(p: Any) -> dict:
     pl = plan(p)
     cfg = pl.cfg
     started = time.perf_counter()
-    log.info("train: %d SFT records (%d val), method %s, %s on %s (%s), %d threads", len(pl.rows["train"]),
-             len(pl.rows["val"]), cfg.method, pl.precision, pl.device, pl.precision_reason, pl.threads)
+    log.info(
+        "train: %d SFT records (%d val), method %s, %s on %s (%s), %d threads",
+        len(pl.rows["train"]),
+        len(pl.rows["val"]),
+        cfg.method,
+        pl.precision,
+        pl.device,
+        pl.precision_reason,
+        pl.threads,
+    )
     try:
         tokenizer = jm.load_tokenizer(pl.base_dir, p.persona.system_prompt)
     except template.TemplateError as e:
@@ -551,33 +688,68 @@ def train(p: Any) -> dict:
 
     record = {
         "persona": p.persona.name,
-        "params": {"train": dataclasses.asdict(cfg), "base": dataclasses.asdict(p.base),
-                   "persona": dataclasses.asdict(p.persona)},
-        "base": {k: pl.base_info.get(k) for k in ("id", "source", "kind", "revision", "gguf_sha256", "fingerprint",
-                                                   "parameters", "dtype")} | {"path": str(pl.base_dir)},
+        "params": {
+            "train": dataclasses.asdict(cfg),
+            "base": dataclasses.asdict(p.base),
+            "persona": dataclasses.asdict(p.persona),
+        },
+        "base": {
+            k: pl.base_info.get(k)
+            for k in (
+                "id",
+                "source",
+                "kind",
+                "revision",
+                "gguf_sha256",
+                "fingerprint",
+                "parameters",
+                "dtype",
+            )
+        }
+        | {"path": str(pl.base_dir)},
         "init_from": cfg.init_from or None,
         "init_adapter_sha256": _adapter_hash(pl.init_dir),
         "template_sha256": template.template_hash(tokenizer),
-        "seed": cfg.seed, "precision": pl.precision, "precision_reason": pl.precision_reason,
-        "device": pl.device, "threads": pl.threads, "quantize": cfg.quantize,
-        "data": pl.data_hashes, "sft": sft_stats, "preference": preference,
-        "tokens_trained": sft_stats["tokens_trained"] + ((preference or {}).get("tokens_trained") or 0),
+        "seed": cfg.seed,
+        "precision": pl.precision,
+        "precision_reason": pl.precision_reason,
+        "device": pl.device,
+        "threads": pl.threads,
+        "quantize": cfg.quantize,
+        "data": pl.data_hashes,
+        "sft": sft_stats,
+        "preference": preference,
+        "tokens_trained": sft_stats["tokens_trained"]
+        + ((preference or {}).get("tokens_trained") or 0),
         "wall_seconds": round(time.perf_counter() - started, 1),
-        "versions": _versions(), "run": pl.fingerprint(),
+        "versions": _versions(),
+        "run": pl.fingerprint(),
     }
     write_adapter(pl, model, tokenizer, record, pl.out_dir)
-    pl.acc.extra.update({
-        "records_trained": {"sft": len(pl.rows["train"]), "val": len(pl.rows["val"]),
-                            "dpo": len(pl.rows.get("dpo", [])), "kto": len(pl.rows.get("kto", []))},
-        "steps": sft_stats["steps"], "train_loss": sft_stats["train_loss"], "eval_loss": sft_stats.get("eval_loss"),
-        "tokens_trained": record["tokens_trained"], "tokens_per_second": sft_stats["tokens_per_second"],
-        "wall_seconds": record["wall_seconds"],
-    })
+    pl.acc.extra.update(
+        {
+            "records_trained": {
+                "sft": len(pl.rows["train"]),
+                "val": len(pl.rows["val"]),
+                "dpo": len(pl.rows.get("dpo", [])),
+                "kto": len(pl.rows.get("kto", [])),
+            },
+            "steps": sft_stats["steps"],
+            "train_loss": sft_stats["train_loss"],
+            "eval_loss": sft_stats.get("eval_loss"),
+            "tokens_trained": record["tokens_trained"],
+            "tokens_per_second": sft_stats["tokens_per_second"],
+            "wall_seconds": record["wall_seconds"],
+        }
+    )
     if preference:
-        pl.acc.extra[preference["kind"]] = {k: preference[k] for k in ("steps", "train_loss", "rewards_accuracy",
-                                                                        "rewards_margin")}
+        pl.acc.extra[preference["kind"]] = {
+            k: preference[k] for k in ("steps", "train_loss", "rewards_accuracy", "rewards_margin")
+        }
     pl.acc.write(Path(p.paths.metrics) / "train.json")
-    shutil.rmtree(run_dir, ignore_errors=True)  # finished: the adapter is out, checkpoints are not needed
+    shutil.rmtree(
+        run_dir, ignore_errors=True
+    )  # finished: the adapter is out, checkpoints are not needed
     return record
 
 
@@ -589,9 +761,17 @@ def main() -> None:
     transformers.utils.logging.set_verbosity_warning()
     record = train(params.load())
     sft = record["sft"]
-    log.info("train: %s -> %s: %d steps, loss %s (val %s), %d tokens at %s tokens/s, %.0f s wall",
-             record["params"]["train"]["method"], params.load().paths.adapter, sft["steps"], sft["final_loss"],
-             sft.get("eval_loss"), record["tokens_trained"], sft["tokens_per_second"], record["wall_seconds"])
+    log.info(
+        "train: %s -> %s: %d steps, loss %s (val %s), %d tokens at %s tokens/s, %.0f s wall",
+        record["params"]["train"]["method"],
+        params.load().paths.adapter,
+        sft["steps"],
+        sft["final_loss"],
+        sft.get("eval_loss"),
+        record["tokens_trained"],
+        sft["tokens_per_second"],
+        record["wall_seconds"],
+    )
 
 
 if __name__ == "__main__":

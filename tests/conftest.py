@@ -12,6 +12,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+for _k, _v in (("GIT_AUTHOR_NAME", "javis test"), ("GIT_AUTHOR_EMAIL", "test@javis.invalid"),
+               ("GIT_COMMITTER_NAME", "javis test"), ("GIT_COMMITTER_EMAIL", "test@javis.invalid")):
+    os.environ.setdefault(_k, _v)  # releases commit and tag in temp repositories
 # dvc.yaml runs `python -m stages.<name>`: the venv running the tests must come first on PATH.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
@@ -118,7 +121,8 @@ def copy_project(dest: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("javis", "stages", "examples"):
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "data/split_index.json"):
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/split_index.json",
+                 "models/adapters/.gitignore"):
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, dest / name)
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
@@ -136,3 +140,42 @@ def copy_project(dest: Path) -> Path:
     run("git", "add", "-A")
     run("git", "commit", "-q", "-m", "init")
     return dest
+
+
+def set_params(repo: Path, **sections: dict) -> None:
+    """Override params.yaml sections (deep-merged) in a project copy."""
+    import yaml
+
+    path = repo / "params.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def merge(into: dict, new: dict) -> None:
+        for k, v in new.items():
+            if isinstance(v, dict) and isinstance(into.get(k), dict):
+                merge(into[k], v)
+            else:
+                into[k] = v
+
+    merge(data, sections)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+TINY_TRAIN = {"epochs": 1.0, "max_steps": 2, "batch_size": 4, "max_length": 256, "precision": "fp32",
+              "lora_r": 4, "lora_alpha": 8, "save_steps": 100, "logging_steps": 1}
+TINY_EVAL = {"max_new_tokens": 8, "max_examples": 6, "batch_size": 6}
+# A random tiny model's answers are noise: its releases pass on loss alone (gate logic is tested on crafted results).
+TINY_GATE = {"gate": {"max_loss_increase": 0.5, "max_tool_accuracy_drop": 1.0, "max_style_drop": 1.0,
+                      "max_promise_drop": 1.0, "min_win_rate_low": 0.0}}
+
+
+def tiny_project(dest: Path, base: Path) -> Path:
+    """A project copy whose whole DAG runs in seconds: the tiny base, 2 training steps, 6 eval examples."""
+    import subprocess
+
+    repo = copy_project(dest)
+    set_params(repo, base={"source": str(base), "name": "tiny-llama"}, train=TINY_TRAIN, evaluate=TINY_EVAL,
+               release=TINY_GATE)
+    subprocess.run(["git", "commit", "-qam", "tiny settings"], cwd=repo, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    return repo

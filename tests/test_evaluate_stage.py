@@ -30,7 +30,8 @@ TEST = [
             {"role": "user", "content": "Hello! How are you?"},
             {"role": "assistant", "content": "I am fine, thank you."},
         ],
-        "source": "test", "meta": {},
+        "source": "test",
+        "meta": {},
     },
     {
         "id": "sft-ko",
@@ -41,49 +42,68 @@ TEST = [
             {"role": "user", "content": "무엇을 도와드릴까요?"},
             {"role": "assistant", "content": "서울 날씨는 맑아요."},
         ],
-        "source": "test", "meta": {},
+        "source": "test",
+        "meta": {},
     },
     {
         "id": "sft-tool",
         "messages": [
             {"role": "user", "content": "What is the weather in Seoul today?"},
             {
-                "role": "assistant", "content": None,
+                "role": "assistant",
+                "content": None,
                 "tool_calls": [
-                    {"type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'}}
+                    {
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'},
+                    }
                 ],
             },
         ],
-        "tools": [WEATHER_TOOL], "source": "test", "meta": {},
+        "tools": [WEATHER_TOOL],
+        "source": "test",
+        "meta": {},
     },
     {
         "id": "sft-after-tool",
         "messages": [
             {"role": "user", "content": "What is the weather in Seoul?"},
             {
-                "role": "assistant", "content": "",
-                "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Seoul"}}}],
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": {"city": "Seoul"}},
+                    }
+                ],
             },
             {"role": "tool", "content": '{"sky": "clear"}'},
             {"role": "assistant", "content": "It is clear in Seoul today."},
         ],
-        "tools": [WEATHER_TOOL], "source": "test", "meta": {},
+        "tools": [WEATHER_TOOL],
+        "source": "test",
+        "meta": {},
     },
 ]
 REGRESSION = [
     {
         "id": "pref-1",
         "prompt": [{"role": "user", "content": "Who are you?"}],
-        "chosen": [{"role": "assistant", "content": "I am JAVIS, the personal assistant of Minjun Kim."}],
+        "chosen": [
+            {"role": "assistant", "content": "I am JAVIS, the personal assistant of Minjun Kim."}
+        ],
         "rejected": [{"role": "assistant", "content": "I am SmolLM."}],
-        "source": "feedback", "meta": {"regression": True},
+        "source": "feedback",
+        "meta": {"regression": True},
     },
     {
         "id": "pref-2",
         "prompt": [{"role": "user", "content": "너는 누구야?"}],
         "chosen": [{"role": "assistant", "content": "저는 자비스입니다."}],
         "rejected": [{"role": "assistant", "content": "I am an AI."}],
-        "source": "feedback", "meta": {"regression": True},
+        "source": "feedback",
+        "meta": {"regression": True},
     },
 ]
 PARAMS = """\
@@ -156,7 +176,9 @@ def run_evaluate() -> tuple[dict, list[dict], str]:
 
     evaluate.main()
     result = orjson.loads(Path("metrics/eval.json").read_bytes())
-    samples = [orjson.loads(line) for line in Path("metrics/eval_samples.jsonl").read_bytes().splitlines()]
+    samples = [
+        orjson.loads(line) for line in Path("metrics/eval_samples.jsonl").read_bytes().splitlines()
+    ]
     return result, samples, Path("metrics/report.md").read_text()
 
 
@@ -169,15 +191,22 @@ def test_evaluate_candidate_against_the_base(project):
         for key in ("loss", "perplexity", "regression_chrf", "regression_loss", "kept_promises"):
             assert math.isfinite(result[side][key]), (side, key)
     assert result["candidate"]["loss"] != pytest.approx(result["baseline"]["loss"])
-    assert result["delta"]["loss"] == pytest.approx(result["candidate"]["loss"] - result["baseline"]["loss"])
-    assert result["candidate"]["tool_calls_expected"] == 1  # sft-tool; sft-after-tool answers in prose
+    assert result["delta"]["loss"] == pytest.approx(
+        result["candidate"]["loss"] - result["baseline"]["loss"]
+    )
+    assert (
+        result["candidate"]["tool_calls_expected"] == 1
+    )  # sft-tool; sft-after-tool answers in prose
     assert result["n"]["test"] == 4 and result["n"]["regression"] == 2
     assert result["win_rate"]["n"] == 4 and result["rule"] == "lower_loss_on_reference"
     assert result["baseline_source"] == "base"
     assert len(samples) == 6
     assert [s["id"] for s in samples] == [r["id"] for r in TEST] + [r["id"] for r in REGRESSION]
     tool = samples[2]
-    assert tool["reference"] == '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Seoul"}}\n</tool_call>'
+    assert (
+        tool["reference"]
+        == '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Seoul"}}\n</tool_call>'
+    )
     assert {"answer", "loss", "tool_call"} <= set(tool["candidate"])
     assert samples[4]["original"] == "I am SmolLM." and "kept" in samples[4]["baseline"]
     assert "| Loss on reference answers |" in report and "Win rate" in report
@@ -244,9 +273,14 @@ def test_encode_targets_exactly_the_reference_answer(candidate):
     _, tok = candidate
     examples = encoded(tok)
     assert tok.decode(examples[0].target_ids) == "I am fine, thank you.<|im_end|>"
-    assert tok.decode(examples[1].prompt_ids).endswith("무엇을 도와드릴까요?<|im_end|>\n<|im_start|>assistant\n")
+    assert tok.decode(examples[1].prompt_ids).endswith(
+        "무엇을 도와드릴까요?<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert tok.decode(examples[2].target_ids).startswith('<tool_call>\n{"name": "get_weather"')
-    assert tok.decode(examples[4].target_ids) == "I am JAVIS, the personal assistant of Minjun Kim.<|im_end|>"
+    assert (
+        tok.decode(examples[4].target_ids)
+        == "I am JAVIS, the personal assistant of Minjun Kim.<|im_end|>"
+    )
 
 
 def test_batched_reference_loss_equals_one_at_a_time_and_the_plain_forward(candidate):
@@ -278,9 +312,22 @@ def test_baseline_resolution():
 
     assert resolve(Evaluate(baseline="base")) == ("base", "", "", "evaluate.baseline")
     assert resolve(Evaluate()) == ("base", "", "", "evaluate.baseline_tag")
-    assert resolve(Evaluate(baseline_tag="javis-v0.2")) == ("adapter", "javis-v0.2", "javis-v0.2", "evaluate.baseline_tag")
-    assert resolve(Evaluate(baseline_tag="javis-v0.2", baseline_rev="abc123"))[2:] == ("abc123", "evaluate.baseline_rev")
-    assert resolve(Evaluate(baseline="javis-v0.1")) == ("adapter", "javis-v0.1", "javis-v0.1", "evaluate.baseline")
+    assert resolve(Evaluate(baseline_tag="javis-v0.2")) == (
+        "adapter",
+        "javis-v0.2",
+        "javis-v0.2",
+        "evaluate.baseline_tag",
+    )
+    assert resolve(Evaluate(baseline_tag="javis-v0.2", baseline_rev="abc123"))[2:] == (
+        "abc123",
+        "evaluate.baseline_rev",
+    )
+    assert resolve(Evaluate(baseline="javis-v0.1")) == (
+        "adapter",
+        "javis-v0.1",
+        "javis-v0.1",
+        "evaluate.baseline",
+    )
 
 
 def test_baseline_before_the_first_release_is_the_base(tmp_path, monkeypatch):
@@ -295,8 +342,13 @@ def test_baseline_before_the_first_release_is_the_base(tmp_path, monkeypatch):
 
 
 def git(*args: str, cwd: Path) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
 
 
@@ -332,12 +384,20 @@ def test_baseline_takes_the_released_adapter_from_dvc(tmp_path, monkeypatch):
     out = repo / "models/baseline"
     assert (out / "adapter_model.safetensors").read_bytes() == b"released weights"
     marker = orjson.loads((out / "javis_baseline.json").read_bytes())
-    assert marker["kind"] == "adapter" and marker["tag"] == "javis-v0.1" and len(marker["rev"]) == 40
+    assert (
+        marker["kind"] == "adapter" and marker["tag"] == "javis-v0.1" and len(marker["rev"]) == 40
+    )
 
     (repo / "params.yaml").write_text("evaluate:\n  baseline: javis-v0.9\n")
     with pytest.raises(SystemExit, match=r"evaluate.baseline: 'javis-v0.9' is not a tag"):
         baseline.main()
-    (repo / "params.yaml").write_text("evaluate:\n  baseline_tag: javis-v0.1\n  baseline_rev: 0123abcd\n")
-    with pytest.raises(SystemExit, match=r"evaluate.baseline_rev: '0123abcd' is not a tag or commit"):
+    (repo / "params.yaml").write_text(
+        "evaluate:\n  baseline_tag: javis-v0.1\n  baseline_rev: 0123abcd\n"
+    )
+    with pytest.raises(
+        SystemExit, match=r"evaluate.baseline_rev: '0123abcd' is not a tag or commit"
+    ):
         baseline.main()
-    assert (out / "adapter_model.safetensors").read_bytes() == b"released weights"  # a failure keeps it
+    assert (
+        out / "adapter_model.safetensors"
+    ).read_bytes() == b"released weights"  # a failure keeps it

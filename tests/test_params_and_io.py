@@ -84,3 +84,14 @@ def test_workspace_creates_only_unpinned_folders(tmp_path, monkeypatch):
     with pytest.raises(WorkspaceError, match="dvc pull"):
         ensure_data_dirs(["data/raw", "data/feedback"])
     assert Path("data/raw").is_dir() and not Path("data/feedback").exists()
+
+
+def test_every_param_a_dvc_stage_names_exists():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        for entry in stage.get("params", []):
+            section, _, key = entry.partition(".")
+            assert section in params.SECTIONS, (name, entry)
+            if key:
+                assert key in params.SECTIONS[section].__dataclass_fields__, (name, entry)
+        assert stage["cmd"] == f"python -m stages.{name}" and (ROOT / f"stages/{name}.py").exists()

