@@ -401,3 +401,22 @@ def test_baseline_takes_the_released_adapter_from_dvc(tmp_path, monkeypatch):
     assert (
         out / "adapter_model.safetensors"
     ).read_bytes() == b"released weights"  # a failure keeps it
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"batch_size": 0}, "evaluate.batch_size: expected a positive number"),
+        ({"max_examples": -1}, "evaluate.max_examples: expected >= 0"),
+        ({"min_style_score": 6}, "evaluate.min_style_score: expected 1..5"),
+        ({"baseline": ""}, "evaluate.baseline: expected previous, base or a release tag"),
+        ({"baseline_rev": "abc"}, "evaluate.baseline_rev: set without evaluate.baseline_tag"),
+        ({"max_new_tokens": "64"}, "evaluate.max_new_tokens: expected int, got str"),
+        ({"baseline_commit": "abc"}, r"evaluate: unknown key\(s\) \['baseline_commit'\]"),
+    ],
+)
+def test_evaluate_params_are_validated(values, message):
+    from javis.params import Evaluate, ParamsError, build
+
+    with pytest.raises(ParamsError, match=message):
+        build(Evaluate, values, "evaluate")
