@@ -218,9 +218,17 @@ def run_chat(
             session.messages.append({"role": "user", "content": text})
             out(f"{bot.version}> ")
             pieces = []
-            for piece in bot.stream(session.messages):
-                pieces.append(piece)
-                out(piece)
+            stream = bot.stream(session.messages)
+            try:
+                for piece in stream:
+                    pieces.append(piece)
+                    out(piece)
+            except KeyboardInterrupt:  # Ctrl-C stops this answer, not the chat
+                stream.close()
+                session.messages.pop()
+                session.last = None
+                out("\n(interrupted: the question is dropped)\n")
+                continue
             answer = "".join(pieces).strip()
             out("\n")
             if not answer:

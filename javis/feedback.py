@@ -115,7 +115,7 @@ def append_line(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
     """Append one whole line (`data` ends with a newline) under an exclusive flock."""
     if not data.endswith(b"\n") or b"\n" in data[:-1]:
         raise ValueError("append_line: data must be exactly one line ending with a newline")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)  # umask applies, as for every data file
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size

@@ -609,7 +609,7 @@ def now_iso() -> str:
 def locked_index(folder: Path) -> Iterator[tuple[int, set[str]]]:
     """The folder's import index, locked for this process: (fd to append to, known hashes)."""
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / INDEX_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(folder / INDEX_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # another import waits here until ours is written
         known: set[str] = set()

@@ -63,7 +63,29 @@ def read_jsonl(path: str | Path, max_bytes: int = 1_000_000) -> Iterator[Line]:
             if not isinstance(obj, dict):
                 yield Line(name, number, None, f"not_object (a JSON {type(obj).__name__})", stripped)
                 continue
+            if (err := unwritable(obj, stripped)) is not None:
+                yield Line(name, number, None, err, stripped[:200])
+                continue
             yield Line(name, number, obj, None, stripped)
+
+
+# orjson parses 1024 levels of nesting but writes at most 254: a record between the two would parse
+# here and crash the stage that writes it. No real chat record nests beyond a few dozen levels.
+_MAX_DEPTH_HINT = 250
+
+
+def unwritable(obj: object, raw: bytes | None = None) -> str | None:
+    """Why a parsed value could not be written back as JSON (`too_deep`), or None when it can.
+
+    With `raw` (its JSON text), values with fewer than 250 brackets in all skip the check (it cannot
+    nest that deep), so ordinary lines cost two byte counts."""
+    if raw is not None and raw.count(b"[") + raw.count(b"{") <= _MAX_DEPTH_HINT:
+        return None
+    try:
+        orjson.dumps(obj)
+    except orjson.JSONEncodeError as e:
+        return f"too_deep ({e}: nested deeper than JSON writers allow)"
+    return None
 
 
 def iter_records(path: str | Path) -> Iterator[dict]:

@@ -34,8 +34,11 @@ def content_of(message: dict) -> str:
     """A message's text, with tool calls written out (for hashing, shingling, scoring)."""
     content = message.get("content")
     text = content if isinstance(content, str) else ""
-    for call in message.get("tool_calls") or []:
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else []:  # any shape: invalid records are hashed too
         fn = call.get("function", call) if isinstance(call, dict) else {}
+        if not isinstance(fn, dict):
+            fn = {}
         args = fn.get("arguments", "")
         if not isinstance(args, str):
             args = orjson.dumps(args, option=orjson.OPT_SORT_KEYS).decode()
@@ -129,7 +132,8 @@ def all_text_fields(record: dict) -> list[tuple[list[Any], Any]]:
             if isinstance(m, dict):
                 if isinstance(m.get("content"), str):
                     out.append((m, "content"))
-                for call in m.get("tool_calls") or []:
+                calls = m.get("tool_calls")
+                for call in calls if isinstance(calls, list) else []:
                     fn = call.get("function") if isinstance(call, dict) else None
                     if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
                         out.append((fn, "arguments"))

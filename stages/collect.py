@@ -160,6 +160,8 @@ def log_record(obj: dict, meta: dict, source: str, bad_answers: dict[str, dict])
                 return f"{err.split(' ')[0]} ({key})"
         body = {k: obj[k] for k in ("prompt", "chosen", "rejected")}
         kind = "preference"
+        if obj.get("tools") is not None:
+            body["tools"] = obj["tools"]
     elif "completion" in obj:
         for key in ("prompt", "completion"):
             if err := check_messages(obj.get(key)):
@@ -168,6 +170,8 @@ def log_record(obj: dict, meta: dict, source: str, bad_answers: dict[str, dict])
             return "bad_label (a KTO record needs a boolean label)"
         body = {k: obj[k] for k in ("prompt", "completion", "label")}
         kind = "kto"
+        if obj.get("tools") is not None:
+            body["tools"] = obj["tools"]
     else:
         if err := check_messages(obj.get("messages")):
             return err
@@ -272,6 +276,8 @@ def main() -> None:
                     continue
                 assert line.obj is not None
                 meta = {"file": line.file, "line": line.line, "orig_id": line.obj.get("id")}
+                if isinstance(line.obj.get("meta"), dict):
+                    meta["import"] = line.obj["meta"]  # provenance from `javis import`
                 result = log_record(line.obj, meta, rel, bad_answers)
                 if isinstance(result, str):
                     reject(rel, line.file, line.line, result, line.raw)

@@ -44,7 +44,6 @@ def test_append_completes_and_files_by_day(tmp_path):
     path = tmp_path / f"feedback-{written['created_at'][:10]}.jsonl"
     assert read_jsonl(path) == [written]
     assert written["rating"] == "bad" and written["correction"] == "Seoul." and written["model_version"] == "javis-v0.1"
-    assert oct(path.stat().st_mode & 0o777) == "0o600"  # private data
 
 
 def test_rating_rules():
@@ -154,6 +153,31 @@ def test_chat_streams_answers_and_each_rating_appends_one_line(bot, tmp_path):
                                          {"role": "user", "content": "Thanks"}]
     assert lines[3]["messages"][0]["content"] == "Hi" and lines[3]["messages"][-1]["content"].startswith("/whatever")
     assert session.written == lines
+
+
+def test_ctrl_c_during_an_answer_drops_it_and_the_chat_goes_on(bot, tmp_path):
+    inputs = iter(["Hello! How are you?", "/good", "Hi", "/good"])
+    out: list[str] = []
+    state = {"armed": False, "fired": False}
+
+    def write(text: str) -> None:
+        if state["armed"] and not state["fired"]:
+            state["fired"] = True
+            raise KeyboardInterrupt  # Ctrl-C while the first answer streams
+        state["armed"] = text == "base> "
+        out.append(text)
+
+    def read(prompt: str) -> str:
+        try:
+            return next(inputs)
+        except StopIteration:
+            raise EOFError from None
+
+    session = chat.run_chat(bot, tmp_path, read=read, write=write)
+    text = "".join(out)
+    assert "(interrupted" in text and "nothing to rate yet" in text
+    (only,) = session.written
+    assert only["messages"] == [{"role": "user", "content": "Hi"}]
 
 
 def test_chat_answer_streams_in_pieces(bot):

@@ -394,3 +394,15 @@ def test_bad_input_stops_early_with_the_param_named(
     )
     with pytest.raises(SystemExit, match=re.escape(message)):
         T.train(p)
+
+
+def test_a_base_without_chatml_tokens_is_refused_before_training(tmp_path, tiny_base, monkeypatch):
+    from javis import template
+
+    def no_chatml(path, system_prompt=None):
+        raise template.TemplateError("the base tokenizer has no ['<|im_start|>'] token(s)")
+
+    monkeypatch.setattr(jm, "load_tokenizer", no_chatml)
+    monkeypatch.setattr(jm, "load_base", lambda *a, **k: pytest.fail("loaded the model before the template check"))
+    with pytest.raises(SystemExit, match=r"base.source: the base tokenizer has no"):
+        T.train(make_params(tmp_path, tiny_base))

@@ -182,3 +182,27 @@ def test_version_names():
         V.parse("v1")
     assert versions.set_param("evaluate:\n  baseline_tag: \"\"     # c\n  x: 1\n", "evaluate", "baseline_tag",
                               "javis-v0.1") == 'evaluate:\n  baseline_tag: "javis-v0.1"     # c\n  x: 1\n'
+
+
+def test_versions_and_compare_commands(released):
+    repo = released["repo"]
+    fb = repo / "data/feedback/ratings.jsonl"
+    write_jsonl(fb, [
+        {"id": "r1", "model_version": "javis-v0.2", "messages": [{"role": "user", "content": "hi"}],
+         "response": "hello", "rating": "good"},
+        {"id": "r2", "model_version": "javis-v0.2", "messages": [{"role": "user", "content": "yo"}],
+         "response": "what", "rating": "bad"},
+        {"id": "r3", "model_version": "javis-v0.2", "messages": [{"role": "user", "content": "hm"}],
+         "response": "ok", "score": 4},
+    ])
+    try:
+        out = javis(repo, "versions").stdout
+        assert "javis-v0.1" in out and "javis-v0.2" in out
+        assert "3.3/5 (3 ratings)" in out  # (5 + 1 + 4) / 3, live from the feedback files
+        assert "not rated yet" in out  # v0.1 has no ratings
+        cmp = javis(repo, "compare", "v0.1", "v0.2", "--examples", "2").stdout
+        assert "javis-v0.1 vs javis-v0.2" in cmp and "loss" in cmp
+        # Answers of both versions to the same test prompts (when their eval samples share examples).
+        assert "prompt" in cmp or "no shared test examples" in cmp
+    finally:
+        fb.unlink()
