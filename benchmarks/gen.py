@@ -93,7 +93,7 @@ EN_Q = (
     "How long does it take to {v} a {n} in {c}?",
 )
 EN_A = (
-    "Start by {v}ing the {n} first, then deal with the {n2}.",
+    "Start by {ving} the {n} first, then deal with the {n2}.",
     "A {a} option is to {v} the {n} on {d} and keep the {n2} for later.",
     "If the {n} is {a}, {v} it in two steps so the {n2} stays {a2}.",
     "Most people in {c} {v} their {n} in the morning, when the {n2} is {a}.",
@@ -206,39 +206,40 @@ def _batchim(word: str) -> bool:
     return "가" <= last <= "힣" and (ord(last) - 0xAC00) % 28 != 0
 
 
-def _ko_fill(template: str, rng: random.Random) -> str:
-    n, n2 = rng.choice(KO_NOUN), rng.choice(KO_NOUN)
-    v, vp = rng.choice(KO_VERB)
-    return template.format(
-        n=n, n2=n2, v=v, vp=vp, a=rng.choice(KO_ADJ), c=rng.choice(KO_CITY), p=rng.choice(KO_NAME),
-        d=rng.choice(KO_DAY), k=rng.randint(2, 90), m=rng.randint(2, 90),
-        eul="을" if _batchim(n) else "를", eun="은" if _batchim(n) else "는",
-        i="이" if _batchim(n) else "가", eul2="을" if _batchim(n2) else "를",
-        eun2="은" if _batchim(n2) else "는", i2="이" if _batchim(n2) else "가",
-    )
+def _ko_fill(templates: tuple[str, ...], size: int, rng: random.Random) -> list[str]:
+    """`size` Korean sentences: templates with their slots drawn at random (particles agree)."""
+    nouns = [(n, "을" if _batchim(n) else "를", "은" if _batchim(n) else "는", "이" if _batchim(n) else "가")
+             for n in KO_NOUN]
+    cols = zip(rng.choices(templates, k=size), rng.choices(nouns, k=size), rng.choices(nouns, k=size),
+               rng.choices(KO_VERB, k=size), rng.choices(KO_ADJ, k=size), rng.choices(KO_CITY, k=size),
+               rng.choices(KO_NAME, k=size), rng.choices(KO_DAY, k=size), rng.choices(range(2, 91), k=size),
+               rng.choices(range(2, 91), k=size), strict=True)
+    return [
+        t.format(n=n[0], eul=n[1], eun=n[2], i=n[3], n2=n2[0], eul2=n2[1], eun2=n2[2], i2=n2[3], v=v[0], vp=v[1],
+                 a=a, c=c, p=p, d=d, k=k, m=m)
+        for t, n, n2, v, a, c, p, d, k, m in cols
+    ]
 
 
-def _en_fill(template: str, rng: random.Random) -> str:
-    v = rng.choice(EN_VERB)
-    return template.format(
-        n=rng.choice(EN_NOUN), n2=rng.choice(EN_NOUN), v=v, a=rng.choice(EN_ADJ), a2=rng.choice(EN_ADJ),
-        c=rng.choice(EN_CITY), p=rng.choice(EN_NAME), d=rng.choice(EN_DAY), k=rng.randint(2, 90),
-        m=rng.randint(2, 90),
-    ).replace(f"{v}ing", v[:-1] + "ing" if v.endswith("e") and not v.endswith("ee") else v + "ing")
+def _en_fill(templates: tuple[str, ...], size: int, rng: random.Random) -> list[str]:
+    """`size` English sentences: templates with their slots drawn at random."""
+    verbs = [(v, v[:-1] + "ing" if v.endswith("e") else v + "ing") for v in EN_VERB]
+    cols = zip(rng.choices(templates, k=size), rng.choices(EN_NOUN, k=size), rng.choices(EN_NOUN, k=size),
+               rng.choices(verbs, k=size), rng.choices(EN_ADJ, k=size), rng.choices(EN_ADJ, k=size),
+               rng.choices(EN_CITY, k=size), rng.choices(EN_NAME, k=size), rng.choices(EN_DAY, k=size),
+               rng.choices(range(2, 91), k=size), rng.choices(range(2, 91), k=size), strict=True)
+    return [
+        t.format(n=n, n2=n2, v=v[0], ving=v[1], a=a, a2=a2, c=c, p=p, d=d, k=k, m=m)
+        for t, n, n2, v, a, a2, c, p, d, k, m in cols
+    ]
 
 
 class Pools:
-    """Sentence pools per language and role (~5*10^4 questions, ~2*10^5 answers each)."""
+    """Sentence pools per language and role (5*10^4 questions, 10^5 answers each)."""
 
-    def __init__(self, rng: random.Random, questions: int = 50_000, answers: int = 200_000) -> None:
-        self.q = {
-            "en": [_en_fill(rng.choice(EN_Q), rng) for _ in range(questions)],
-            "ko": [_ko_fill(rng.choice(KO_Q), rng) for _ in range(questions)],
-        }
-        self.a = {
-            "en": [_en_fill(rng.choice(EN_A), rng) for _ in range(answers)],
-            "ko": [_ko_fill(rng.choice(KO_A), rng) for _ in range(answers)],
-        }
+    def __init__(self, rng: random.Random, questions: int = 50_000, answers: int = 100_000) -> None:
+        self.q = {"en": _en_fill(EN_Q, questions, rng), "ko": _ko_fill(KO_Q, questions, rng)}
+        self.a = {"en": _en_fill(EN_A, answers, rng), "ko": _ko_fill(KO_A, answers, rng)}
         self.words = {
             "en": sorted({w for s in self.a["en"][:5000] for w in s.split()}),
             "ko": sorted({w for s in self.a["ko"][:5000] for w in s.split()}),
@@ -259,7 +260,7 @@ class Generator:
     # -- conversations --------------------------------------------------------------------------
     def answer(self, lang: str) -> str:
         rng, pool = self.rng, self.pools.a[lang]
-        k = 1 + int(rng.random() * 5)
+        k = 2 + int(rng.random() * 6)
         return " ".join(pool[int(rng.random() * len(pool))] for _ in range(k))
 
     def question(self, lang: str) -> str:

@@ -20,6 +20,7 @@ Talk to the deployed version and rate its answers (lines land in data/feedback/)
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -174,6 +175,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve.main(params.load(), host=args.host, port=args.port)
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    from javis import forget
+    from javis.versions import git_user
+
+    p = params.load()
+    try:
+        entry = forget.forget(p, args.id, args.match, args.reason or "", git_user())
+    except ValueError as e:
+        print(f"javis: {e}", file=sys.stderr)
+        return 2
+    print(f"forgotten: {len(entry['ids'])} records of {len(entry['groups'])} conversation(s), recorded in "
+          f"{p.paths.forgotten} (ids and hashes only; commit it). The next `dvc repro` leaves them out, and "
+          "the next release retrains from the base (continuing from a release that saw them is refused).")
+    ids, groups = set(entry["ids"]), set(entry["groups"])
+    held = forget.releases_holding(ids, groups)
+    if not held:
+        print("no release holds them.")
+        return 0
+    if not args.purge:
+        print(f"older releases still hold them: {', '.join(held)}; `javis forget ... --purge` deletes the stored "
+              "data files that contain them (those releases can then no longer be restored)")
+        return 0
+    affected, deleted = forget.purge(ids, groups)
+    with open(p.paths.forgotten, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"purged_releases": affected, "objects_deleted": deleted}) + "\n")
+    print(f"purged: {deleted} stored objects deleted (local cache and local remote); releases no longer "
+          f"restorable: {', '.join(affected) or 'none'}. Purge an S3 remote's copies with `dvc gc --cloud`.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="javis", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -210,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("rollback", help="serve an earlier release (default: the one deployed before)")
     c.add_argument("version", nargs="?")
     c.set_defaults(func=cmd_rollback)
+
+    c = sub.add_parser("forget", help="remove a conversation and all derived records from the next version")
+    c.add_argument("id", nargs="?", help="a record id (data/collected) or the id it had in your own file")
+    c.add_argument("--match", help="forget every conversation containing this text instead")
+    c.add_argument("--reason", help="why (recorded; the content never is)")
+    c.add_argument("--purge", action="store_true", help="also delete the stored data files of older releases that hold it")
+    c.set_defaults(func=cmd_forget)
 
     c = sub.add_parser("versions", help="every release with base, data count, metrics, user satisfaction")
     c.set_defaults(func=cmd_versions)

@@ -109,7 +109,7 @@ def read_items(path: str | Path, max_line_bytes: int = 1_000_000) -> Iterator[It
             head = f.read(4096).lstrip(io.BOM).lstrip()
     except OSError as e:
         raise ImportFailed(f"{path}: cannot read ({e.strerror})") from None
-    if head.startswith(b"["):
+    if head.startswith(b"[") and not _jsonl_of_arrays(head):
         data = path.read_bytes()
         try:
             items = orjson.loads(data[len(io.BOM):] if data.startswith(io.BOM) else data)
@@ -117,15 +117,31 @@ def read_items(path: str | Path, max_line_bytes: int = 1_000_000) -> Iterator[It
             raise ImportFailed(f"{path}: starts like a JSON array but is not valid JSON ({e})") from None
         for i, obj in enumerate(items):
             err = None if isinstance(obj, dict) else f"not_object (a JSON {type(obj).__name__})"
+            err = err or io.unwritable(obj)  # parses, but nested too deep to write back
             yield Item(i, None, obj if err is None else None, err)
         return
-    if head.startswith(b"{") and b"\n" in head and not _first_line_is_json(head):
+    if head.startswith(b"{") and b"\n" in head and not _first_line_is_json(head) and _one_object(path):
         raise ImportFailed(
             f"{path}: looks like one pretty-printed JSON object; expected a JSON array of records "
             "or JSONL (one record per line)"
         )
     for i, line in enumerate(io.read_jsonl(path, max_line_bytes)):
         yield Item(i, line.line, line.obj, line.error)
+
+
+def _jsonl_of_arrays(head: bytes) -> bool:
+    """JSONL whose first line is a JSON array (`[]`): its first line parses alone and more follows."""
+    first, _, rest = head.partition(b"\n")
+    return bool(rest.strip()) and _first_line_is_json(first)
+
+
+def _one_object(path: Path) -> bool:
+    """The whole file is one JSON object (pretty-printed), not JSONL with a broken first line."""
+    data = path.read_bytes()
+    try:
+        return isinstance(orjson.loads(data[len(io.BOM):] if data.startswith(io.BOM) else data), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def _first_line_is_json(head: bytes) -> bool:

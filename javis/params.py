@@ -36,6 +36,7 @@ class Paths:
     rejected: str = "data/rejected"
     training: str = "data/training/current"
     split_index: str = "data/split_index.json"  # written by `javis release`; pins old splits
+    forgotten: str = "data/forgotten.jsonl"  # `javis forget`: ids and group hashes, never content
     metrics: str = "metrics"
     base: str = "models/base"
     adapter: str = "models/adapter"

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from javis import io, params
+from javis import forget, io, params
 from javis.records import content_of, digest, messages_key, normalize_text, record_id
 from javis.redact import Redactor
 
@@ -211,6 +211,7 @@ def main() -> None:
     out = Path(paths.collected)
     rejected_path = Path(paths.rejected) / "collect.jsonl"
     skipped: list[str] = []
+    forgotten_ids, forgotten_groups = forget.load(paths.forgotten)
 
     with io.JsonlWriter() as w:
         for kind in ("sft", "preference", "kto"):
@@ -264,7 +265,11 @@ def main() -> None:
         for ev in events:
             if ev.rating == "bad" and ev.response is not None:
                 bad_answers[answer_key(ev.prompt, ev.response)] = ev.meta
-            for kind, record in event_records(ev):
+            records = list(event_records(ev))
+            if any(forget.is_forgotten(r, forgotten_ids, forgotten_groups) for _, r in records):
+                reject(ev.source, ev.meta["file"], ev.meta["line"], "forgotten (javis forget; content not kept)")
+                continue
+            for kind, record in records:
                 w.write(kind, record)
             acc.kept(ev.source)
 
@@ -283,6 +288,9 @@ def main() -> None:
                     reject(rel, line.file, line.line, result, line.raw)
                     continue
                 kind, record = result
+                if forget.is_forgotten(record, forgotten_ids, forgotten_groups):
+                    reject(rel, line.file, line.line, "forgotten (javis forget; content not kept)")
+                    continue
                 w.write(kind, record)
                 acc.kept(rel)
 

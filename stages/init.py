@@ -9,7 +9,7 @@ Run    python -m stages.init
 release tag such as `javis-v0.2` (continual training on top of it), or an adapter folder on disk
 (read by the train stage directly; nothing to materialise here). The adapter is read at the tag's
 commit with `dvc.api`, never from the workspace's models/adapter (a stage never reads its own
-previous output).
+previous output). A release that saw a forgotten conversation (`javis forget`) is refused.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from javis import params
+from javis import forget, params
 from javis.releases import commit_of, materialise
 
 log = logging.getLogger("javis.init")
@@ -35,6 +35,15 @@ def main() -> None:
         log.info("init: nothing to materialise (%s)", why)
         return
     commit = commit_of(source, "train.init_from")
+    ids, groups = forget.load(p.paths.forgotten)
+    if ids or groups:
+        held = forget.releases_holding(ids, groups)
+        if source in held:
+            raise SystemExit(
+                f"init: train.init_from: {source} was trained on a conversation you asked to forget "
+                f"({p.paths.forgotten}); continuing from it would keep what it learned. Set "
+                "train.init_from: '' so the next release retrains from the base"
+            )
     materialise(out, MARKER, {"kind": "adapter", "tag": source, "rev": commit}, commit, p.paths.adapter)
     log.info("init: %s (%s) -> %s", source, commit[:12], out)
 

@@ -121,7 +121,7 @@ def copy_project(dest: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("javis", "stages", "examples"):
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/split_index.json",
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/split_index.json", "data/forgotten.jsonl",
                  "models/adapters/.gitignore"):
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, dest / name)

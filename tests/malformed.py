@@ -351,7 +351,7 @@ def cases() -> list[Case]:
     # the redaction rules; each answer is long enough to fail the length rule, so it is rejected
     # there, after every scorer and redaction rule has seen it.
     patho = ["`" * 20_001, "{{" * 10_000, "A " * 10_000, "!" * 20_000, "@" * 20_000, "sk-" * 7_000,
-             "eyJ" * 7_000, "0" * 20_000, "password is " * 2_000, "-----BEGIN RSA PRIVATE KEY-----" * 700]
+             "eyJ" * 7_000, "0" * 20_000, "password is " * 2_000, "-----BEGIN RSA PRIVATE KEY-----" * 2_000]
     lines = _Lines()
     for i, text in enumerate(patho):
         lines.add(chat(f"Pathological input {i}", text), "clean:quality_length")

@@ -306,3 +306,28 @@ def test_clean_keeps_kto_negatives_even_when_they_score_low():
     positive = {**record, "label": True, "meta": {}}
     keep, why, _ = clean.clean_record(positive, Redactor(), params.load().clean)
     assert not keep and why.startswith("quality_accuracy")
+
+
+def test_forget_removes_a_conversation_and_everything_derived(workdir):
+    from javis import forget as fg
+
+    secret_q = "Please remember my ex's address for the letter"
+    write_jsonl(workdir / "data/raw/a.jsonl", many(10) + [
+        {"id": "conv-x", **chat(secret_q, "I've noted the address for your letter.")}])
+    write_jsonl(workdir / "data/feedback/f.jsonl", [
+        {"id": "fb-x", "messages": [{"role": "user", "content": secret_q}], "response": "No.", "rating": "bad",
+         "correction": "Sure, I'll keep it for the letter."}])
+    collect.main()
+    entry = fg.forget(params.load(), "conv-x", None, "asked to", "tester")
+    # The log line and the feedback line share the first user turn: both conversations' records go.
+    assert len(entry["ids"]) == 5 and len(entry["groups"]) == 1  # log SFT + feedback SFT, pref, 2x KTO
+    collect.main()
+    text = "".join((workdir / f"data/collected/{k}.jsonl").read_text() for k in ("sft", "preference", "kto"))
+    assert "ex's address" not in text
+    rejected = (workdir / "data/rejected/collect.jsonl").read_text()
+    assert "ex's address" not in rejected and rejected.count("forgotten") == 2
+    stored = (workdir / "data/forgotten.jsonl").read_text()
+    assert "address" not in stored and "conv-x" not in stored  # hashes and ids only
+    assert_accounted(metrics("collect"))
+    with pytest.raises(ValueError, match="no collected record matches"):
+        fg.forget(params.load(), "nope", None, "", "t")

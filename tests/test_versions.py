@@ -206,3 +206,23 @@ def test_versions_and_compare_commands(released):
         assert "prompt" in cmp or "no shared test examples" in cmp
     finally:
         fb.unlink()
+
+
+def test_forget_refuses_init_from_and_purges_old_releases(released):
+    """Last in this module: it deletes stored data objects of the releases."""
+    repo = released["repo"]
+    forgotten = repo / "data/forgotten.jsonl"
+    before = forgotten.read_text()
+    out = javis(repo, "forget", "conv-001", "--reason", "privacy").stdout
+    assert "older releases still hold them: javis-v0.1, javis-v0.2" in out, out
+    set_params(repo, train={"init_from": "javis-v0.2"})
+    refused = sh(repo, sys.executable, "-m", "dvc", "repro", "init", check=False)
+    assert refused.returncode != 0 and "conversation you asked to forget" in refused.stdout + refused.stderr
+    sh(repo, "git", "checkout", "--", "params.yaml")
+    forgotten.write_text(before)
+    out = javis(repo, "forget", "conv-001", "--purge").stdout
+    assert "releases no longer restorable: javis-v0.1, javis-v0.2" in out, out
+    deleted = int(out.split("purged: ")[1].split(" ")[0])
+    assert deleted > 0
+    checkout = sh(repo, sys.executable, "-m", "dvc", "checkout", "--force", check=False)
+    assert checkout.returncode != 0 or "missing" in (checkout.stdout + checkout.stderr).lower()
