@@ -91,6 +91,24 @@ EN_Q = (
     "Why does my {n} keep failing when I {v} the {n2}?",
     "Give me a {a} plan to {v} the {n} by {d}.",
     "How long does it take to {v} a {n} in {c}?",
+    "{p} asked me to {v} the {n}. Where do I start?",
+    "Quick question: should the {n} be {a} or {a2}?",
+    "My {n} broke again after I tried to {v} it. Help?",
+    "Write a {a} note to {p} saying the {n} moves to {d}.",
+    "Is {k} minutes enough to {v} a {n}?",
+    "Compare a {a} {n} with a {a2} {n2} for me.",
+    "What do people in {c} usually do with an old {n}?",
+    "Draft three bullet points about the {n} for {d}'s meeting.",
+    "Explain {n} like I'm five.",
+    "Any tips for a {a} {n} in {c} on {d}?",
+    "I spent {k} dollars on the {n}. Was that too much?",
+    "{p} says the {n} is {a}. Is that true?",
+    "Translate 'the {n} is {a}' into Korean.",
+    "Can you {v} my {n} and {v2} the {n2} too?",
+    "What's wrong with this {n}: it keeps getting {a}.",
+    "Help me plan {d}: {n}, {n2}, then {p}.",
+    "Summarize why the {n} matters for the {n2}.",
+    "Where in {c} can I find a {a} {n}?",
 )
 EN_A = (
     "Start by {ving} the {n} first, then deal with the {n2}.",
@@ -146,6 +164,24 @@ KO_Q = (
     "{d} {n} 전에 {n2}{eul2} 어떻게 {v} 게 나을까?",
     "{a} {n2}에 맞는 {n} 좀 골라 줘.",
     "{n}{eul} 좀 더 {a} 느낌으로 바꿔 줘.",
+    "{p}{i3} {n}{eul} 부탁했는데 뭐부터 하지?",
+    "혹시 {n}{eun} {a} 게 나아?",
+    "{n} 또 고장 났어. {v} 방법 없을까?",
+    "{p}한테 {n}{i} {d}로 바뀌었다고 {a} 문자 써 줘.",
+    "{k}분이면 {n}{eul} 다 {v} 게 가능할까?",
+    "{a} {n}{wa} {n2} 비교해 줘.",
+    "{c} 사람들은 오래된 {n}{eul} 보통 어떻게 해?",
+    "{d} 회의용으로 {n} 관련 요점 세 개만 적어 줘.",
+    "{n}{i} 뭔지 쉽게 설명해 줘.",
+    "{d} {c}에서 {n} 할 때 팁 있어?",
+    "{n}에 {k}만 원 썼는데 너무 많이 쓴 걸까?",
+    "{p}{i3} {n}{i} {a} 편이래. 진짜야?",
+    "'{n}{i} {a}'를 영어로 번역해 줘.",
+    "{n} 정리하고 {n2}도 같이 봐 줄래?",
+    "{n}{i} 자꾸 {a} 상태가 돼. 뭐가 문제야?",
+    "{d} 계획 좀 짜 줘. {n}, {n2}, 그다음 {p} 만나기.",
+    "{n}{i} {n2}에 왜 중요한지 요약해 줘.",
+    "{c}에서 {a} {n} 파는 곳 어디야?",
 )
 KO_A = (
     "먼저 {n}{eul} {vp}. 그다음에 {n2}{eul2} 보시면 돼요.",
@@ -208,15 +244,14 @@ def _batchim(word: str) -> bool:
 
 def _ko_fill(templates: tuple[str, ...], size: int, rng: random.Random) -> list[str]:
     """`size` Korean sentences: templates with their slots drawn at random (particles agree)."""
-    nouns = [(n, "을" if _batchim(n) else "를", "은" if _batchim(n) else "는", "이" if _batchim(n) else "가")
-             for n in KO_NOUN]
+    nouns = [(n, *(("을", "은", "이", "과") if _batchim(n) else ("를", "는", "가", "와"))) for n in KO_NOUN]
     cols = zip(rng.choices(templates, k=size), rng.choices(nouns, k=size), rng.choices(nouns, k=size),
                rng.choices(KO_VERB, k=size), rng.choices(KO_ADJ, k=size), rng.choices(KO_CITY, k=size),
                rng.choices(KO_NAME, k=size), rng.choices(KO_DAY, k=size), rng.choices(range(2, 91), k=size),
                rng.choices(range(2, 91), k=size), strict=True)
     return [
-        t.format(n=n[0], eul=n[1], eun=n[2], i=n[3], n2=n2[0], eul2=n2[1], eun2=n2[2], i2=n2[3], v=v[0], vp=v[1],
-                 a=a, c=c, p=p, d=d, k=k, m=m)
+        t.format(n=n[0], eul=n[1], eun=n[2], i=n[3], wa=n[4], n2=n2[0], eul2=n2[1], eun2=n2[2], i2=n2[3],
+                 v=v[0], vp=v[1], a=a, c=c, p=p, i3="이" if _batchim(p) else "가", d=d, k=k, m=m)
         for t, n, n2, v, a, c, p, d, k, m in cols
     ]
 
@@ -225,12 +260,13 @@ def _en_fill(templates: tuple[str, ...], size: int, rng: random.Random) -> list[
     """`size` English sentences: templates with their slots drawn at random."""
     verbs = [(v, v[:-1] + "ing" if v.endswith("e") else v + "ing") for v in EN_VERB]
     cols = zip(rng.choices(templates, k=size), rng.choices(EN_NOUN, k=size), rng.choices(EN_NOUN, k=size),
-               rng.choices(verbs, k=size), rng.choices(EN_ADJ, k=size), rng.choices(EN_ADJ, k=size),
+               rng.choices(verbs, k=size), rng.choices(verbs, k=size), rng.choices(EN_ADJ, k=size),
+               rng.choices(EN_ADJ, k=size),
                rng.choices(EN_CITY, k=size), rng.choices(EN_NAME, k=size), rng.choices(EN_DAY, k=size),
                rng.choices(range(2, 91), k=size), rng.choices(range(2, 91), k=size), strict=True)
     return [
-        t.format(n=n, n2=n2, v=v[0], ving=v[1], a=a, a2=a2, c=c, p=p, d=d, k=k, m=m)
-        for t, n, n2, v, a, a2, c, p, d, k, m in cols
+        t.format(n=n, n2=n2, v=v[0], ving=v[1], v2=v2[0], a=a, a2=a2, c=c, p=p, d=d, k=k, m=m)
+        for t, n, n2, v, v2, a, a2, c, p, d, k, m in cols
     ]
 
 
@@ -266,7 +302,7 @@ class Generator:
     def question(self, lang: str) -> str:
         pool = self.pools.q[lang]
         text = pool[int(self.rng.random() * len(pool))]
-        if self.rng.random() < 0.3:  # some context before the question
+        if self.rng.random() < 0.4:  # some context before the question
             a = self.pools.a[lang]
             text = a[int(self.rng.random() * len(a))] + " " + text
         return text

@@ -21,6 +21,9 @@ from typing import IO, Any
 import orjson
 
 BOM = b"\xef\xbb\xbf"
+# The start of a line kept with its reject (redacted before use): well beyond the 2,000 characters a
+# reject shows, so that no secret straddles the cut of what is shown.
+EXCERPT = 8192
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -48,12 +51,12 @@ def read_jsonl(path: str | Path, max_bytes: int = 1_000_000) -> Iterator[Line]:
             if not stripped:
                 continue
             if len(stripped) > max_bytes:
-                yield Line(name, number, None, f"too_large ({len(stripped)} bytes > {max_bytes})", stripped[:200])
+                yield Line(name, number, None, f"too_large ({len(stripped)} bytes > {max_bytes})", stripped[:EXCERPT])
                 continue
             try:
                 stripped.decode("utf-8")
             except UnicodeDecodeError as e:
-                yield Line(name, number, None, f"not_utf8 (byte {e.start})", stripped[:200])
+                yield Line(name, number, None, f"not_utf8 (byte {e.start})", stripped[:EXCERPT])
                 continue
             try:
                 obj = orjson.loads(stripped)
@@ -64,7 +67,7 @@ def read_jsonl(path: str | Path, max_bytes: int = 1_000_000) -> Iterator[Line]:
                 yield Line(name, number, None, f"not_object (a JSON {type(obj).__name__})", stripped)
                 continue
             if (err := unwritable(obj, stripped)) is not None:
-                yield Line(name, number, None, err, stripped[:200])
+                yield Line(name, number, None, err, stripped[:EXCERPT])
                 continue
             yield Line(name, number, obj, None, stripped)
 
@@ -145,11 +148,65 @@ class JsonlWriter:
         self._files[key].write(dumps(record))
         self.counts[key] += 1
 
+    def write_line(self, key: str, line: bytes) -> None:
+        """A line already serialised by `dumps` (a worker process made it)."""
+        self._files[key].write(line)
+        self.counts[key] += 1
+
     def __enter__(self) -> JsonlWriter:
         return self
 
     def __exit__(self, *exc: object) -> bool | None:
         return self._stack.__exit__(*exc)
+
+
+# --- parallel map over a file's lines, results in input order (output bytes do not depend on jobs) ---
+
+PARALLEL_MIN_BYTES = 8 << 20  # below ~8 MB (~7k records) starting workers costs more than it saves
+
+
+def jobs(input_bytes: int) -> int:
+    """Worker processes for a stage: `JAVIS_JOBS` (0 or unset = every core this process may use),
+    and 1 for small inputs. The outputs are the same for any number: only the wall time changes."""
+    wanted = int(os.environ.get("JAVIS_JOBS", "0") or 0)
+    if wanted <= 0:
+        wanted = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return 1 if input_bytes < PARALLEL_MIN_BYTES else wanted
+
+
+def read_chunks(path: str | Path, size: int = 500) -> Iterator[list[bytes]]:
+    """A file's non-blank lines in lists of `size` (the unit of work sent to a worker)."""
+    chunk: list[bytes] = []
+    with open(path, "rb") as f:
+        for raw in f:
+            if raw.strip():
+                chunk.append(raw)
+                if len(chunk) >= size:
+                    yield chunk
+                    chunk = []
+    if chunk:
+        yield chunk
+
+
+def map_ordered(fn: Any, chunks: Iterator, n_jobs: int, initializer: Any = None, initargs: tuple = ()) -> Iterator:
+    """`fn(chunk)` for every chunk, in order: in this process when `n_jobs` is 1, else in a pool
+    of `n_jobs` processes with at most 2 x `n_jobs` chunks in flight (memory stays bounded)."""
+    if n_jobs <= 1:
+        if initializer is not None:
+            initializer(*initargs)
+        yield from map(fn, chunks)
+        return
+    import multiprocessing
+    from collections import deque
+
+    with multiprocessing.get_context().Pool(n_jobs, initializer, initargs) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(fn, (chunk,)))
+            if len(pending) >= 2 * n_jobs:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 class Accounting:

@@ -44,7 +44,6 @@ Scorer = Callable[[str, str, "Clean"], Score]
 
 _FENCED = re.compile(r"```.*?(?:```|\Z)", re.S)
 _INLINE = re.compile(r"`[^`\n]+`")
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 _SPACE = re.compile(r"\s+")
 _NOT_WORD = re.compile(r"[^\w\s]")
 _TEMPLATE = re.compile(r"\{\{[^{}\n]{0,80}\}\}")
@@ -62,17 +61,23 @@ _SENTENCE_END = re.compile(r"[.!?。\n]")
 
 def fold(text: str) -> str:
     """NFKC, lower case, straight quotes, whitespace collapsed: the form phrases are matched in."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    return _SPACE.sub(" ", text).strip().lower()
+    # replace() is ~20x faster than translate(); " ".join(split()) is _SPACE.sub(" ", t).strip()
+    # (str.split() splits on exactly what `\s` matches), 3x faster: fold ran 35 us per answer, now 7.
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
+        text = text.replace("\u2018", "'").replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"')
+    return " ".join(text.split()).lower()
 
 
 def _bare(text: str) -> str:
     """`fold` without punctuation: "I don't know." and "i dont know" are the same answer."""
-    return _SPACE.sub(" ", _NOT_WORD.sub("", fold(text))).strip()
+    return " ".join(_NOT_WORD.sub("", fold(text)).split())
 
 
 def prose(text: str) -> str:
     """The text without code: fenced blocks (an unclosed one runs to the end) and inline code."""
+    if "`" not in text:
+        return text
     return _INLINE.sub(" ", _FENCED.sub(" ", text))
 
 
@@ -95,8 +100,64 @@ def _regexes(key: str, patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]
     return tuple(compiled)
 
 
+@functools.lru_cache(maxsize=64)
+def _prefilters(key: str, patterns: tuple[str, ...]) -> tuple[re.Pattern[str] | None, ...]:
+    """Per pattern, a literal that every match must contain, as a regex with the pattern's case
+    rule (or None): a text without it cannot match, and a literal search is 3-10x cheaper than a
+    pattern that starts with `\\b`, a lookbehind or a group (clean spent half its time in these)."""
+    return tuple(_required_literal(p) for p in patterns)
+
+
+_MIN_LITERAL = 3
+
+
+def _required_literal(pattern: str) -> re.Pattern[str] | None:
+    """The longest run of literal characters in the pattern's top-level sequence (or a group in
+    it), compiled alone; None when there is none worth it or the pattern is only a literal."""
+    from re import _constants as sre  # the stdlib's own parser: the same reading as compile()
+    from re import _parser
+
+    try:
+        parsed = _parser.parse(pattern, re.IGNORECASE)
+    except re.error:
+        return None
+    base = parsed.state.flags & ~re.UNICODE
+    if base & ~re.IGNORECASE:  # another global flag (verbose, ascii...): do not reason about it
+        return None
+    runs: list[tuple[str, int, bool]] = []  # (literal, flags, whether the pattern starts with it)
+
+    def walk(items: list, flags: int, top: bool) -> None:
+        run: list[str] = []
+        leading = top
+        for op, av in items:
+            if op is sre.LITERAL:
+                run.append(chr(av))
+                continue
+            if run:
+                runs.append(("".join(run), flags, leading))
+                run = []
+            leading = False
+            if op is sre.SUBPATTERN:
+                _group, add, remove, sub = av
+                if not (add | remove) & ~re.IGNORECASE:
+                    walk(list(sub), (flags | add) & ~remove, False)
+        if run:
+            runs.append(("".join(run), flags, leading))
+
+    walk(list(parsed), base, True)
+    if not runs:
+        return None
+    literal, flags, leading = max(runs, key=lambda r: len(r[0]))
+    if len(literal) < _MIN_LITERAL or leading:  # a leading literal: `re` already scans for it
+        return None
+    return re.compile(re.escape(literal), flags & re.IGNORECASE)
+
+
 def _search(cfg: Clean, key: str, text: str) -> re.Match[str] | None:
-    for regex in _regexes(key, tuple(getattr(cfg, key))):
+    patterns = tuple(getattr(cfg, key))
+    for regex, literal in zip(_regexes(key, patterns), _prefilters(key, patterns), strict=True):
+        if literal is not None and literal.search(text) is None:
+            continue
         if found := regex.search(text):
             return found
     return None
@@ -107,6 +168,11 @@ def _banned(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
     """One regex of the banned phrases, longest first, so "as an ai language model" is one hit."""
     folded = sorted({fold(p) for p in phrases if p.strip()}, key=len, reverse=True)
     return re.compile("|".join(re.escape(p) for p in folded)) if folded else None
+
+
+@functools.lru_cache(maxsize=16)
+def _folded(phrases: tuple[str, ...]) -> list[str]:
+    return [fold(p) for p in phrases]
 
 
 @functools.lru_cache(maxsize=16)
@@ -181,8 +247,8 @@ def score_format(answer: str, question: str, cfg: Clean) -> Score:
         if token in text:
             return 1, f"format: leaked special token '{token}'"
     start = fold(answer)
-    for prefix in cfg.role_prefixes:
-        if start.startswith(fold(prefix)):
+    for prefix, folded in zip(cfg.role_prefixes, _folded(tuple(cfg.role_prefixes)), strict=True):
+        if start.startswith(folded):
             return 1, f"format: role prefix '{prefix}' at the start"
     if answer.count("```") % 2:
         return 2, "format: unbalanced ``` code fence"
@@ -191,8 +257,11 @@ def score_format(answer: str, question: str, cfg: Clean) -> Score:
 
 def score_safety(answer: str, question: str, cfg: Clean) -> Score:
     """Harmful content -> 1, unless the sentence it is in refuses."""
-    refusals = [fold(m) for m in cfg.refusal_markers]
-    for regex in _regexes("unsafe_patterns", tuple(cfg.unsafe_patterns)):
+    refusals = _folded(tuple(cfg.refusal_markers))  # folded once, not per answer (was 40% of clean)
+    patterns = tuple(cfg.unsafe_patterns)
+    for regex, literal in zip(_regexes("unsafe_patterns", patterns), _prefilters("unsafe_patterns", patterns), strict=True):
+        if literal is not None and literal.search(answer) is None:
+            continue
         for found in regex.finditer(answer):
             if not _refused(answer, found, refusals):
                 return 1, f"safety: unsafe content '{_short(found.group())}'"

@@ -13,7 +13,6 @@ Ids are content hashes, so the same conversation gets the same id in every versi
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from typing import Any
 
@@ -22,12 +21,12 @@ import orjson
 KINDS = ("sft", "preference", "kto")
 ROLES = ("system", "user", "assistant", "tool")
 
-_SPACE = re.compile(r"\s+")
-
 
 def normalize_text(text: str) -> str:
     """NFKC, lower case, whitespace collapsed: the form used for hashing and matching."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().lower()
+    # str.split() splits on exactly the characters `\s` matches: the same as collapsing `\s+` to
+    # one space and stripping, ~3x faster (this runs on every message in collect, dedupe and split).
+    return " ".join(unicodedata.normalize("NFKC", text).split()).lower()
 
 
 def content_of(message: dict) -> str:
@@ -124,17 +123,35 @@ def assistant_texts(record: dict) -> list[str]:
     return [content_of(m) for m in msgs if isinstance(m, dict) and m.get("role") == "assistant"]
 
 
-def all_text_fields(record: dict) -> list[tuple[list[Any], Any]]:
-    """Every (container, key) holding user text in a record, for redaction in place."""
-    out: list[tuple[list[Any], Any]] = []
+def all_text_fields(record: dict) -> list[tuple[Any, Any]]:
+    """Every (container, key) holding user text in a record, for redaction in place: each message's
+    content and name, its tool calls' arguments (a JSON string, or every string inside an object),
+    and every string in the record's tool schemas."""
+    out: list[tuple[Any, Any]] = []
     for field in ("messages", "prompt", "chosen", "rejected", "completion"):
-        for m in record.get(field) or []:
-            if isinstance(m, dict):
-                if isinstance(m.get("content"), str):
-                    out.append((m, "content"))
-                calls = m.get("tool_calls")
-                for call in calls if isinstance(calls, list) else []:
-                    fn = call.get("function") if isinstance(call, dict) else None
-                    if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                        out.append((fn, "arguments"))
+        value = record.get(field)
+        for m in value if isinstance(value, list) else []:
+            if not isinstance(m, dict):
+                continue
+            for key in ("content", "name"):
+                if isinstance(m.get(key), str):
+                    out.append((m, key))
+            calls = m.get("tool_calls")
+            for call in calls if isinstance(calls, list) else []:
+                fn = call.get("function", call) if isinstance(call, dict) else None
+                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                    out.append((fn, "arguments"))
+                elif isinstance(fn, dict):
+                    _nested_strings(fn.get("arguments"), out)
+    _nested_strings(record.get("tools"), out)
     return out
+
+
+def _nested_strings(value: Any, out: list[tuple[Any, Any]]) -> None:
+    """(container, key) of every string value inside a JSON value (object keys are left alone)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in list(items):
+        if isinstance(item, str):
+            out.append((value, key))
+        else:
+            _nested_strings(item, out)

@@ -17,6 +17,7 @@ from javis.versions import (
     current_version,
     dvc,
     git,
+    interrupted,
     releases,
     show,
     uncommitted,
@@ -78,6 +79,9 @@ def status(p: params.Params, refresh: bool = False) -> list[str]:
     history = releases()
     last = history[-1] if history else None
     out.append(f"last release: {last[0].name} ({last[1][:10]})" if last else "last release: none yet")
+    cut = interrupted()
+    if cut and cut["state"] != "opened":
+        out.append(f"INTERRUPTED RELEASE: {cut['version']} was cut off {INTERRUPTED[cut['state']]}")
     if refresh:
         dvc("repro", "split")
     index_path = Path(p.paths.training) / "index.json"
@@ -107,6 +111,15 @@ def status(p: params.Params, refresh: bool = False) -> list[str]:
     if last:
         out += small_steps(p, last[0].name, last[1], len(new) if index_path.exists() else 0)
     return out
+
+
+INTERRUPTED = {
+    "uncommitted": "before its commit (no commit, no tag); `javis release` undoes its half-written record "
+                   "first, then releases",
+    "untagged": "after its commit and push, before its tag; `javis release` tags it and opens the next version",
+    "unopened": "after its tag, before the next version was opened; `javis release` finishes it",
+    "moved": "and the repository has new commits since; `javis release` says what to check",
+}
 
 
 def _records(path: Path) -> dict:

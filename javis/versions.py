@@ -276,12 +276,8 @@ def write_record(version: Version, p: params.Params, result: dict, previous: str
     }
     if override:
         meta["gate_override"] = override
-    folder = ADAPTERS / version.name
     data_folder = Path(p.paths.training).parent / version.name
-    written = [
-        folder / "metadata.yaml", folder / "README.md", CONFIGS / f"training_v{version.number}.yaml",
-        data_folder / "manifest.json", data_folder / "changelog.md",
-    ]
+    written = record_paths(version, p)[:-1]  # CHANGELOG.md is added once its notes are written
     io.write_text(written[0], yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
     io.write_text(written[1], model_card(meta))
     config = {k: p.raw.get(k) for k in ("base", "train", "persona", "collect", "clean", "dedupe", "split", "evaluate")}
@@ -298,6 +294,14 @@ def write_record(version: Version, p: params.Params, result: dict, previous: str
     io.write_text(CHANGELOG, head + "\n\n" + "\n".join(n for n in notes if n is not None) + "\n" + rest)
     written.append(CHANGELOG)
     return written
+
+
+def record_paths(version: Version, p: params.Params) -> list[Path]:
+    """The files a release record writes, CHANGELOG.md last (committed by the release, or undone)."""
+    folder = ADAPTERS / version.name
+    data_folder = Path(p.paths.training).parent / version.name
+    return [folder / "metadata.yaml", folder / "README.md", CONFIGS / f"training_v{version.number}.yaml",
+            data_folder / "manifest.json", data_folder / "changelog.md", CHANGELOG]
 
 
 def model_card(meta: dict) -> str:
@@ -345,6 +349,10 @@ def release(*, major: bool = False, tag: str = "", message: str = "", force: boo
             repro: bool = True, log=print) -> Outcome:
     """clean workspace -> dvc repro -> gate -> release record -> dvc push -> commit -> tag."""
     p = params.load()
+    repaired = repair(log=log)
+    if repaired and repaired[0] in ("untagged", "unopened"):  # finished now: it was the release asked for
+        name = repaired[1]
+        return Outcome(name, git("rev-parse", f"{name}^{{commit}}"), [], False)
     _, dirty = uncommitted()
     if dirty:
         raise ReleaseError("step 1/6 (clean workspace): uncommitted changes outside the pipeline's own files: "
@@ -382,6 +390,9 @@ def release(*, major: bool = False, tag: str = "", message: str = "", force: boo
     log(f"step 4/6: release record for {version.name}" + (" (major: the base changed)" if base_changed else ""))
     previous = last.name if last else None
     before = git("rev-parse", "HEAD")
+    # Until the next version is opened, a marker says how to finish or undo this release if the
+    # process dies (kill -9, power loss): `repair()`, run by the next `javis release`.
+    io.write_json(_marker(), {"version": version.name, "before": before, "message": message})
     written = write_record(version, p, result, previous, override, message)
     try:
         if p.release.push:
@@ -397,12 +408,72 @@ def release(*, major: bool = False, tag: str = "", message: str = "", force: boo
         git("tag", "-a", version.name, "-m", message or f"javis {version.name}")
     except BaseException:
         _undo(before, written)
+        _marker().unlink(missing_ok=True)
         raise
     commit = git("rev-parse", "HEAD")
     open_next(version, commit, p)
+    _marker().unlink(missing_ok=True)
     if p.release.auto_deploy and not failed:
         deploy(version.name, log=log)
     return Outcome(version.name, commit, rules, bool(override))
+
+
+def _marker() -> Path:
+    """Where a release in progress is noted: inside .git, so it is never part of a commit."""
+    return Path(git("rev-parse", "--git-dir")) / "javis-release.json"
+
+
+def interrupted() -> dict | None:
+    """A release that was cut off (its process killed) and how far it got, or None.
+
+    `state`: `uncommitted` (record files written, maybe pushed, no commit: undo it), `untagged`
+    (committed after a successful push, no tag: tag it), `unopened` (tagged, the next version not
+    yet opened: open it), `opened` (done; only the marker is left), `moved` (the repository has new
+    commits since: a person must look)."""
+    path = _marker()
+    if not path.exists():
+        return None
+    m = json.loads(path.read_text())
+    name, head = m["version"], git("rev-parse", "HEAD")
+    subject = git("log", "-1", "--format=%s")
+    if git("rev-parse", "-q", "--verify", f"refs/tags/{name}", check=False):
+        m["state"] = "opened" if subject.startswith(f"Open the version after {name}:") else "unopened"
+    elif head == m["before"]:
+        m["state"] = "uncommitted"
+    elif subject == f"Release {name}" or subject.startswith(f"Release {name}: "):
+        m["state"] = "untagged"
+    else:
+        m["state"] = "moved"
+    return m
+
+
+def repair(log=print) -> tuple[str, str] | None:
+    """Finish or undo a release that was cut off; (state it was in, version), or None when none was.
+
+    A release commit exists only after a successful `dvc push`, so a committed release is finished
+    (tag, open the next version); one cut off before its commit is undone (record files removed,
+    CHANGELOG.md restored), so the next release starts clean and writes its notes once."""
+    m = interrupted()
+    if m is None:
+        return None
+    name, state = m["version"], m["state"]
+    if state == "moved":
+        raise ReleaseError(
+            f"a release of {name} was cut off and the repository has new commits since; check "
+            f"CHANGELOG.md and {ADAPTERS / name}/ by hand, then delete {_marker()}")
+    p = params.load()
+    version = Version.parse(name)
+    if state == "uncommitted":
+        _undo(m["before"], record_paths(version, p))
+        log(f"an interrupted release of {name} (cut off before its commit) was undone: no commit, no tag")
+    else:
+        if state == "untagged":
+            git("tag", "-a", name, "-m", m.get("message") or f"javis {name}")
+        if state in ("untagged", "unopened"):
+            open_next(version, git("rev-parse", f"{name}^{{commit}}"), p)
+        log(f"an interrupted release of {name} was finished (it was {state}): tagged, next version opened")
+    _marker().unlink(missing_ok=True)
+    return state, name
 
 
 def _undo(before: str, written: list[Path]) -> None:

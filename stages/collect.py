@@ -222,7 +222,9 @@ def main() -> None:
             acc.rejected(source, reason)
             entry = {"stage": "collect", "file": file, "line": line, "source": source, "reason": reason}
             if raw is not None:
-                entry["raw"] = redactor.redact(raw.decode("utf-8", "replace")[:2000])[0]
+                # Redact a longer window than is kept: a secret cut by the excerpt's end would
+                # no longer match its rule, and its first part would be written as it is.
+                entry["raw"] = redactor.redact(raw[: io.EXCERPT].decode("utf-8", "replace"))[0][:2000]
             w.write("rejected", entry)
 
         def files(root: Path, label: str) -> Iterator[tuple[Path, str]]:

@@ -1,7 +1,7 @@
 """train: LoRA (or QLoRA) SFT on the training split, then optionally DPO or KTO on top.
 
 Reads  data/training/current/train.jsonl, val.jsonl (SFT records), preference_train.jsonl
-       (train.method sft+dpo), kto_train.jsonl (sft+kto), manifest.json (hashed, if present);
+       (train.method sft+dpo), kto_train.jsonl (sft+kto) (each hashed into javis_train.json);
        models/base/ (stages/base.py); models/init/ when train.init_from names a release
 Writes models/adapter/: adapter_config.json, adapter_model.safetensors, the tokenizer with our
        chat template, javis_train.json (what it ran with), README.md (model card);
@@ -233,7 +233,8 @@ def plan(p: Any) -> Plan:
         precision, reason = cfg.precision, "set by train.precision"
     threads = cfg.threads or os.cpu_count() or 1
     hashes = {name: _file_hash(data_dir / f) for name, f in SPLIT_FILES.items()}
-    hashes["manifest"] = _file_hash(data_dir / "manifest.json")
+    # The manifest is not hashed: it is not a dependency (it names the previous release, which changes
+    # after every release without changing a byte of what is trained on).
     return Plan(
         p=p,
         base_dir=base_dir,
@@ -480,10 +481,29 @@ def run_preference(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[
     return trainer.model, stats
 
 
-def _train(trainer: Any, out: Path) -> dict:
-    from transformers.trainer_utils import get_last_checkpoint
+def last_complete_checkpoint(out: Path) -> str | None:
+    """The newest checkpoint under `out` that was saved whole, or None.
 
-    resume = get_last_checkpoint(str(out)) if out.is_dir() else None
+    The Trainer writes a checkpoint folder in place and its trainer_state.json last; a process
+    killed while saving (kill -9, power loss) leaves a folder without it, from which resuming
+    fails on every rerun. Such a folder is deleted and the run resumes from the one before."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    found = []
+    for folder in out.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if out.is_dir() else []:
+        step = folder.name.rsplit("-", 1)[-1]
+        if folder.is_dir() and step.isdigit():
+            found.append((int(step), folder))
+    for _, folder in sorted(found, reverse=True):
+        if (folder / "trainer_state.json").is_file():  # transformers.trainer.TRAINER_STATE_NAME
+            return str(folder)
+        log.warning("train: %s was not saved whole (interrupted while saving); deleting it", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
+def _train(trainer: Any, out: Path) -> dict:
+    resume = last_complete_checkpoint(out)
     if resume:
         log.info("train: resuming from %s", resume)
     started = time.perf_counter()
@@ -577,7 +597,7 @@ def model_card(r: dict) -> str:
         f"| precision | {r['precision']} ({r['precision_reason']}) on {r['device']}, {r['threads']} threads |",
         f"| speed | {sft['tokens_trained']} tokens in {sft['seconds']} s = {sft['tokens_per_second']} tokens/s |",
         f"| init | {r['init_from'] or 'fresh adapter'} |",
-        f"| data | manifest sha256 `{(r['data']['manifest'] or '-')[:16]}` |",
+        f"| data | train.jsonl sha256 `{(r['data']['train'] or '-')[:16]}` |",
         f"| seed | {t['seed']} |",
         "",
         "The tokenizer here carries the javis chat template (ChatML, tool calls as `<tool_call>` JSON, the",

@@ -34,8 +34,8 @@ def javis(repo: Path, *args: str) -> str:
 def bundled(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("bundled")
     repo = copy_project(root / "repo")
-    set_params(repo, train={"max_steps": 6, "batch_size": 4, "max_length": 384, "save_steps": 100},
-               evaluate={"max_examples": 6, "max_new_tokens": 24, "batch_size": 6}, release=TINY_GATE)
+    set_params(repo, train={"max_steps": 4, "batch_size": 4, "max_length": 256, "save_steps": 100},
+               evaluate={"max_examples": 4, "max_new_tokens": 16, "batch_size": 4}, release=TINY_GATE)
     sh(repo, "git", "commit", "-qam", "short training for the test")
     javis(repo, "init", "--remote", str(root / "store"))
     sh(repo, "git", "commit", "-qam", "remote")

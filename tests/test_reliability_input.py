@@ -148,7 +148,7 @@ def test_malformed_input_through_javis_import(workdir):
             assert said[0].startswith("javis import: ") and "expected" in said[0], said
     # Import refuses only what cannot be read as records at all.
     refused = {name for name, code, _ in rows if code != 0}
-    assert refused <= {"text_file"}, rows
+    assert not refused, rows
     imported = [p for p in (workdir / "data/raw").glob("*.jsonl")]
     assert imported, "nothing was imported"
     for s in ("collect", "clean"):
@@ -163,3 +163,223 @@ def test_malformed_input_through_javis_import(workdir):
         print(f"  {name:26s} exit {code}  {totals}")
     print(f"  then collect: {c['in']} lines, {c['rejected']} rejected; clean kept "
           f"{stage_metrics(workdir, 'clean')['kept']} of {stage_metrics(workdir, 'clean')['in']}")
+
+
+# --- secrets and personal data ---------------------------------------------------------------------
+
+
+def strings_in(value: object) -> list[str]:
+    """Every string (keys and values) inside parsed JSON."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *strings_in(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return []
+
+
+def output_texts(root: Path, folders: tuple[str, ...]) -> dict[str, str]:
+    """file -> all its text: the raw bytes decoded, plus every JSON string in it (so a PEM block
+    written with `\\n` escapes is still found)."""
+    out = {}
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*")):
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            parsed = []
+            for line in text.splitlines() if path.suffix == ".jsonl" else [text]:
+                try:
+                    parsed += strings_in(json.loads(line))
+                except ValueError:
+                    pass
+            out[str(path.relative_to(root))] = text + "\n" + "\n".join(parsed)
+    return out
+
+
+def planted_counts(records: list[dict]) -> Counter[str]:
+    """Ground truth, independent of the redactor: occurrences of each planted string in the text a
+    record would be trained on (every string in its messages, prompt, answers and tools)."""
+    import secrets_corpus as sc
+
+    counts: Counter[str] = Counter()
+    for r in records:
+        text = "\n".join(strings_in({k: r.get(k) for k in ("messages", "prompt", "chosen", "rejected",
+                                                             "completion", "tools")}))
+        for kind, s in sc.PLANTED:
+            counts[kind] += text.count(s)
+    return +counts
+
+
+def test_planted_secrets_never_reach_training_rejects_or_metrics(workdir):
+    import secrets_corpus as sc
+
+    write_jsonl(workdir / "data/raw/secrets.jsonl", sc.raw_lines())
+    write_jsonl(workdir / "data/raw/pairs.jsonl", sc.preference_lines())
+    write_jsonl(workdir / "data/feedback/feedback.jsonl", sc.feedback_lines())
+    for s in DATA_STAGES:
+        run_stage(s, workdir)
+    check_accounting(workdir)
+    kinds = Counter(k for k, _ in sc.PLANTED)
+    assert len(sc.PLANTED) >= 30 and len(kinds) >= 12
+
+    # 1. No planted string, and no 10-character piece of a planted key, in any output.
+    texts = output_texts(workdir, ("data/training", "data/rejected", "data/cleaned", "data/deduped", "metrics"))
+    leaks = [(s, f) for _, s in sc.PLANTED for f, t in texts.items() if s in t]
+    pieces = []
+    for kind, s in sc.PLANTED:
+        if kind.startswith("SECRET:"):
+            core = sc.PEM_BODY if "PRIVATE KEY" in s else s
+            pieces += [(core[i : i + 10], s) for i in range(len(core) - 9)]
+    partial = sorted({(s[:12] + "...", f) for piece, s in pieces for f, t in texts.items() if piece in t})
+    assert not leaks, leaks
+    assert not partial, partial
+
+    # 2. Redactions per type in metrics/clean.json: exactly the planted occurrences that reached clean.
+    collected = [r for k in ("sft", "preference", "kto") for r in read_jsonl(workdir / f"data/collected/{k}.jsonl")]
+    want = planted_counts(collected)
+    m = stage_metrics(workdir, "clean")
+    assert m["redactions"] == dict(want), (m["redactions"], dict(want))
+    assert m["redactions_total"] == sum(want.values())
+    # The rejects (bad JSON, too large) were redacted in collect, before clean saw anything.
+    collect_rejects = read_jsonl(workdir / "data/rejected/collect.jsonl")
+    assert {io.reason_key(e["reason"]) for e in collect_rejects} >= {"bad_json", "too_large"}
+    assert all("<SECRET:" in e["raw"] or "<PII:" in e["raw"] for e in collect_rejects)
+    print(f"\n{len(sc.PLANTED)} planted secrets/identifiers of {len(kinds)} types in "
+          f"{len(sc.raw_lines()) + 5} lines ({dict(sorted(kinds.items()))})")
+    print(f"  searched {len(texts)} output files under data/training, data/rejected, data/cleaned, data/deduped, "
+          f"metrics: 0 planted strings, 0 pieces of 10+ characters of a key")
+    print(f"  metrics/clean.json redactions = planted occurrences reaching clean: {m['redactions']}")
+    print(f"  collect rejects ({len(collect_rejects)}) redacted in their excerpts")
+
+
+def test_redaction_false_positives_on_the_examples(workdir):
+    """The bundled examples plant exactly 3 identifiers (examples/README.md: an AWS key, an e-mail
+    and a phone number in raw/broken.jsonl); every other redaction is a false positive."""
+    import shutil
+
+    shutil.rmtree(workdir / "examples")
+    shutil.copytree(ROOT / "examples", workdir / "examples")
+    for s in ("collect", "clean"):
+        run_stage(s, workdir)
+    m = stage_metrics(workdir, "clean")
+    planted = {"SECRET:aws_key": 1, "PII:email": 1, "PII:phone_kr": 1}
+    false_pos = Counter(m["redactions"])
+    false_pos.subtract(planted)
+    from javis.redact import Redactor
+
+    r, lines, every = Redactor(), 0, Counter()
+    for path in sorted((ROOT / "examples").rglob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            lines += 1
+            every.update(r.redact(line)[1])
+    print(f"\nclean on examples/: {m['in']} records, redactions {m['redactions']}; planted {planted}; "
+          f"false positives {sum(v for v in false_pos.values() if v > 0)}")
+    print(f"redactor over every example line ({lines} lines, {len(list((ROOT / 'examples').rglob('*.jsonl')))} "
+          f"files): {dict(every)}; false positives {sum(every.values()) - 3}")
+    assert +false_pos == Counter() and all(v == 0 for v in false_pos.values()), false_pos
+    assert sum(every.values()) == 3, every
+
+
+# --- leakage between splits ------------------------------------------------------------------------
+
+CITIES = ["서울", "부산", "대구", "인천", "광주", "대전", "울산", "수원", "제주", "춘천", "전주", "포항", "창원", "청주"]
+ASKS = [
+    "{c} 내일 아침 날씨 어때? 우산 챙겨야 할까",
+    "What's a good {c} restaurant for a team dinner of eight people",
+    "{c} 가는 KTX 첫차가 몇 시였지? 주말 기준으로",
+    "Remind me what I booked in {c} for the conference next month",
+]
+
+
+def _variants(prompt: str) -> list[str]:
+    """Near duplicates of a prompt (one character or word changed, punctuation added)."""
+    return [prompt, prompt + "?", prompt.replace("?", "?!") if "?" in prompt else prompt + " please"]
+
+
+def held_out_near(splits: dict[str, list[str]], threshold: float) -> tuple[int, int]:
+    """Exact Jaccard on character 3-grams (no MinHash): held-out first turns equal to, or at least
+    `threshold` similar to, a train first turn."""
+    from stages.split import char_shingles
+
+    train = [set(char_shingles(t)) for t in splits["train"]]
+    train_texts = set(splits["train"])
+    exact = near = 0
+    for t in splits["val"] + splits["test"]:
+        if t in train_texts:
+            exact += 1
+            continue
+        s = set(char_shingles(t))
+        if any(len(s & o) / len(s | o) >= threshold for o in train):
+            near += 1
+    return exact, near
+
+
+def first_turns_by_split(root: Path) -> dict[str, list[str]]:
+    from javis.records import first_user_turn
+
+    out: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    folder = root / "data/training/current"
+    for split in out:
+        for name in (f"{split}.jsonl", f"preference_{split}.jsonl", f"kto_{split}.jsonl"):
+            out[split] += [first_user_turn(r) for r in read_jsonl(folder / name)]
+    return out
+
+
+def test_near_duplicate_prompts_never_straddle_splits(workdir):
+    """Near-duplicate first user turns that the hash alone would put in different splits land in
+    one split; metrics/split.json reports leakage 0 and an exact check on the files agrees; after a
+    release pins the split index, new near duplicates of held-out prompts join them."""
+    from javis.records import group_key, normalize_text
+    from stages.split import bucket
+
+    cfg = params.load().split
+    rows, clusters = [], []
+    for i, city in enumerate(CITIES):
+        for j, ask in enumerate(ASKS[:3] if i % 2 else ASKS[1:]):
+            prompts = _variants(ask.format(c=city))
+            clusters.append(prompts)
+            for k, prompt in enumerate(prompts):
+                rows.append({"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content":
+                             f"{city} 건은 {k + 1}번째로 정리했어요: 항목 {i * 10 + j}, 확인 코드 {k * 37 + i}."}]})
+    write_jsonl(workdir / "data/raw/near.jsonl", rows)
+    by_hash = sum(1 for c in clusters if len({bucket(group_key({"messages": [{"role": "user", "content": p}]}), cfg)
+                                              for p in c}) > 1)
+    for s in DATA_STAGES:
+        run_stage(s, workdir)
+    m = stage_metrics(workdir, "split")
+    turns = first_turns_by_split(workdir)
+    exact, near = held_out_near(turns, cfg.near_threshold)
+    assert m["in"] == len(rows), "dedupe dropped a near-duplicate prompt: the test needs them all"
+    assert m["leakage"] == {"exact": 0, "near": 0}, m["leakage"]
+    assert (exact, near) == (0, 0)
+    distinct = {normalize_text(p) for c in clusters for p in c}
+    where = {t: s for s, ts in turns.items() for t in ts}
+    straddling = [c for c in clusters if len({where[normalize_text(p)] for p in c}) > 1]
+    assert not straddling, straddling[:3]
+    held = sum(len(v) for k, v in turns.items() if k != "train")
+    print(f"\n{len(clusters)} clusters of near-duplicate prompts ({len(distinct)} distinct first turns); the hash alone "
+          f"would split {by_hash} of them across train/held-out; after split: 0 clusters straddle; "
+          f"metrics leakage {m['leakage']}; exact Jaccard check on the files: exact {exact}, near {near} "
+          f"({held} held-out vs {len(turns['train'])} train first turns)")
+
+    # A release pins the split index; new near duplicates of held-out prompts arrive.
+    index = json.loads((workdir / "data/training/current/index.json").read_text())
+    (workdir / "data/split_index.json").write_text(json.dumps({**index, "version": "javis-v0.1"}))
+    held_out = [t for t in turns["val"] + turns["test"]]
+    new = [{"messages": [{"role": "user", "content": t + " 다시"}, {"role": "assistant", "content":
+            f"다시 확인했어요: {n}번 항목 그대로예요."}]} for n, t in enumerate(held_out)]
+    write_jsonl(workdir / "data/raw/week2.jsonl", new)
+    for s in DATA_STAGES:
+        run_stage(s, workdir)
+    m2 = stage_metrics(workdir, "split")
+    turns2 = first_turns_by_split(workdir)
+    assert m2["leakage"] == {"exact": 0, "near": 0}, m2["leakage"]
+    assert held_out_near(turns2, cfg.near_threshold) == (0, 0)
+    after = json.loads((workdir / "data/training/current/index.json").read_text())
+    assert all(after["records"][rid] == s for rid, s in index["records"].items())  # nothing released moved
+    joined = sum(1 for t in held_out if (t + " 다시") in turns2["val"] + turns2["test"])
+    assert joined == len(held_out), (joined, len(held_out))
+    print(f"after a release: {len(new)} new near duplicates of held-out prompts all joined their split "
+          f"(placement {m2['placement']}); leakage {m2['leakage']}; 0 released records moved")

@@ -172,7 +172,6 @@ def test_sft_trains_lora_and_leaves_base_weights(tmp_path, tiny_base):
 
 def test_train_writes_adapter_card_metrics_and_plots(tmp_path, tiny_base):
     p = make_params(tmp_path, tiny_base)
-    write_jsonl(tmp_path / "data" / "manifest.json", [{"version": 1}])
     record = T.train(p)
     out = tmp_path / "adapter"
     for name in (
@@ -187,7 +186,7 @@ def test_train_writes_adapter_card_metrics_and_plots(tmp_path, tiny_base):
     saved = json.loads((out / "javis_train.json").read_text())
     assert saved["params"]["train"]["learning_rate"] == 1e-2 and saved["seed"] == 42
     assert saved["precision"] in ("bf16", "fp32") and saved["precision_reason"]
-    assert saved["data"]["manifest"] == jm.sha256_file(tmp_path / "data" / "manifest.json")
+    assert saved["data"]["train"] == jm.sha256_file(tmp_path / "data" / "train.jsonl")
     assert saved["sft"]["tokens_trained"] > 0 and saved["sft"]["tokens_per_second"] > 0
     assert saved["template_sha256"] and record["run"] == saved["run"]
     assert "JAVIS adapter" in (out / "README.md").read_text()
@@ -403,6 +402,8 @@ def test_a_base_without_chatml_tokens_is_refused_before_training(tmp_path, tiny_
         raise template.TemplateError("the base tokenizer has no ['<|im_start|>'] token(s)")
 
     monkeypatch.setattr(jm, "load_tokenizer", no_chatml)
-    monkeypatch.setattr(jm, "load_base", lambda *a, **k: pytest.fail("loaded the model before the template check"))
+    monkeypatch.setattr(
+        jm, "load_base", lambda *a, **k: pytest.fail("loaded the model before the template check")
+    )
     with pytest.raises(SystemExit, match=r"base.source: the base tokenizer has no"):
         T.train(make_params(tmp_path, tiny_base))

@@ -208,6 +208,29 @@ def test_versions_and_compare_commands(released):
         fb.unlink()
 
 
+def test_base_swap_makes_the_next_release_major(released, tmp_path, monkeypatch):
+    from conftest import make_base
+
+    repo = released["repo"]
+    other = make_base(tmp_path / "other-base", seed=1)
+    set_params(repo, base={"source": str(other), "name": "tiny-llama-2"})
+    try:
+        status = javis(repo, "status").stdout
+        assert "base model changed (tiny-llama -> tiny-llama-2)" in status and "major version" in status
+        sh(repo, sys.executable, "-m", "dvc", "repro", "base")
+        monkeypatch.chdir(repo)
+        last_v, last_rev = versions.releases()[-1]
+        assert versions._base_changed(last_rev, params.load())
+        assert versions.next_version(last_v, True, "").name == "javis-v1.0"
+        # Continuing from an adapter of the old base is refused before any training.
+        set_params(repo, train={"init_from": "javis-v0.2"})
+        refused = sh(repo, sys.executable, "-m", "dvc", "repro", "train", check=False)
+        assert refused.returncode != 0 and "trained on base" in refused.stdout + refused.stderr
+    finally:
+        sh(repo, "git", "checkout", "--", "params.yaml")
+        sh(repo, sys.executable, "-m", "dvc", "repro", "base")
+
+
 def test_forget_refuses_init_from_and_purges_old_releases(released):
     """Last in this module: it deletes stored data objects of the releases."""
     repo = released["repo"]

@@ -1,0 +1,55 @@
+"""`make bench` at a tiny size: the generator and the data benchmark still run and still add up."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_generator_is_deterministic_and_plants_what_it_says(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gen
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    a, b, c = (gen.generate(tmp_path / name, 600, seed) for name, seed in (("a", 1), ("b", 1), ("c", 2)))
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+    counts = a["counts"]
+    planted = sum(counts.get(k, 0) for k in ("clean", "low_quality", "pii", "exact", "near", "malformed"))
+    assert planted == counts["lines"] == 600
+    for kind in ("exact", "near", "malformed"):
+        assert counts.get(kind, 0) > 0, kind
+    lines = b"".join(p.read_bytes() for p in sorted((tmp_path / "a/data/raw").glob("*.jsonl"))).splitlines()
+    assert len(lines) == 600
+    assert any('"tool_calls"' in line.decode("utf-8", "replace") for line in lines)
+    assert any(re.search("[가-힣]", line.decode("utf-8", "replace")) for line in lines)
+
+
+def test_data_and_neardup_benchmarks_print_ratios_that_add_up(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--size", "2k", "--only", "data,neardup",
+         "--neardup-docs", "400", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "counts add up: yes" in out, out
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    for step in ("floor (orjson read+parse+write)", "collect", "clean", "dedupe", "split", "all four stages"):
+        assert step in rows, (step, out)
+        ratios = re.findall(r"(\d+\.\d)x", rows[step])
+        assert len(ratios) == 2, rows[step]  # wall / floor and cpu / floor, side by side
+    assert re.search(r"recall: rejected as duplicates +\| +[01]\.\d{3} \|", out), out
+    assert re.search(r"precision: same original as the record kept +\| +[01]\.\d{4} \|", out), out
+    assert re.search(r"datasketch MinHashLSH +\| +\d+ \|.*\d\.\dx (slower|faster)", out), out
