@@ -264,17 +264,17 @@ def neardup_quality(result: dict) -> dict:
         meta = record.get("meta") or {}
         return meta.get("orig_id") if str(meta.get("file", "")).startswith("data/raw") else None
 
-    texts: dict[str, str] = {}  # record id -> text, SFT records from the logs that reached dedupe
-    conv_by_id: dict[str, str] = {}
+    texts: dict[str, str] = {}  # record id -> text, every SFT record that reached dedupe
+    conv_by_id: dict[str, str] = {}  # those from the logs: record id -> conversation id
     for record in iter_jsonl(folder / "data/cleaned/sft.jsonl"):
+        texts[record["id"]] = record_text(record)
         conv = conv_of(record)
         if conv is not None:
-            texts[record["id"]] = record_text(record)
             conv_by_id[record["id"]] = conv
     rejected: dict[str, tuple[str, str]] = {}  # conversation -> (reason, duplicate_of record id)
     for entry in iter_jsonl(folder / "data/rejected/dedupe.jsonl"):
         conv = conv_of(entry["record"])
-        if conv is not None and entry["record"]["id"] in texts:
+        if conv is not None and entry["record"]["id"] in conv_by_id:
             rejected[conv] = (entry["reason"].split(" ")[0], entry["duplicate_of"])
     record_of_conv = {c: rid for rid, c in conv_by_id.items()}
 

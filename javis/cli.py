@@ -36,12 +36,11 @@ def _load(path: Path) -> dict | None:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     p = params.load()
     folder = Path(p.paths.metrics)
-    console = Console()
+    con = console()
     table = Table(title="Data stages (every record: kept or rejected with a reason)")
     for col in ("stage", "in", "kept", "rejected", "rejected by reason", "seconds"):
         table.add_column(col, justify="right" if col in ("in", "kept", "rejected", "seconds") else "left")
@@ -54,14 +53,14 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         found = True
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(m["rejected_by_reason"].items(), key=lambda kv: -kv[1]))
         table.add_row(stage, str(m["in"]), str(m["kept"]), str(m["rejected"]), reasons or "-", f"{m['seconds']:.2f}")
-    console.print(table)
+    con.print(table)
     clean = _load(folder / "clean.json")
     if clean and clean.get("redactions"):
-        console.print("Redacted: " + ", ".join(f"{k} {v}" for k, v in clean["redactions"].items()))
+        con.print("Redacted: " + ", ".join(f"{k} {v}" for k, v in clean["redactions"].items()))
     split = _load(folder / "split.json")
     if split:
         s = split["splits"]
-        console.print(
+        con.print(
             "Split: " + "; ".join(f"{kind} " + "/".join(str(s[kind][x]) for x in ("train", "val", "test"))
                                   for kind in s) + " (train/val/test); "
             f"leakage exact {split['leakage']['exact']}, near {split['leakage']['near']}"
@@ -76,9 +75,9 @@ def cmd_metrics(args: argparse.Namespace) -> int:
                 base = ev.get("baseline", {}).get(key)
                 delta = ev.get("delta", {}).get(key)
                 t.add_row(key, _fmt(value), _fmt(base), _fmt(delta))
-        console.print(t)
+        con.print(t)
     if not found:
-        console.print("No metrics yet: run `dvc repro` (or `make run`).")
+        con.print("No metrics yet: run `dvc repro` (or `make run`).")
         return 1
     return 0
 
@@ -130,7 +129,6 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from javis import versions
@@ -145,8 +143,15 @@ def cmd_versions(args: argparse.Namespace) -> int:
     for r in rows:
         t.add_row(r["version"], str(r["date"]), str(r["base"]), str(r["method"]), str(r["data"]), _fmt(r["loss"]),
                   _fmt(r["tool_accuracy"]), _fmt(r["style"]), r["satisfaction"], "deployed" if r["deployed"] else "")
-    Console().print(t)
+    console().print(t)
     return 0
+
+
+def console():
+    """A rich console; wide when output goes to a file or pipe (tables must not be cut there)."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

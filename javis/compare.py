@@ -8,6 +8,7 @@ on the test example id, the most different answers first (lowest chrF between th
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from javis.evaluation import chrf
@@ -43,7 +44,7 @@ def show(a: str, b: str, examples: int = 5) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     la, ea, sa = load(a)
     lb, eb, sb = load(b)
     t = Table(title=f"{la} vs {lb} (each version's candidate metrics)")

@@ -8,6 +8,11 @@ that pins its data, adapter and metrics (pushed to the DVC remote before the com
 Deploy and rollback never check out the workspace: they materialise a tag's adapter from the DVC
 cache or remote into `models/adapters/<version>/` (weights gitignored), verify it, and switch the
 `models/current` symlink atomically.
+
+A release killed midway (kill -9, power loss) leaves a marker in `.git/javis-release.json`:
+`javis status` names the interrupted release, and the next `javis release` finishes one that was
+committed (its push came first: tag it, open the next version) or undoes one that was not (record
+files removed, CHANGELOG.md restored), so a release has happened fully or not at all.
 """
 
 from __future__ import annotations
@@ -420,7 +425,7 @@ def release(*, major: bool = False, tag: str = "", message: str = "", force: boo
 
 def _marker() -> Path:
     """Where a release in progress is noted: inside .git, so it is never part of a commit."""
-    return Path(git("rev-parse", "--git-dir")) / "javis-release.json"
+    return Path(git("rev-parse", "--git-dir", check=False) or ".git") / "javis-release.json"
 
 
 def interrupted() -> dict | None:
@@ -599,14 +604,31 @@ def verify(version: str, folder: Path, paths: params.Paths) -> dict:
         raise ReleaseError(f"{weights} is missing after materialising {version}")
     have = sha256_file(weights)
     if want and want != have:
+        # `dvc fetch` keeps an object the cache already has, corrupted or not: the copy must go first.
+        obj = cache_object(resolve(version)[1], f"{paths.adapter}/adapter_model.safetensors")
         raise ReleaseError(f"{version}: adapter weights sha256 {have[:16]} differ from the release record's "
-                           f"{want[:16]} (corrupted cache?); run `dvc fetch --all-tags` or `dvc cache` repair, "
-                           "nothing was switched")
+                           f"{want[:16]}: the local DVC cache holds a corrupted copy; nothing was switched. "
+                           f"Delete {obj or 'that cache object'} and run `javis deploy {version}` again: "
+                           "it fetches a good copy from the DVC remote")
     try:
         check_adapter_base(folder, paths.base, "deploy")
     except ModelError as e:
         raise ReleaseError(f"{version}: {e}") from e
     return meta
+
+
+def cache_object(rev: str, path: str) -> Path | None:
+    """The local DVC cache file that holds `path` as committed at `rev`, or None when unknown."""
+    from dvc.api import DVCFileSystem
+    from dvc.repo import Repo
+
+    try:
+        md5 = DVCFileSystem(".", rev=rev).info(path).get("md5")
+        with Repo(".") as repo:
+            obj = Path(repo.cache.local.oid_to_path(md5)) if md5 else None
+    except Exception:  # noqa: BLE001 -- only a hint for an error message
+        return None
+    return obj if obj is not None and obj.exists() else None
 
 
 def deploy(version: str, *, log=print) -> Path:

@@ -61,6 +61,7 @@ class GroupPlacer:
         self.cfg = cfg
         self.index = index
         self.how: Counter[str] = Counter()
+        self.hashes: list[RMinHash] = []  # per group in sorted key order (leakage reuses them)
 
     def clusters(self, groups: dict[str, str]) -> list[list[str]]:
         """Connected components of the near-duplicate graph (union-find over LSH candidates)."""
@@ -74,7 +75,7 @@ class GroupPlacer:
             return i
 
         lsh = RMinHashLSH(threshold=self.cfg.near_threshold, num_perm=self.NUM_PERM, num_bands=16)
-        hashes = []
+        hashes = self.hashes = []
         for i, g in enumerate(keys):
             m = minhash(groups[g], self.NUM_PERM)
             for k in lsh.query(m):
@@ -251,18 +252,20 @@ def main() -> None:
     acc.extra["added"] = sum(sum(c.values()) for c in added.values())
     acc.extra["removed"] = sum(sum(c.values()) for c in removed.values())
     acc.extra["placement"] = dict(placer.how)
-    acc.extra["leakage"] = leakage(groups, placed, cfg)
+    acc.extra["leakage"] = leakage(groups, placed, cfg, placer.hashes)
     metrics = acc.write(Path(paths.metrics) / "split.json")
     log.info("split: %s; leakage %s", metrics["splits"], metrics["leakage"])
 
 
-def leakage(groups: dict[str, str], placed: dict[str, str], cfg: params.Split) -> dict[str, int]:
-    """Test/val groups whose first user turn is (near) identical to a train group's: target 0."""
+def leakage(groups: dict[str, str], placed: dict[str, str], cfg: params.Split,
+            hashes: list[RMinHash] | None = None) -> dict[str, int]:
+    """Test/val groups whose first user turn is (near) identical to a train group's: target 0.
+    `hashes`: the groups' MinHashes in sorted key order, when already made (GroupPlacer.hashes)."""
     lsh = RMinHashLSH(threshold=cfg.near_threshold, num_perm=GroupPlacer.NUM_PERM, num_bands=16)
-    hashes, held_out = [], []
-    for i, (g, text) in enumerate(sorted(groups.items())):
-        m = minhash(text, GroupPlacer.NUM_PERM)
-        hashes.append(m)
+    if hashes is None or len(hashes) != len(groups):
+        hashes = [minhash(text, GroupPlacer.NUM_PERM) for _, text in sorted(groups.items())]
+    held_out = []
+    for i, (g, m) in enumerate(zip(sorted(groups), hashes, strict=True)):
         if placed[g] == "train":
             lsh.insert(i, m)
         else:

@@ -487,11 +487,25 @@ def test_rollback_to_each_release_restores_its_exact_adapter(chain):
     finally:
         shutil.rmtree(cache, ignore_errors=True)
         shutil.move(repo.parent / "cache-away", cache)
+    # A corrupted object in the local cache: refused before the switch (tests/test_versions.py checks
+    # the refusal); the error names the object, and doing what it says serves the right bytes again.
+    obj = next(p for p in (cache / "files/md5").rglob("*") if p.is_file() and sha256(p) == recorded["javis-v0.1"])
+    obj.chmod(0o644)
+    obj.write_bytes(obj.read_bytes()[:-16] + bytes(16))
+    (repo / "models/adapters/javis-v0.1/adapter_model.safetensors").unlink()
+    refused = javis(repo, "deploy", "javis-v0.1", check=False)
+    assert refused.returncode == 2 and "corrupted copy" in refused.stderr and obj.name in refused.stderr, refused.stderr
+    assert os.readlink(repo / "models/current") == "adapters/javis-v0.2"  # nothing switched
+    obj.unlink()
+    javis(repo, "deploy", "javis-v0.1")
+    steps.append(("deploy javis-v0.1 (cache object fixed)", "javis-v0.1", sha256(served)))
     wrong = [(what, want) for what, want, have in steps if have != recorded[want]]
     assert not wrong, wrong
     assert git_out(repo, "status", "--porcelain") == ""  # deploy never touches git
-    print("\n" + "\n".join(f"  {what:34s} serves {want}: sha256 {have[:16]} = recorded at release"
+    print("\n" + "\n".join(f"  {what:38s} serves {want}: sha256 {have[:16]} = recorded at release"
                            for what, want, have in steps))
+    print("  a corrupted cache object of javis-v0.1: deploy refused, named the object; deleted, deploy fetched "
+          "a good copy from S3")
 
 
 @pytest.mark.slow
