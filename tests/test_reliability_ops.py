@@ -586,3 +586,41 @@ def test_a_checkpoint_cut_off_while_saving_is_dropped_on_resume(tmp_path):
     assert not (sft / "checkpoint-6").exists() and (sft / "checkpoint-2").exists()
     assert last_complete_checkpoint(tmp_path / "none") is None
     print("\ncheckpoint-6 without trainer_state.json deleted; resume from checkpoint-4")
+
+
+def test_an_interrupted_release_is_undone_or_left_to_a_person(workdir):
+    """Without a model: a release cut off after writing its record (no commit) is undone exactly;
+    one whose repository has moved on since is reported, never guessed at."""
+    from javis import params, versions
+
+    def git(*args: str) -> str:
+        return sh(workdir, "git", *args, env=dict(os.environ)).stdout.strip()
+
+    git("init", "-q", "-b", "main")
+    (workdir / "CHANGELOG.md").write_text("# Releases\n\n## javis-v0.1 (2026-01-01)\n")
+    git("add", "params.yaml", "CHANGELOG.md")
+    git("commit", "-qm", "start")
+    before, committed = git("rev-parse", "HEAD"), (workdir / "CHANGELOG.md").read_text()
+    version = versions.Version(0, 2)
+    record = versions.record_paths(version, params.load())
+    record[-1].write_text("# Releases\n\n## javis-v0.2 (2026-01-02)\n- half written\n" + committed[11:])
+    for path in record[:-1]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("written before the kill\n")
+    versions._marker().write_text(json.dumps({"version": version.name, "before": before, "message": "m"}))
+    assert versions.interrupted()["state"] == "uncommitted"
+    said: list[str] = []
+    assert versions.repair(log=said.append) == ("uncommitted", "javis-v0.2")
+    assert (workdir / "CHANGELOG.md").read_text() == committed
+    assert not any(p.exists() for p in record[:-1]) and not (workdir / "models/adapters/javis-v0.2").exists()
+    assert git("status", "--porcelain") == "" and versions.interrupted() is None
+
+    versions._marker().write_text(json.dumps({"version": version.name, "before": before, "message": "m"}))
+    (workdir / "notes.txt").write_text("the user went on working\n")
+    git("add", "notes.txt")
+    git("commit", "-qm", "other work")
+    assert versions.interrupted()["state"] == "moved"
+    with pytest.raises(versions.ReleaseError, match="has new commits since"):
+        versions.repair(log=said.append)
+    assert git("log", "-1", "--format=%s") == "other work"  # nothing reset
+    print(f"\nuncommitted release undone ({said[0]!r}); a marker older than new commits is reported, not repaired")
