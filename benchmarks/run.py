@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 CODE = ROOT  # the checkout whose stages run (--code: another one, for before/after figures)
 
 DATA_STAGES = ("collect", "clean", "dedupe", "split")
-DEFAULT_SIZES = "100k,1M"
+DEFAULT_SIZES = "100k,300k"
 TARGETS = {"e2e_seconds_1m": 180.0, "rss_mb": 4096.0, "floor_ratio": 10.0, "dvc_seconds": 2.0}
 
 # The floor: read every input line, parse it with orjson, write it back. What any JSONL stage costs
@@ -523,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default=DEFAULT_SIZES, help=f"corpus sizes, comma-separated (default {DEFAULT_SIZES})")
     ap.add_argument("--only", default="data,neardup,dvc", help="parts to run: data, neardup, dvc")
     ap.add_argument("--dvc-size", default="100k", help="corpus size for the DVC part (default 100k)")
-    ap.add_argument("--neardup-docs", type=int, default=20_000, help="records for the datasketch comparison")
+    ap.add_argument("--neardup-docs", type=int, default=5_000, help="records for the datasketch comparison")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", help="where the corpora go (default: a temp folder, removed afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
