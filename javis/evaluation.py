@@ -9,6 +9,7 @@ What `stages/evaluate.py` measures, per model (candidate and baseline, same exam
   keys ignored); the denominator of the accuracy is the examples that expect a call, and a call
   generated where none was expected is counted apart as unwanted (`tool_call_outcome`);
 - language: a word-level Hangul ratio says Korean or English (`detect_language`);
+- persona: whether an answer to a held-out identity question names the assistant (`names_persona`);
 - closeness to the user's corrections: character n-gram F-score, chrF (`chrf`);
 - the candidate's win rate over the baseline by a named rule, ties split, with a Wilson 95% interval
   (`win_rate`, `wilson_interval`);
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -289,7 +291,18 @@ def win_rate(
 # --- per-model summary -------------------------------------------------------------------------
 
 
-def _share(hits: int, n: int) -> float | None:
+def names_persona(answer: str, names: Sequence[str]) -> bool:
+    """The answer names the assistant: one of `names` (persona.name and its aliases) appears in it
+    as a word of its own (NFKC, any case; "JAVIS예요" counts, "JAVISION" does not)."""
+    text = unicodedata.normalize("NFKC", answer).casefold()
+    for name in names:
+        name = unicodedata.normalize("NFKC", name).casefold().strip()
+        if name and re.search(rf"(?<![a-z0-9_]){re.escape(name)}(?![a-z0-9_])", text):
+            return True
+    return False
+
+
+def share(hits: int, n: int) -> float | None:
     return hits / n if n else None
 
 
@@ -348,23 +361,23 @@ def summarize(
     return {
         "loss": loss,
         "perplexity": perplexity(loss),
-        "tool_call_accuracy": _share(outcomes["correct"], expected),
-        "tool_call_name_accuracy": _share(
+        "tool_call_accuracy": share(outcomes["correct"], expected),
+        "tool_call_name_accuracy": share(
             outcomes["correct"] + outcomes["wrong_arguments"], expected
         ),
         "tool_calls_expected": expected,
         "tool_calls_correct": outcomes["correct"],
         "tool_calls_missed": outcomes["missed"],
         "unwanted_tool_calls": outcomes["unwanted"],
-        "unwanted_tool_call_rate": _share(outcomes["unwanted"], not_expected),
+        "unwanted_tool_call_rate": share(outcomes["unwanted"], not_expected),
         "invalid_tool_calls": sum(r.invalid_calls for r in test),
-        "style_consistency": _share(sum(judged_style), len(judged_style)),
-        "language_match": _share(sum(judged_lang), len(judged_lang)),
+        "style_consistency": share(sum(judged_style), len(judged_style)),
+        "language_match": share(sum(judged_lang), len(judged_lang)),
         "regression_chrf": (
             sum(r.chrf_correction for r in regression) / len(regression) if regression else None
         ),
         "regression_loss": reg_loss,
-        "kept_promises": _share(sum(r.kept for r in regression), len(regression)),
+        "kept_promises": share(sum(r.kept for r in regression), len(regression)),
     }
 
 
@@ -395,6 +408,7 @@ REPORT_METRICS: list[tuple[str, str, bool | None]] = [
     ("regression_chrf", "Closeness to corrections (chrF)", True),
     ("regression_loss", "Loss on corrections", False),
     ("kept_promises", "Kept promises", True),
+    ("persona_recall", "Answers as the persona (identity probes)", True),
 ]
 
 
@@ -415,6 +429,12 @@ def _verdict(d: Any, higher_better: bool | None) -> str:
 def _quote(text: str, limit: int = 600) -> str:
     text = text if len(text) <= limit else text[:limit] + " …"
     return "\n".join("> " + line if line else ">" for line in (text or "(empty)").splitlines())
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    """Text for one markdown table cell: one line, pipes escaped, cut at `limit` characters."""
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[:limit] + " …"
 
 
 def _call_note(side: dict) -> str:
@@ -472,6 +492,21 @@ def render_report(result: dict[str, Any], samples: Sequence[dict], top: int = 5)
             _quote(b["answer"]),
             "",
         ]
+    probes = [s for s in samples if s["set"] == "persona"]
+    if probes:
+        lines += [
+            "## Who are you? (identity probes)",
+            "",
+            "| question | candidate | baseline |",
+            "|---|---|---|",
+        ]
+        for s in probes:
+            cells = [_cell(last_user_text(s["prompt"]))] + [
+                ("✓ " if s[side]["named"] else "✗ ") + _cell(s[side]["answer"])
+                for side in ("candidate", "baseline")
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
     broken = [s for s in samples if s["set"] == "regression" and not s["candidate"]["kept"]]
     if broken:
         lines += ["## Corrections the candidate does not keep", ""]

@@ -51,6 +51,7 @@ class Persona:
     name: str = "JAVIS"
     author: str = "Tony"
     system_prompt: str = "You are JAVIS, a personal assistant."
+    aliases: list[str] = field(default_factory=list)  # other spellings of the name (자비스): count as naming it
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,9 @@ class Evaluate:
     max_examples: int = 0  # test and regression examples each, a seeded sample; 0 = all
     min_style_score: int = 4  # a generation is "in style" when javis.quality's style score >= this
     report_examples: int = 5  # most-different examples shown in metrics/report.md
+    # Held-out "who are you" questions (phrased unlike the training data), asked with no history;
+    # persona_recall = share of answers that name the persona (persona.name or an alias).
+    persona_probes: list[str] = field(default_factory=list)
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -269,6 +273,7 @@ class Gate:
     max_style_drop: float = 0.10
     max_promise_drop: float = 0.0  # share of the user's corrections kept: no drop allowed
     min_win_rate_low: float = 0.25  # lower end of the win rate's Wilson 95% interval
+    max_persona_drop: float = 0.10  # share of identity probes answered as the persona
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,9 @@ def gate(result: dict, cfg: params.Gate) -> list[tuple[str, bool, str]]:
     d = delta.get("kept_promises")
     rule("kept_promises", d, d is not None and d >= -cfg.max_promise_drop,
          f"candidate {_f(cand.get('kept_promises'))} vs baseline {_f(base.get('kept_promises'))} (allowed -{cfg.max_promise_drop})")
+    d = delta.get("persona_recall")
+    rule("persona_recall", d, d is not None and d >= -cfg.max_persona_drop,
+         f"candidate {_f(cand.get('persona_recall'))} vs baseline {_f(base.get('persona_recall'))} (allowed -{cfg.max_persona_drop})")
     wr = result.get("win_rate") or {}
     low = wr.get("ci95_low")
     rule("win_rate", low, low is not None and low >= cfg.min_win_rate_low,

@@ -17,7 +17,8 @@ reference. Per model: loss/perplexity of the reference tokens (teacher forcing, 
 tokens and its `<|im_end|>` only), and a greedy answer (batched, left-padded) judged for tool calls,
 style and language (javis/evaluation.py). On the regression set: chrF of the answer to the
 correction and to the original bad answer, and the loss of the correction. The win rate compares
-the two models' reference losses example by example.
+the two models' reference losses example by example. Held-out identity questions
+(`evaluate.persona_probes`) measure whether each model answers as the persona (`persona_recall`).
 """
 
 from __future__ import annotations
@@ -228,6 +229,21 @@ def active(model: Any, side: str, baseline_kind: str) -> Iterator[None]:
             model.set_adapter("default")
 
 
+def ask_probes(model: Any, tokenizer: Any, cfg: params.Evaluate) -> list[str]:
+    """Greedy answers to the identity probes, each asked with no history (default system prompt)."""
+    if not cfg.persona_probes:
+        return []
+    from javis.model import generate_batch
+
+    return generate_batch(
+        model,
+        tokenizer,
+        [[{"role": "user", "content": q}] for q in cfg.persona_probes],
+        max_new_tokens=min(cfg.max_new_tokens, 64),
+        batch_size=cfg.batch_size,
+    )
+
+
 # --- judging answers ---------------------------------------------------------------------------
 
 
@@ -351,15 +367,18 @@ def main() -> None:
 
     answers: dict[str, list[str]] = {}
     nlls: dict[str, list[tuple[float, int]]] = {}
+    probe_answers: dict[str, list[str]] = {}
     seconds: dict[str, float] = {"load": loaded - started}
     for side in SIDES:
         t0 = time.perf_counter()
         with active(model, side, baseline["kind"]):
             nlls[side] = reference_nll(model, examples, tokenizer.pad_token_id, cfg.batch_size)
             answers[side] = generate(model, tokenizer, examples, cfg, side)
+            probe_answers[side] = ask_probes(model, tokenizer, cfg)
         seconds[side] = time.perf_counter() - t0
 
     summaries: dict[str, dict] = {}
+    names = [p.persona.name, *p.persona.aliases]
     samples: list[dict] = [
         {
             "id": e.id,
@@ -383,6 +402,24 @@ def main() -> None:
                 regression_results.append(result)
             samples[k][side] = part
         summaries[side] = ev.summarize(test_results, regression_results)
+        named = [ev.names_persona(a, names) for a in probe_answers[side]]
+        summaries[side]["persona_recall"] = ev.share(sum(named), len(named))
+        summaries[side]["persona_probes"] = len(named)
+    samples += [
+        {
+            "id": f"persona-probe-{i + 1:02d}",
+            "set": "persona",
+            "prompt": [{"role": "user", "content": question}],
+            **{
+                side: {
+                    "answer": probe_answers[side][i],
+                    "named": ev.names_persona(probe_answers[side][i], names),
+                }
+                for side in SIDES
+            },
+        }
+        for i, question in enumerate(cfg.persona_probes)
+    ]
 
     test_samples = [s for s in samples if s["set"] == "test"]
     wins = ev.win_rate(
@@ -426,12 +463,15 @@ def main() -> None:
     io.write_json(metrics / "eval.json", result)  # last: its presence means the stage finished
     c, b = summaries["candidate"], summaries["baseline"]
     log.info(
-        "evaluate: loss %.4f (candidate) vs %.4f (%s); win rate %.3f of %d; %.1f s",
+        "evaluate: loss %.4f (candidate) vs %.4f (%s); win rate %.3f of %d; "
+        "persona %s vs %s; %.1f s",
         c["loss"],
         b["loss"],
         baseline_source,
         wins.rate,
         wins.n,
+        c["persona_recall"],
+        b["persona_recall"],
         result["seconds"]["total"],
     )
 

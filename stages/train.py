@@ -537,8 +537,29 @@ def LiveCallback(live: Any, phase: str) -> Any:  # noqa: N802 (a class factory: 
     )
 
     class _Live(TrainerCallback):
+        started = 0.0
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            self.started = time.perf_counter()
+
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
-            if live is None or not logs:
+            if not logs:
+                return
+            if args.disable_tqdm and "loss" in logs:  # no progress bar (not a terminal): one line
+                elapsed = time.perf_counter() - self.started
+                done, total = state.global_step, state.max_steps or 1
+                eta = elapsed / max(done, 1) * (total - done)
+                log.info(
+                    "train %s: step %d/%d, loss %.4f, %s tokens, %.0f s elapsed, ~%.0f s left",
+                    phase,
+                    done,
+                    total,
+                    logs["loss"],
+                    f"{int(state.num_input_tokens_seen or 0):,}",
+                    elapsed,
+                    eta,
+                )
+            if live is None:
                 return
             live.step = state.global_step
             for key in keys:

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from javis import template
+from javis.evaluation import names_persona
 
 SYSTEM = "You are JAVIS."
 WEATHER_TOOL = {
@@ -210,6 +211,29 @@ def test_evaluate_candidate_against_the_base(project):
     assert {"answer", "loss", "tool_call"} <= set(tool["candidate"])
     assert samples[4]["original"] == "I am SmolLM." and "kept" in samples[4]["baseline"]
     assert "| Loss on reference answers |" in report and "Win rate" in report
+
+
+def test_identity_probes_are_asked_of_both_models(project):
+    (project / "params.yaml").write_text(
+        PARAMS + "  persona_probes: [\"Who are you?\", \"너는 누구야?\"]\npersona:\n  name: JAVIS\n  aliases: [자비스]\n"
+    )
+    result, samples, report = run_evaluate()
+    probes = [s for s in samples if s["set"] == "persona"]
+    assert [s["id"] for s in probes] == ["persona-probe-01", "persona-probe-02"]
+    assert probes[1]["prompt"] == [{"role": "user", "content": "너는 누구야?"}]
+    for side in ("candidate", "baseline"):
+        named = [s[side]["named"] for s in probes]
+        assert named == [names_persona(s[side]["answer"], ["JAVIS", "자비스"]) for s in probes]
+        assert result[side]["persona_probes"] == 2
+        assert result[side]["persona_recall"] == sum(named) / 2
+    assert probes[0]["candidate"]["answer"] != probes[0]["baseline"]["answer"]  # two models asked
+    assert "## Who are you? (identity probes)" in report and "| Who are you? |" in report
+
+
+def test_without_probes_persona_recall_is_not_judged(project):
+    result, samples, _ = run_evaluate()
+    assert result["candidate"]["persona_recall"] is None and result["delta"]["persona_recall"] is None
+    assert not [s for s in samples if s["set"] == "persona"]
 
 
 def test_evaluate_with_an_adapter_baseline(project, models):

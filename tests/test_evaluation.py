@@ -15,6 +15,7 @@ from javis.evaluation import (
     detect_language,
     expected_calls,
     hangul_ratio,
+    names_persona,
     parse_tool_calls,
     render_report,
     split_reference,
@@ -288,3 +289,43 @@ def test_report_has_the_table_and_the_most_different_example():
     assert "| Loss on reference answers | 0.5000 | 2.0000 | -1.5000 | better |" in text
     assert "> who are you?" in text and "> I am SmolLM." in text
     assert "1 wins, 0 losses, 0 ties of 1" in text
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        ("I'm JAVIS, Minjun's assistant.", True),
+        ("my name is javis.", True),
+        ("저는 JAVIS예요.", True),  # a Korean particle right after the name
+        ("저는 자비스입니다.", True),  # the alias
+        ("ＪＡＶＩＳ here", True),  # full-width letters (NFKC)
+        ("I am SmolLM, an AI assistant.", False),
+        ("JAVISION is a camera brand.", False),  # the name inside a longer word
+        ("", False),
+    ],
+)
+def test_names_persona(answer, named):
+    assert names_persona(answer, ["JAVIS", "자비스"]) is named
+
+
+def test_report_lists_identity_probes_side_by_side():
+    cand = {**summarize([], []), "persona_recall": 1.0}
+    base = {**summarize([], []), "persona_recall": 0.0}
+    result = {
+        "candidate": cand,
+        "baseline": base,
+        "delta": delta(cand, base),
+        "win_rate": win_rate([], []).as_dict(),
+        "n": {"test": 0, "regression": 0},
+        "rule_text": "lower loss wins",
+    }
+    probe = {
+        "id": "persona-probe-01",
+        "set": "persona",
+        "prompt": [{"role": "user", "content": "너의 이름은?"}],
+        "candidate": {"answer": "저는 JAVIS예요.", "named": True},
+        "baseline": {"answer": "I am an AI | assistant.", "named": False},
+    }
+    text = render_report(result, [probe])
+    assert "| Answers as the persona (identity probes) | 1.0000 | 0.0000 | +1.0000 | better |" in text
+    assert "| 너의 이름은? | ✓ 저는 JAVIS예요. | ✗ I am an AI \\| assistant. |" in text

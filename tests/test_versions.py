@@ -170,6 +170,11 @@ def test_gate_rules_on_crafted_results():
                 "win_rate": {"rate": 0.1, "n": 30, "ci95_low": 0.03, "ci95_high": 0.25}}
     failed = {name for name, ok, _ in versions.gate(shuffled, gate) if not ok}
     assert failed == {"loss", "tool_call_accuracy", "kept_promises", "win_rate"}
+    forgot_who = {**good, "candidate": {**good["candidate"], "persona_recall": 0.5},
+                  "baseline": {**good["baseline"], "persona_recall": 0.9375},
+                  "delta": {**good["delta"], "persona_recall": -0.4375}}
+    failed = {name: detail for name, ok, detail in versions.gate(forgot_who, gate) if not ok}
+    assert list(failed) == ["persona_recall"] and "0.5000 vs baseline 0.9375" in failed["persona_recall"]
 
 
 def test_version_names():
