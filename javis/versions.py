@@ -542,15 +542,18 @@ def _base_changed(last_rev: str, p: params.Params) -> bool:
 
 
 def worst_regressions(metrics: Path, n: int = 5) -> list[str]:
-    """What to review after a failed gate (from eval_samples.jsonl): the user's corrections the
-    candidate broke and the baseline kept, then the test examples it lost most on."""
+    """What to review after a failed gate (from eval_samples.jsonl): the identity questions and the
+    user's corrections the candidate gets wrong and the baseline right, then the test examples it
+    lost most on."""
     path = metrics / "eval_samples.jsonl"
     if not path.exists():
         return []
     broken, lost = [], []
     for s in io.iter_records(path):
         c, b = s.get("candidate", {}), s.get("baseline", {})
-        if s.get("set") == "regression" and c.get("kept") is False and b.get("kept") is not False:
+        if s.get("set") == "persona" and c.get("named") is False and b.get("named") is True:
+            broken.append(f"    forgot who it is {s.get('id')}: {prompt_text(s)[:70]!r} -> {str(c.get('answer'))[:70]!r}")
+        elif s.get("set") == "regression" and c.get("kept") is False and b.get("kept") is not False:
             broken.append(f"    broken promise {s.get('id')}: {prompt_text(s)[:70]!r} -> {str(c.get('answer'))[:70]!r}")
         elif isinstance(c.get("loss"), float) and isinstance(b.get("loss"), float) and c["loss"] > b["loss"]:
             lost.append((c["loss"] - b["loss"], f"    loss +{c['loss'] - b['loss']:.3f} {s.get('id')}: {prompt_text(s)[:70]!r}"))

@@ -165,7 +165,7 @@ TINY_TRAIN = {"epochs": 1.0, "max_steps": 2, "batch_size": 4, "max_length": 256,
 TINY_EVAL = {"max_new_tokens": 8, "max_examples": 6, "batch_size": 6}
 # A random tiny model's answers are noise: its releases pass on loss alone (gate logic is tested on crafted results).
 TINY_GATE = {"gate": {"max_loss_increase": 0.5, "max_tool_accuracy_drop": 1.0, "max_style_drop": 1.0,
-                      "max_promise_drop": 1.0, "min_win_rate_low": 0.0}}
+                      "max_promise_drop": 1.0, "min_win_rate_low": 0.0, "max_persona_drop": 1.0}}
 
 
 def tiny_project(dest: Path, base: Path) -> Path:
@@ -179,3 +179,28 @@ def tiny_project(dest: Path, base: Path) -> Path:
                    env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
                         "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
     return repo
+
+
+def shuffle_trained_answers(repo: Path, seed: int = 0) -> int:
+    """Permute the final answers of the plain (no tool) conversations that train on, in examples/raw;
+    test records keep theirs, so the candidate is judged on the true answers. Returns how many moved."""
+    import random
+
+    trained = {}
+    for r in read_jsonl(repo / "data/training/current/train.jsonl"):
+        meta = r.get("meta", {})
+        if meta.get("file") in ("examples/raw/conversations.jsonl", "examples/raw/persona.jsonl"):
+            trained.setdefault(meta["file"], set()).add(meta["line"])
+    moved = 0
+    for name, lines in trained.items():
+        rows = read_jsonl(repo / name)
+        plain = [i for i in range(len(rows)) if i + 1 in lines and not rows[i].get("tools")
+                 and rows[i]["messages"][-1]["role"] == "assistant"
+                 and isinstance(rows[i]["messages"][-1].get("content"), str)]
+        answers = [rows[i]["messages"][-1]["content"] for i in plain]
+        random.Random(seed).shuffle(answers)
+        for i, answer in zip(plain, answers, strict=True):
+            moved += rows[i]["messages"][-1]["content"] != answer
+            rows[i]["messages"][-1]["content"] = answer
+        write_jsonl(repo / name, rows)
+    return moved
