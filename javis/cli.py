@@ -138,11 +138,12 @@ def cmd_versions(args: argparse.Namespace) -> int:
         print("No releases yet: `javis release -m 'first version'` makes javis-v0.1.")
         return 0
     t = Table(title="Releases")
-    for col in ("version", "date", "base", "method", "data", "loss", "tool acc.", "style", "user satisfaction", ""):
+    for col in ("version", "date", "base", "method", "data", "loss", "tool acc.", "style", "persona", "user satisfaction",
+                ""):
         t.add_column(col)
     for r in rows:
         t.add_row(r["version"], str(r["date"]), str(r["base"]), str(r["method"]), str(r["data"]), _fmt(r["loss"]),
-                  _fmt(r["tool_accuracy"]), _fmt(r["style"]), r["satisfaction"], "deployed" if r["deployed"] else "")
+                  _fmt(r["tool_accuracy"]), _fmt(r["style"]), _fmt(r["persona"]), r["satisfaction"], "deployed" if r["deployed"] else "")
     console().print(t)
     return 0
 

@@ -275,6 +275,7 @@ def write_record(version: Version, p: params.Params, result: dict, previous: str
             "user_satisfaction": sat["mean"],
             "loss": cand.get("loss"),
             "kept_promises": cand.get("kept_promises"),
+            "persona_recall": cand.get("persona_recall"),
             "win_rate_vs_previous": (result.get("win_rate") or {}).get("rate"),
             "baseline": previous or "base model",
         },
@@ -705,6 +706,7 @@ def version_rows(p: params.Params) -> list[dict]:
             "version": v.name, "date": meta.get("created_at"), "base": meta.get("base_model"),
             "method": (meta.get("training") or {}).get("method"), "data": (meta.get("training") or {}).get("data_count"),
             "loss": ev.get("loss"), "tool_accuracy": ev.get("tool_accuracy"), "style": ev.get("style_consistency"),
+            "persona": ev.get("persona_recall"),
             "satisfaction": user_satisfaction(v.name, Path(p.paths.feedback))["text"],
             "deployed": v.name == deployed, "commit": rev[:10],
         })

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY_GATE, copy_project, set_params, shuffle_trained_answers, write_jsonl
+from conftest import TINY_GATE, copy_project, set_params, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -47,15 +47,7 @@ def bundled(tmp_path_factory) -> dict:
     sh(repo, "git", "add", "examples/raw/week2.jsonl")
     sh(repo, "git", "commit", "-qm", "week 2")
     out2 = javis(repo, "release", "-m", "more data")
-    # A candidate trained on shuffled answers, judged by the shipped loss and win-rate rules.
-    set_params(repo, train={"max_steps": 8}, evaluate={"max_examples": 8},
-               release={"gate": {"max_loss_increase": 0.05, "min_win_rate_low": 0.25}})
-    moved = shuffle_trained_answers(repo)
-    sh(repo, "git", "commit", "-qam", "shuffled answers")
-    head = sh(repo, "git", "rev-parse", "HEAD").strip()
-    shuffled = subprocess.run([sys.executable, "-m", "javis.cli", "release", "-m", "shuffled"], cwd=repo,
-                              capture_output=True, text=True)
-    return {"repo": repo, "out1": out1, "out2": out2, "shuffled": shuffled, "moved": moved, "head": head}
+    return {"repo": repo, "out1": out1, "out2": out2}
 
 
 def test_two_releases_on_the_bundled_model(bundled):
@@ -75,21 +67,6 @@ def test_metrics_diff_between_the_tags(bundled):
     out = sh(bundled["repo"], sys.executable, "-m", "dvc", "metrics", "diff", "javis-v0.1", "javis-v0.2")
     assert "metrics/eval.json" in out and "candidate.loss" in out
     print("\n" + out)
-
-
-def test_a_candidate_trained_on_shuffled_answers_is_blocked(bundled):
-    repo, result = bundled["repo"], bundled["shuffled"]
-    out = result.stdout + result.stderr
-    ev = json.loads((repo / "metrics/eval.json").read_text())
-    print(f"\nshuffled answers ({bundled['moved']} moved): loss delta {ev['delta']['loss']:+.4f}, "
-          f"win rate {ev['win_rate']['rate']:.3f} [{ev['win_rate']['ci95_low']:.3f}, {ev['win_rate']['ci95_high']:.3f}]")
-    assert bundled["moved"] > 50
-    assert result.returncode != 0, out[-3000:]
-    assert "gate FAIL loss" in out and "gate FAIL win_rate" in out, out[-3000:]
-    assert ev["baseline_source"] == "javis-v0.2" and ev["delta"]["loss"] > 0.05
-    assert "nothing was committed or tagged" in out and "records to review" in out
-    assert sh(repo, "git", "tag", "--list", "javis-v*").split() == ["javis-v0.1", "javis-v0.2"]
-    assert sh(repo, "git", "rev-parse", "HEAD").strip() == bundled["head"]
 
 
 def test_deploy_rollback_and_generate(bundled, monkeypatch):

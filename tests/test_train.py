@@ -407,3 +407,16 @@ def test_a_base_without_chatml_tokens_is_refused_before_training(tmp_path, tiny_
     )
     with pytest.raises(SystemExit, match=r"base.source: the base tokenizer has no"):
         T.train(make_params(tmp_path, tiny_base))
+
+
+def test_length_buckets_pad_little_and_keep_every_row():
+    import random
+
+    lengths = [random.Random(7).randint(20, 900) for _ in range(186)]
+    order = T.length_buckets(lengths, 8, seed=42)
+    assert sorted(order) == list(range(186))  # a permutation: every row once
+    assert order == T.length_buckets(lengths, 8, seed=42) != T.length_buckets(lengths, 8, seed=43)
+    batches = [order[k : k + 8] for k in range(0, 186, 8)]
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    assert padded / sum(lengths) < 1.1  # random batches of 8 pad about 2x here
+    assert [len(b) for b in batches].count(2) == 1  # 186 = 23 x 8 + 2
