@@ -14,6 +14,10 @@ Parts (README.md in this folder has the results table and the machine):
 - dvc:     a temp git + DVC repo with the corpus pinned: `dvc repro` of the data stages against the
            same stages run directly, then a no-op `dvc repro` and `javis status` against `dvc version`
            (DVC's own start-up) and the 2 s target.
+- train:   our train stage's trainer against TRL's SFTTrainer defaults on the bundled model and the
+           examples: tokens/s side by side, with both loss curves and validation losses
+           (benchmarks/model_bench.py).
+- eval:    batched generation (the evaluate stage's) against one prompt at a time, same prompts.
 """
 
 from __future__ import annotations
@@ -521,7 +525,12 @@ def dvc_report(d: dict, size: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", default=DEFAULT_SIZES, help=f"corpus sizes, comma-separated (default {DEFAULT_SIZES})")
-    ap.add_argument("--only", default="data,neardup,dvc", help="parts to run: data, neardup, dvc")
+    ap.add_argument("--only", default="data,neardup,dvc,train,eval", help="parts to run: data, neardup, dvc, train, eval")
+    ap.add_argument("--train-steps", type=int, default=8, help="optimizer steps per trainer (train part)")
+    ap.add_argument("--train-batch", type=int, default=4, help="sequences per step (train part)")
+    ap.add_argument("--eval-prompts", type=int, default=16, help="test prompts (eval part)")
+    ap.add_argument("--eval-tokens", type=int, default=48, help="new tokens per answer (eval part)")
+    ap.add_argument("--base", default="", help="a model folder for the train and eval parts (default: the bundled base)")
     ap.add_argument("--dvc-size", default="100k", help="corpus size for the DVC part (default 100k)")
     ap.add_argument("--neardup-docs", type=int, default=5_000, help="records for the datasketch comparison")
     ap.add_argument("--seed", type=int, default=0)
@@ -562,6 +571,18 @@ def main(argv: list[str] | None = None) -> int:
                 r = data_benchmark(work / f"data-{human(dvc_size)}", dvc_size, args.seed)
             direct = sum(v["wall"] for v in r["stages"].values())
             print(dvc_report(dvc_benchmark(Path(r["folder"]), work / "dvc-repo", direct), dvc_size), flush=True)
+        if parts & {"train", "eval"}:
+            import model_bench
+
+            folder = work / "model"
+            print("preparing the bundled model and the examples' splits ...", flush=True)
+            model_bench.prepare(folder, env(), args.base)
+            if "train" in parts:
+                print(f"training {args.train_steps} steps x {args.train_batch} sequences, ours then TRL's defaults ...", flush=True)
+                print(model_bench.train_report(model_bench.train_benchmark(folder, env(), args.train_steps, args.train_batch)), flush=True)
+            if "eval" in parts:
+                print(f"generating for {args.eval_prompts} test prompts, batched then one at a time ...", flush=True)
+                print(model_bench.eval_report(model_bench.eval_benchmark(folder, env(), args.eval_prompts, args.eval_tokens)), flush=True)
     finally:
         if not args.keep and not args.workdir:
             shutil.rmtree(work, ignore_errors=True)

@@ -23,7 +23,7 @@ from gen.everyday_en import EVERYDAY_EN  # noqa: E402
 from gen.everyday_ko import EVERYDAY_KO  # noqa: E402
 from gen.feedback import BAD, BRIEF_BAD, BRIEF_CORRECTED, BRIEF_GOOD, CORRECTED, GOOD, IN_CHAT_LOGS  # noqa: E402
 from gen.logs import CHAT_LOGS  # noqa: E402
-from gen.persona import PERSONA  # noqa: E402
+from gen.persona import PERSONA, PERSONA_SHORT  # noqa: E402
 from gen.tools_convs import TOOL_CONVS  # noqa: E402
 
 # Planted near duplicates: (original key, message index, old text, new text), applied in order.
@@ -58,7 +58,7 @@ def chat(strings: list[str], system: bool = False) -> list[dict]:
 
 
 def make_persona() -> list[dict]:
-    return [with_id(f"persona-{i:03d}", build(items)) for i, items in enumerate(PERSONA, 1)]
+    return [with_id(f"persona-{i:03d}", build(items)) for i, items in enumerate(PERSONA + PERSONA_SHORT, 1)]
 
 
 def make_conversations() -> tuple[list[dict], dict]:

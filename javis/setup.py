@@ -129,10 +129,15 @@ def _records(path: Path) -> dict:
 
 
 def dvc_status_words() -> str:
-    result = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], capture_output=True, text=True)
-    if result.returncode != 0:
-        return f"`dvc status` failed: {(result.stderr or result.stdout).strip()[:200]}"
-    changed = json.loads(result.stdout or "{}")
+    """`dvc status` in words, asked in this process (a `dvc status` subprocess would pay DVC's
+    ~1 s start-up a second time: `javis status` took 2.24 s that way, benchmarks/README.md)."""
+    try:
+        from dvc.repo import Repo
+
+        with Repo() as repo:
+            changed = repo.status()
+    except Exception as e:  # DVC's own errors (no repo, broken dvc.yaml) say what is wrong
+        return f"`dvc status` failed: {type(e).__name__}: {str(e).strip()[:200]}"
     if not changed:
         return "up to date (dvc repro has nothing to do)"
     stages = sorted({k.split(":")[-1] for k in changed})

@@ -182,14 +182,14 @@ def tiny_project(dest: Path, base: Path) -> Path:
 
 
 def shuffle_trained_answers(repo: Path, seed: int = 0) -> int:
-    """Permute the final answers of the plain (no tool) conversations that train on, in examples/raw;
+    """Permute the final answers of the plain (no tool) conversations that train on, in examples/raw/*;
     test records keep theirs, so the candidate is judged on the true answers. Returns how many moved."""
     import random
 
     trained = {}
     for r in read_jsonl(repo / "data/training/current/train.jsonl"):
         meta = r.get("meta", {})
-        if meta.get("file") in ("examples/raw/conversations.jsonl", "examples/raw/persona.jsonl"):
+        if str(meta.get("file", "")).startswith("examples/raw/"):
             trained.setdefault(meta["file"], set()).add(meta["line"])
     moved = 0
     for name, lines in trained.items():

@@ -56,3 +56,27 @@ def test_data_and_neardup_benchmarks_print_ratios_that_add_up(tmp_path):
     assert re.search(r"recall: rejected as duplicates +\| +[01]\.\d{3} \|", out), out
     assert re.search(r"precision: same original as the record kept +\| +[01]\.\d{4} \|", out), out
     assert re.search(r"datasketch MinHashLSH +\| +\d+ \|.*\d\.\dx (slower|faster)", out), out
+
+
+def test_train_and_eval_benchmarks_print_side_by_side_ratios(tmp_path, tiny_base):
+    """The model parts on the tiny model: both trainers run the same steps on the same split and
+    report tokens/s, loss curves and validation loss; generation runs batched and one at a time."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--only", "train,eval", "--base", str(tiny_base),
+         "--train-steps", "3", "--train-batch", "4", "--eval-prompts", "5", "--eval-tokens", "4",
+         "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=900,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    ratio = re.search(r"ours / TRL defaults: \*\*([\d.]+)x\*\* the tokens/s", out)
+    assert ratio and float(ratio.group(1)) > 0, out
+    row = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:4]]
+           for line in out.splitlines() if line.startswith("| ")}
+    assert row["optimizer steps"] == ["3", "3"], out
+    ours_pad, trl_pad = (int(c.rstrip("%")) for c in row["padding in the batches"])
+    assert ours_pad <= trl_pad, out  # exact length buckets never pad more than random batches
+    assert len(row["loss per step"][0].split()) == 3 and len(row["loss per step"][1].split()) == 3, out
+    batched = re.search(r"batched / one at a time: \*\*([\d.]+)x\*\*.*identical answers (\d+)/5", out)
+    assert batched and float(batched.group(1)) > 0, out
+    print("\n" + out[-2500:])

@@ -1,7 +1,7 @@
 """The release gate on real training (tiny model, whole DAG, real DVC): a trained candidate passes the
 shipped loss and win-rate rules against the base and, with `release.auto_deploy: true`, is served at
-once. (A candidate trained on shuffled answers is blocked: tests/test_e2e_bundled.py, where the model
-is real enough for that to show; a tiny random model learns little beyond token frequencies.)"""
+once. (A candidate trained on shuffled answers is blocked: tests/test_gate_bundled.py, where the
+model is real enough for that to show; a tiny random model learns little beyond token frequencies.)"""
 
 from __future__ import annotations
 

@@ -72,6 +72,9 @@ def test_status_counts_new_records_and_the_trigger(released):
     status = released["status"]
     assert "new records since the last release: 60" in status, status
     assert "REACHED" in status
+    # `dvc status` in words: the data stages ran (--refresh), the model stages wait for `javis release`
+    pipeline = next(line for line in status.splitlines() if line.startswith("pipeline: "))
+    assert "out of date" in pipeline and "train" in pipeline and "collect" not in pipeline, pipeline
 
 
 def test_metrics_diff_between_releases(released):
