@@ -289,7 +289,8 @@ def test_rejects_are_reported_with_index_and_reason(workdir):
     assert {"messages", "prompt"} <= {k for r in records for k in r}
 
 
-def test_json_array_rejects_use_the_index(tmp_path):
+def test_json_array_rejects_use_the_index(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # importers.main writes to paths.raw (data/raw): this temp folder's, not the checkout's
     src = tmp_path / "a.json"
     src.write_text(json.dumps([{"instruction": "Hi", "output": "Hello."}, "text", {"instruction": "", "output": "x"}]))
     rep = run([src], tmp_path / "raw", fmt="alpaca")
