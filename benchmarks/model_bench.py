@@ -78,14 +78,7 @@ def train_report(r: dict) -> str:
     for key, name in (("settings", "settings"), ("precision", "precision"), ("steps", "optimizer steps"),
                       ("tokens", "tokens trained (non-padding)"), ("padded_share", "padding in the batches"),
                       ("seconds", "training seconds"), ("tokens_per_s", "tokens/s")):
-        def cell(x: dict) -> str:
-            v = x[key]
-            if key == "padded_share":
-                return f"{v:.0%}"
-            if isinstance(v, float):
-                return f"{v:,.1f}"
-            return f"{v:,}" if isinstance(v, int) else str(v)
-        lines.append(f"| {name} | {cell(ours)} | {cell(trl)} |")
+        lines.append(f"| {name} | {_cell(ours[key], key)} | {_cell(trl[key], key)} |")
     lines.append(f"| loss per step | {_curve(ours['losses'])} | {_curve(trl['losses'])} |")
     lines.append(f"| validation loss after training (base: {ours['val_loss_base']:.4f}) | "
                  f"{ours['val_loss']:.4f} | {trl['val_loss']:.4f} |")
@@ -110,6 +103,14 @@ def eval_report(r: dict) -> str:
         f"\nbatched / one at a time: **{s['seconds'] / b['seconds']:.2f}x** (target >= 3x); "
         f"identical answers {same}/{b['prompts']} (greedy; left padding can flip a near tie)",
     ])
+
+
+def _cell(v: object, key: str) -> str:
+    if key == "padded_share":
+        return f"{v:.0%}"
+    if isinstance(v, float):
+        return f"{v:,.1f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
 
 
 def _curve(losses: list[float]) -> str:
