@@ -201,7 +201,7 @@ def work_train(folder: Path, mode: str, steps: int, batch: int) -> dict:
     with trainer.model.disable_adapter():
         base_loss = _val_loss(trainer.model, tokenizer, val_rows)
     started = time.perf_counter()
-    result = trainer.train()
+    trainer.train()
     seconds = time.perf_counter() - started
     tokens = int(trainer.state.num_input_tokens_seen)
     return {
@@ -212,7 +212,6 @@ def work_train(folder: Path, mode: str, steps: int, batch: int) -> dict:
         "tokens": tokens,
         "padded_share": 1 - padded["real"] / max(1, padded["all"]),
         "seconds": seconds,
-        "runtime": float(result.metrics.get("train_runtime", seconds)),
         "tokens_per_s": tokens / seconds,
         "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
         "val_loss": _val_loss(trainer.model, tokenizer, val_rows),

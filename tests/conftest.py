@@ -168,6 +168,22 @@ TINY_GATE = {"gate": {"max_loss_increase": 0.5, "max_tool_accuracy_drop": 1.0, "
                       "max_promise_drop": 1.0, "min_win_rate_low": 0.0, "max_persona_drop": 1.0}}
 
 
+# The shipped loss and win-rate rules (params.Gate defaults), the rules on generated text switched off:
+# for candidates whose short or noisy generations say nothing about style, tools or identity.
+LOSS_GATE = {"max_loss_increase": 0.05, "min_win_rate_low": 0.25, "max_tool_accuracy_drop": 1.0,
+             "max_style_drop": 1.0, "max_promise_drop": 1.0, "max_persona_drop": 1.0}
+
+
+def sh(repo: Path, *cmd: str, check: bool = True):
+    """Run a command in `repo`; with `check`, a failure shows the ends of its output."""
+    import subprocess
+
+    result = subprocess.run(list(cmd), cwd=repo, capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, f"{cmd}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    return result
+
+
 def tiny_project(dest: Path, base: Path) -> Path:
     """A project copy whose whole DAG runs in seconds: the tiny base, 2 training steps, 6 eval examples."""
     import subprocess

@@ -12,20 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import read_jsonl, set_params, tiny_project
+from conftest import LOSS_GATE, read_jsonl, set_params, sh, tiny_project
 
-# The tiny model's generations are noise, so only the loss-based rules are judged here, at the
-# shipped defaults (params.Gate); the rules on generated text are tested on crafted results.
-LOSS_GATE = {"max_loss_increase": 0.05, "min_win_rate_low": 0.25, "max_tool_accuracy_drop": 1.0,
-             "max_style_drop": 1.0, "max_promise_drop": 1.0, "max_persona_drop": 1.0}
+# The tiny model's generations are noise, so only the loss-based rules are judged here (LOSS_GATE);
+# the rules on generated text are tested on crafted results.
 LEARN = {"max_steps": -1, "epochs": 2, "batch_size": 8, "learning_rate": 0.003, "lora_r": 8, "lora_alpha": 16}
-
-
-def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(list(cmd), cwd=repo, capture_output=True, text=True)
-    if check:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 def javis(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

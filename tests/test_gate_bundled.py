@@ -4,7 +4,8 @@ The data is a bilingual note-taking task whose every answer repeats the details 
 what a model learns from true pairs (answer about *this* question) shows on unseen test questions.
 v0.1 and the candidate train from the same base with the same params for the same number of steps;
 only the pairing of questions and answers in the training split differs. The candidate is judged
-against v0.1 by the shipped loss and win-rate rules and must be refused: no commit, no tag.
+against v0.1 by the shipped loss and win-rate rules (LOSS_GATE: 8-token answers say nothing about
+style, tools or identity) and must be refused: no commit, no tag.
 (A few steps on the bundled examples cannot show this: there the answers' style and length, which
 shuffling keeps, are learned faster than the question -> answer link; measured in session 2.)
 """
@@ -13,19 +14,21 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import TINY_GATE, copy_project, set_params, shuffle_trained_answers, write_jsonl
+from conftest import (
+    LOSS_GATE,
+    TINY_GATE,
+    copy_project,
+    set_params,
+    sh,
+    shuffle_trained_answers,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.slow
 
-# The shipped defaults of the loss and win-rate rules (params.Gate); the rules on generated text are
-# switched off: 8-token answers say nothing about style, tools or identity.
-LOSS_GATE = {"max_loss_increase": 0.05, "min_win_rate_low": 0.25, "max_tool_accuracy_drop": 1.0,
-             "max_style_drop": 1.0, "max_promise_drop": 1.0, "max_persona_drop": 1.0}
 ITEMS_EN = ["milk", "eggs", "rice", "apples", "coffee", "bread", "tofu", "onions", "batteries", "tape",
             "stamps", "socks"]
 ITEMS_KO = ["우유", "달걀", "쌀", "사과", "커피", "식빵", "두부", "양파", "건전지", "테이프", "우표", "양말"]
@@ -51,13 +54,6 @@ def note_records(n: int = 100, seed: int = 7) -> list[dict]:
         rows.append({"id": f"note-{len(rows):03d}", "messages": [{"role": "user", "content": q},
                                                                   {"role": "assistant", "content": ans}]})
     return rows
-
-
-def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(list(cmd), cwd=repo, capture_output=True, text=True)
-    if check:
-        assert result.returncode == 0, f"{cmd}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
-    return result
 
 
 @pytest.fixture(scope="module")
