@@ -41,35 +41,35 @@ class Line:
 
 def read_jsonl(path: str | Path, max_bytes: int = 1_000_000) -> Iterator[Line]:
     """Yield every non-blank line of a JSONL file (BOM and CRLF tolerated)."""
-    path = Path(path)
     name = str(path)
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
-            if number == 1 and raw.startswith(BOM):
-                raw = raw[len(BOM) :]
-            stripped = raw.strip()
-            if not stripped:
-                continue
-            if len(stripped) > max_bytes:
-                yield Line(name, number, None, f"too_large ({len(stripped)} bytes > {max_bytes})", stripped[:EXCERPT])
-                continue
-            try:
-                stripped.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield Line(name, number, None, f"not_utf8 (byte {e.start})", stripped[:EXCERPT])
-                continue
-            try:
-                obj = orjson.loads(stripped)
-            except orjson.JSONDecodeError as e:
-                yield Line(name, number, None, f"bad_json ({e})", stripped)
-                continue
-            if not isinstance(obj, dict):
-                yield Line(name, number, None, f"not_object (a JSON {type(obj).__name__})", stripped)
-                continue
-            if (err := unwritable(obj, stripped)) is not None:
-                yield Line(name, number, None, err, stripped[:EXCERPT])
-                continue
-            yield Line(name, number, obj, None, stripped)
+            if (line := parse_line(name, number, raw, max_bytes)) is not None:
+                yield line
+
+
+def parse_line(name: str, number: int, raw: bytes, max_bytes: int = 1_000_000) -> Line | None:
+    """One line of file `name` -> Line (parsed, or the reason it is not); None when blank."""
+    if number == 1 and raw.startswith(BOM):
+        raw = raw[len(BOM) :]
+    stripped = raw.strip()
+    if not stripped:
+        return None
+    if len(stripped) > max_bytes:
+        return Line(name, number, None, f"too_large ({len(stripped)} bytes > {max_bytes})", stripped[:EXCERPT])
+    try:
+        stripped.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return Line(name, number, None, f"not_utf8 (byte {e.start})", stripped[:EXCERPT])
+    try:
+        obj = orjson.loads(stripped)
+    except orjson.JSONDecodeError as e:
+        return Line(name, number, None, f"bad_json ({e})", stripped)
+    if not isinstance(obj, dict):
+        return Line(name, number, None, f"not_object (a JSON {type(obj).__name__})", stripped)
+    if (err := unwritable(obj, stripped)) is not None:
+        return Line(name, number, None, err, stripped[:EXCERPT])
+    return Line(name, number, obj, None, stripped)
 
 
 # orjson parses 1024 levels of nesting but writes at most 254: a record between the two would parse
@@ -176,11 +176,17 @@ def jobs(input_bytes: int) -> int:
 
 def read_chunks(path: str | Path, size: int = 500) -> Iterator[list[bytes]]:
     """A file's non-blank lines in lists of `size` (the unit of work sent to a worker)."""
-    chunk: list[bytes] = []
+    for chunk in read_numbered_chunks(path, size):
+        yield [raw for _, raw in chunk]
+
+
+def read_numbered_chunks(path: str | Path, size: int = 500) -> Iterator[list[tuple[int, bytes]]]:
+    """(line number, line) of a file's non-blank lines, in lists of `size` (see `parse_line`)."""
+    chunk: list[tuple[int, bytes]] = []
     with open(path, "rb") as f:
-        for raw in f:
+        for number, raw in enumerate(f, start=1):
             if raw.strip():
-                chunk.append(raw)
+                chunk.append((number, raw))
                 if len(chunk) >= size:
                     yield chunk
                     chunk = []

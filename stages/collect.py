@@ -199,6 +199,54 @@ def log_record(obj: dict, meta: dict, source: str, bad_answers: dict[str, dict])
     return kind, {"id": record_id(kind, record), **record}
 
 
+def reject_entry(redactor: Redactor, source: str, file: str, line: int, reason: str, raw: bytes | None = None) -> dict:
+    entry: dict = {"stage": "collect", "file": file, "line": line, "source": source, "reason": reason}
+    if raw is not None:
+        # Redact a longer window than is kept: a secret cut by the excerpt's end would no longer
+        # match its rule, and its first part would be written as it is.
+        entry["raw"] = redactor.redact(raw[: io.EXCERPT].decode("utf-8", "replace"))[0][:2000]
+    return entry
+
+
+# One worker's state (a process of its own when collect runs with several jobs; see io.map_ordered):
+# what the feedback decided (answers rated bad) and what `javis forget` removed.
+_worker: dict = {}
+
+
+def _start_worker(bad_answers: dict[str, dict], forgotten: tuple[set[str], set[str]], max_bytes: int) -> None:
+    _worker.update(bad_answers=bad_answers, forgotten=forgotten, max_bytes=max_bytes, redactor=Redactor())
+
+
+def log_lines(chunk: tuple[str, str, list[tuple[int, bytes]]]) -> tuple[str, list[tuple[str, str, bytes]]]:
+    """Log lines of one file -> per line (kind or "rejected", the reject reason or "", the line to
+    write). Lines are independent once the feedback is read, so chunks run in any process."""
+    rel, name, lines = chunk
+    bad_answers, (forgotten_ids, forgotten_groups) = _worker["bad_answers"], _worker["forgotten"]
+    redactor, max_bytes = _worker["redactor"], _worker["max_bytes"]
+    out = []
+    for number, raw in lines:
+        line = io.parse_line(name, number, raw, max_bytes)
+        if line is None:
+            continue
+        reason, excerpt = line.error, line.raw
+        if reason is None:
+            assert line.obj is not None
+            meta = {"file": line.file, "line": line.line, "orig_id": line.obj.get("id")}
+            if isinstance(line.obj.get("meta"), dict):
+                meta["import"] = line.obj["meta"]  # provenance from `javis import`
+            result = log_record(line.obj, meta, rel, bad_answers)
+            if isinstance(result, str):
+                reason = result
+            else:
+                kind, record = result
+                if not forget.is_forgotten(record, forgotten_ids, forgotten_groups):
+                    out.append((kind, "", io.dumps(record)))
+                    continue
+                reason, excerpt = "forgotten (javis forget; content not kept)", None
+        out.append(("rejected", reason, io.dumps(reject_entry(redactor, rel, line.file, line.line, reason, excerpt))))
+    return rel, out
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     p = params.load()
@@ -220,12 +268,7 @@ def main() -> None:
 
         def reject(source: str, file: str, line: int, reason: str, raw: bytes | None = None) -> None:
             acc.rejected(source, reason)
-            entry = {"stage": "collect", "file": file, "line": line, "source": source, "reason": reason}
-            if raw is not None:
-                # Redact a longer window than is kept: a secret cut by the excerpt's end would
-                # no longer match its rule, and its first part would be written as it is.
-                entry["raw"] = redactor.redact(raw[: io.EXCERPT].decode("utf-8", "replace"))[0][:2000]
-            w.write("rejected", entry)
+            w.write("rejected", reject_entry(redactor, source, file, line, reason, raw))
 
         def files(root: Path, label: str) -> Iterator[tuple[Path, str]]:
             for path in io.list_files(root):
@@ -275,33 +318,28 @@ def main() -> None:
                 w.write(kind, record)
             acc.kept(ev.source)
 
-        for path, rel in files(raw_root, "raw"):
-            for line in io.read_jsonl(path, cfg.max_line_bytes):
+        # The log lines, in worker processes when the logs are large: results come back in input
+        # order, so the outputs are byte-identical for any number of jobs.
+        logs = list(files(raw_root, "raw"))
+        jobs = io.jobs(sum(path.stat().st_size for path, _ in logs))
+        chunks = ((rel, str(path), chunk) for path, rel in logs for chunk in io.read_numbered_chunks(path))
+        init = (bad_answers, (forgotten_ids, forgotten_groups), cfg.max_line_bytes)
+        for rel, results in io.map_ordered(log_lines, chunks, jobs, _start_worker, init):
+            for kind, reason, line in results:
                 acc.seen(rel)
-                if line.error:
-                    reject(rel, line.file, line.line, line.error, line.raw)
-                    continue
-                assert line.obj is not None
-                meta = {"file": line.file, "line": line.line, "orig_id": line.obj.get("id")}
-                if isinstance(line.obj.get("meta"), dict):
-                    meta["import"] = line.obj["meta"]  # provenance from `javis import`
-                result = log_record(line.obj, meta, rel, bad_answers)
-                if isinstance(result, str):
-                    reject(rel, line.file, line.line, result, line.raw)
-                    continue
-                kind, record = result
-                if forget.is_forgotten(record, forgotten_ids, forgotten_groups):
-                    reject(rel, line.file, line.line, "forgotten (javis forget; content not kept)")
-                    continue
-                w.write(kind, record)
-                acc.kept(rel)
+                w.write_line(kind, line)
+                if reason:
+                    acc.rejected(rel, reason)
+                else:
+                    acc.kept(rel)
 
         acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in ("sft", "preference", "kto")}
         acc.extra["skipped_files"] = skipped
         metrics = acc.metrics()  # checks in == kept + rejected before anything is renamed into place
     io.write_json(Path(paths.metrics) / "collect.json", metrics)
     t = metrics
-    log.info("collect: %d lines in, %d kept, %d rejected -> %s", t["in"], t["kept"], t["rejected"], t["records_out"])
+    log.info("collect: %d lines in, %d kept, %d rejected -> %s (%d jobs)", t["in"], t["kept"], t["rejected"],
+             t["records_out"], jobs)
 
 
 if __name__ == "__main__":

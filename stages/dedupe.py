@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import orjson
 from rensa import RMinHash, RMinHashLSH
 
 from javis import io, params
@@ -54,12 +55,12 @@ class Deduper:
 
     def check(self, record: dict) -> tuple[bool, str, str | None]:
         """(keep, reason, duplicate_of). A kept record is remembered."""
-        text = record_text(record)
-        h = digest(text)
+        return self.check_hashed(record["id"], *signature(record, self.cfg))
+
+    def check_hashed(self, record_id: str, h: str, m: RMinHash) -> tuple[bool, str, str | None]:
+        """`check` for a record whose `signature` is already made (in a worker process)."""
         if h in self.exact:
             return False, f"exact_duplicate (of {self.exact[h]})", self.exact[h]
-        m = RMinHash(num_perm=self.cfg.num_perm, seed=self.cfg.seed)
-        m.update(shingles(text, self.cfg.shingle))
         best, best_sim = None, 0.0
         for key in self.lsh.query(m):
             sim = m.jaccard(self.hashes[key])
@@ -68,11 +69,38 @@ class Deduper:
         if best is not None:
             other = self.ids[best]
             return False, f"near_duplicate (of {other}, similarity {best_sim:.2f})", other
-        self.exact[h] = record["id"]
+        self.exact[h] = record_id
         self.lsh.insert(len(self.hashes), m)
         self.hashes.append(m)
-        self.ids.append(record["id"])
+        self.ids.append(record_id)
         return True, "", None
+
+
+def signature(record: dict, cfg: params.Dedupe) -> tuple[str, RMinHash]:
+    """(exact hash of the normalised content, MinHash of its word shingles)."""
+    text = record_text(record)
+    m = RMinHash(num_perm=cfg.num_perm, seed=cfg.seed)
+    m.update(shingles(text, cfg.shingle))
+    return digest(text), m
+
+
+# One worker's state (a process of its own when dedupe runs with several jobs; see io.map_ordered).
+_worker: dict = {}
+
+
+def _start_worker(cfg: params.Dedupe) -> None:
+    _worker["cfg"] = cfg
+
+
+def sign_lines(chunk: tuple[str, list[bytes]]) -> tuple[str, list[tuple[str, str, str, RMinHash, bytes]]]:
+    """Per cleaned line (its source, id, exact hash, MinHash, the line): the part of the check
+    that needs no other record, so it runs in any process."""
+    kind, lines = chunk
+    out = []
+    for raw in lines:
+        record = orjson.loads(raw)
+        out.append((record.get("source", "?"), record["id"], *signature(record, _worker["cfg"]), raw))
+    return kind, out
 
 
 def main() -> None:
@@ -81,33 +109,39 @@ def main() -> None:
     paths, cfg = p.paths, p.dedupe
     src, out = Path(paths.cleaned), Path(paths.deduped)
     acc = io.Accounting("dedupe")
+    for kind in KINDS:
+        if not (src / f"{kind}.jsonl").exists():
+            raise SystemExit(f"dedupe: {src / f'{kind}.jsonl'} is missing; run `dvc repro clean` first")
+    # Hashing runs in worker processes; the checks against the records kept so far run here, in
+    # input order (the first of a group is kept), so the outputs do not depend on the number of jobs.
+    jobs = io.jobs(sum((src / f"{kind}.jsonl").stat().st_size for kind in KINDS))
+    dedupers = {kind: Deduper(cfg) for kind in KINDS}
     with io.JsonlWriter() as w:
         w.open("rejected", Path(paths.rejected) / "dedupe.jsonl")
         for kind in KINDS:
-            path = src / f"{kind}.jsonl"
-            if not path.exists():
-                raise SystemExit(f"dedupe: {path} is missing; run `dvc repro clean` first")
             w.open(kind, out / f"{kind}.jsonl")
-            deduper = Deduper(cfg)
-            for record in io.iter_records(path):
-                source = record.get("source", "?")
+        chunks = ((kind, chunk) for kind in KINDS for chunk in io.read_chunks(src / f"{kind}.jsonl"))
+        for kind, results in io.map_ordered(sign_lines, chunks, jobs, _start_worker, (cfg,)):
+            deduper = dedupers[kind]
+            for source, record_id, h, m, line in results:
                 acc.seen(source)
-                keep, reason, dup_of = deduper.check(record)
+                keep, reason, dup_of = deduper.check_hashed(record_id, h, m)
                 if keep:
-                    w.write(kind, record)
+                    w.write_line(kind, line)
                     acc.kept(source)
                     continue
                 acc.rejected(source, reason)
+                record = orjson.loads(line)
                 meta = record.get("meta", {})
                 w.write("rejected", {
-                    "stage": "dedupe", "file": meta.get("file"), "line": meta.get("line"), "id": record["id"],
+                    "stage": "dedupe", "file": meta.get("file"), "line": meta.get("line"), "id": record_id,
                     "source": source, "reason": reason, "duplicate_of": dup_of, "record": record,
                 })
         acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in KINDS}
         metrics = acc.metrics()
     io.write_json(Path(paths.metrics) / "dedupe.json", metrics)
-    log.info("dedupe: %d in, %d kept, %d rejected %s", metrics["in"], metrics["kept"], metrics["rejected"],
-             metrics["rejected_by_reason"])
+    log.info("dedupe: %d in, %d kept, %d rejected %s (%d jobs)", metrics["in"], metrics["kept"], metrics["rejected"],
+             metrics["rejected_by_reason"], jobs)
 
 
 if __name__ == "__main__":

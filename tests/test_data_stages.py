@@ -331,3 +331,53 @@ def test_forget_removes_a_conversation_and_everything_derived(workdir):
     assert_accounted(metrics("collect"))
     with pytest.raises(ValueError, match="no collected record matches"):
         fg.forget(params.load(), "nope", None, "", "t")
+
+
+# --- worker processes ----------------------------------------------------------------------------
+
+
+def test_stages_write_the_same_bytes_with_one_and_two_jobs(workdir, monkeypatch, caplog):
+    """collect, clean and dedupe hand chunks of lines to worker processes: the outputs and the
+    metrics (but for the time taken) are the same bytes with 1 and 2 jobs. The benchmark corpus
+    (malformed lines, feedback, duplicates, secrets) at 3,000 conversations: several chunks a stage."""
+    import logging
+    import sys
+
+    from conftest import ROOT
+
+    from javis import io
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gen
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    gen.generate(workdir, 3000, seed=3)
+    monkeypatch.setattr(io, "PARALLEL_MIN_BYTES", 0)
+
+    def outputs() -> dict[str, bytes]:
+        files = {}
+        for path in sorted((workdir / "data").rglob("*.jsonl")) + sorted((workdir / "metrics").glob("*.json")):
+            if path.parts[-2] in ("raw", "feedback"):
+                continue
+            data = path.read_bytes()
+            if path.suffix == ".json":
+                m = json.loads(data)
+                m.pop("seconds", None)
+                data = json.dumps(m, sort_keys=True).encode()
+            files[str(path.relative_to(workdir))] = data
+        return files
+
+    runs = {}
+    for jobs in ("1", "2"):
+        monkeypatch.setenv("JAVIS_JOBS", jobs)
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            run_all()
+        for stage in ("collect", "clean", "dedupe"):
+            assert any(r.getMessage().startswith(f"{stage}:") and r.getMessage().endswith(f"({jobs} jobs)")
+                       for r in caplog.records), stage
+        runs[jobs] = outputs()
+    assert runs["1"] == runs["2"]
+    assert metrics("collect")["rejected"] > 0 and metrics("dedupe")["rejected"] > 0
+    assert len(runs["1"]) >= 12  # collected, cleaned, deduped, rejected, training files, metrics
