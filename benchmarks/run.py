@@ -528,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="data,neardup,dvc,train,eval", help="parts to run: data, neardup, dvc, train, eval")
     ap.add_argument("--train-steps", type=int, default=8, help="optimizer steps per trainer (train part)")
     ap.add_argument("--train-batch", type=int, default=4, help="sequences per step (train part)")
-    ap.add_argument("--eval-prompts", type=int, default=16, help="test prompts (eval part)")
+    ap.add_argument("--eval-prompts", type=int, default=32, help="test prompts (eval part)")
     ap.add_argument("--eval-tokens", type=int, default=48, help="new tokens per answer (eval part)")
     ap.add_argument("--base", default="", help="a model folder for the train and eval parts (default: the bundled base)")
     ap.add_argument("--dvc-size", default="100k", help="corpus size for the DVC part (default 100k)")

@@ -141,7 +141,7 @@ class Evaluate:
     baseline_tag: str = ""  # written by `javis release`: the last release's tag ("" = none yet: base)
     baseline_rev: str = ""  # written by `javis release`: that tag's commit (pins the baseline adapter)
     max_new_tokens: int = 128  # greedy generation length per answer
-    batch_size: int = 8  # prompts per generation / loss batch (left padding)
+    batch_size: int = 16  # prompts per generation / loss batch
     max_examples: int = 0  # test and regression examples each, a seeded sample; 0 = all
     min_style_score: int = 4  # a generation is "in style" when javis.quality's style score >= this
     report_examples: int = 5  # most-different examples shown in metrics/report.md

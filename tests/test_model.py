@@ -45,6 +45,55 @@ def test_generate_batch_is_in_order_and_batching_does_not_change_answers(loaded)
     assert tok.padding_side == "right"  # generation pads left internally, training pads right
 
 
+@pytest.fixture(scope="module")
+def sharp(tmp_path_factory, loaded):
+    """A tiny Llama whose attention is peaked (large random weights, short RoPE wavelengths), so a
+    wrong position or mask changes its greedy tokens; the default init's is nearly uniform."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    base, tok = loaded
+    config = LlamaConfig(**{**base.config.to_dict(), "initializer_range": 0.3, "rope_theta": 50.0})
+    torch.manual_seed(0)
+    return LlamaForCausalLM(config).eval(), tok
+
+
+def test_batched_decoding_matches_hf_generate_when_answers_end_at_different_steps(sharp):
+    """generate_batch's decoding (each prompt prefilled alone, caches joined left-padded, a row
+    leaving at its end token) gives the tokens HF's `generate` gives for each prompt alone. The tiny
+    model never says <|im_end|>, so a token it says early in one answer and never in the others is
+    the end token here: that row ends first, the others run to the limit."""
+    import torch
+    from transformers import GenerationConfig
+
+    model, tok = sharp
+    n_new = 10
+    rows = [
+        tok(tok.apply_chat_template(template.prepare_messages(c), add_generation_prompt=True, tokenize=False),
+            add_special_tokens=False)["input_ids"]
+        for c in CONVS
+    ]
+
+    def hf(ids: list[int], end: int) -> list[int]:
+        x = torch.tensor([ids])
+        config = GenerationConfig(max_new_tokens=n_new, do_sample=False, eos_token_id=end, pad_token_id=tok.pad_token_id)
+        with torch.inference_mode():
+            new = model.generate(input_ids=x, attention_mask=torch.ones_like(x), generation_config=config)[0, len(ids):].tolist()
+        return new[: new.index(end) + 1] if end in new else new
+
+    free = [hf(ids, -1) for ids in rows]
+    end, ender = next(
+        (t, r) for r, seq in enumerate(free) for t in seq[1:6]
+        if all(t not in other for o, other in enumerate(free) if o != r)
+    )
+    expected = [hf(ids, end) for ids in rows]
+    with torch.inference_mode():
+        got = jm._decode_batch(model, rows, end, n_new)
+    assert got == expected
+    assert len(got[ender]) < n_new and got[ender][-1] == end
+    assert all(len(seq) == n_new for r, seq in enumerate(got) if r != ender)
+
+
 def test_assistant_nll_scores_only_answers(loaded):
     import torch
 
