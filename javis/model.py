@@ -414,6 +414,25 @@ def _generate_padded(model: Any, rows: list[list[int]], eos: int, pad: int, max_
     return [row[width:].tolist() for row in gen]
 
 
+# Logits of one loss batch, in floats: batch x width x vocabulary. 2^28 floats = 1 GiB (with the
+# log-softmax beside it ~2-3 GiB at the peak): 16 rows of 1,000 tokens of Qwen2.5's 152k vocabulary
+# would be 10 GiB a copy, so long rows go fewer to a batch.
+LOGITS_BUDGET = 1 << 28
+
+
+def _loss_batches(order: list[int], lengths: list[int], batch_size: int, vocab: int) -> list[list[int]]:
+    """`order` (longest first) cut into batches of at most `batch_size` rows whose padded logits
+    stay within LOGITS_BUDGET floats (a longer row goes alone)."""
+    batches: list[list[int]] = []
+    for i in order:
+        last = batches[-1] if batches else None
+        if last and len(last) < batch_size and (len(last) + 1) * lengths[last[0]] * vocab <= LOGITS_BUDGET:
+            last.append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
 def assistant_nll(
     model: Any,
     tokenizer: Any,
@@ -449,9 +468,9 @@ def assistant_nll(
     out: list[tuple[float, int]] = [(0.0, 0)] * len(rows)
     was_training = model.training
     model.eval()
+    vocab = model.get_output_embeddings().weight.shape[0]
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        for idx in _loss_batches(order, [len(ids) for ids, _ in rows], batch_size, vocab):
             width = max(len(rows[i][0]) for i in idx)
             ids = torch.full((len(idx), width), tokenizer.pad_token_id, dtype=torch.long)
             attn = torch.zeros((len(idx), width), dtype=torch.long)

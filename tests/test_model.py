@@ -94,6 +94,23 @@ def test_batched_decoding_matches_hf_generate_when_answers_end_at_different_step
     assert all(len(seq) == n_new for r, seq in enumerate(got) if r != ender)
 
 
+def test_assistant_nll_cuts_batches_by_the_logits_budget(loaded, monkeypatch):
+    """Long rows go fewer to a batch (the logits of a batch stay within LOGITS_BUDGET floats);
+    the losses do not depend on how the rows were batched."""
+    model, tok = loaded
+    convs = [CONVS[1] + [{"role": "assistant", "content": "Rain " * k}] for k in (1, 5, 20, 40)]
+    whole = jm.assistant_nll(model, tok, convs, batch_size=4)
+    vocab = model.get_output_embeddings().weight.shape[0]
+    assert jm._loss_batches([0, 1, 2], [100, 90, 10], 4, vocab) == [[0, 1, 2]]
+    monkeypatch.setattr(jm, "LOGITS_BUDGET", 2 * 100 * vocab)
+    assert jm._loss_batches([0, 1, 2], [100, 90, 10], 4, vocab) == [[0, 1], [2]]
+    assert jm._loss_batches([0, 1, 2], [300, 90, 10], 4, vocab) == [[0], [1, 2]]
+    monkeypatch.setattr(jm, "LOGITS_BUDGET", 1)
+    one_by_one = jm.assistant_nll(model, tok, convs, batch_size=4)
+    assert [n for _, n in one_by_one] == [n for _, n in whole]
+    assert all(abs(a - b) < 1e-3 * max(1.0, abs(a)) for (a, _), (b, _) in zip(one_by_one, whole, strict=True))
+
+
 def test_assistant_nll_scores_only_answers(loaded):
     import torch
 
