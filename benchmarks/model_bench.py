@@ -10,8 +10,9 @@
   second of training (model load and tokenisation excluded), the ratio, each run's loss per step,
   and each resulting adapter's loss on the validation split, measured the same way
   (`javis.model.assistant_nll`): the loss curves must agree for the speed to count.
-- eval: the evaluate stage's batched greedy generation (`javis.model.generate_batch`, prompts
-  grouped by length, left padded) against one prompt at a time, on the same test prompts.
+- eval: the evaluate stage's batched greedy generation (`javis.model.generate_batch`: prompts
+  grouped by length, each prefilled alone, decoded together) against one prompt at a time, on the
+  same test prompts.
 
 Each measured run is its own process (`python benchmarks/model_bench.py worker ...`), so one
 cannot warm the other's caches or inherit its memory.
@@ -101,7 +102,7 @@ def eval_report(r: dict) -> str:
         f"| seconds | {b['seconds']:.1f} | {s['seconds']:.1f} |",
         f"| answers/s | {b['prompts'] / b['seconds']:.2f} | {s['prompts'] / s['seconds']:.2f} |",
         f"\nbatched / one at a time: **{s['seconds'] / b['seconds']:.2f}x** (target >= 3x); "
-        f"identical answers {same}/{b['prompts']} (greedy; left padding can flip a near tie)",
+        f"identical answers {same}/{b['prompts']} (greedy; batched arithmetic can flip a near tie)",
     ])
 
 

@@ -14,7 +14,7 @@ adapters "default" and "baseline"), and the bare base is the base with adapters 
 
 A test conversation's eval prompt is everything before its last assistant turn; that turn is the
 reference. Per model: loss/perplexity of the reference tokens (teacher forcing, the reference's own
-tokens and its `<|im_end|>` only), and a greedy answer (batched, left-padded) judged for tool calls,
+tokens and its `<|im_end|>` only), and a greedy answer (batched: javis.model.generate_batch) judged for tool calls,
 style and language (javis/evaluation.py). On the regression set: chrF of the answer to the
 correction and to the original bad answer, and the loss of the correction. The win rate compares
 the two models' reference losses example by example. Held-out identity questions
