@@ -94,6 +94,34 @@ def test_batched_decoding_matches_hf_generate_when_answers_end_at_different_step
     assert all(len(seq) == n_new for r, seq in enumerate(got) if r != ender)
 
 
+def test_generate_batch_falls_back_to_hf_generate_for_sliding_window_caches(loaded):
+    """A model whose cache layers are not plain keys/values (here Mistral's sliding window, shorter
+    than the prompts) cannot have its prefill caches joined: generate_batch uses HF `generate` on
+    the padded batch and still gives each prompt's answer, in input order."""
+    import torch
+    from transformers import GenerationConfig, MistralConfig, MistralForCausalLM
+
+    base, tok = loaded
+    config = MistralConfig(**{k: getattr(base.config, k) for k in (
+        "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+        "num_key_value_heads", "bos_token_id", "eos_token_id", "pad_token_id")}, sliding_window=8)
+    torch.manual_seed(0)
+    model = MistralForCausalLM(config).eval()
+    convs = CONVS[:2]
+    assert jm._decode_batch(model, [[1, 2, 3]], tok.pad_token_id, 2) is None
+    got = jm.generate_batch(model, tok, convs, max_new_tokens=5, batch_size=2)
+    expected = []
+    for conv in convs:
+        text = tok.apply_chat_template(template.prepare_messages(conv), add_generation_prompt=True, tokenize=False)
+        ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])
+        gen_config = GenerationConfig(max_new_tokens=5, do_sample=False, eos_token_id=tok.convert_tokens_to_ids(template.IM_END),
+                                      pad_token_id=tok.pad_token_id)
+        with torch.inference_mode():
+            gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=gen_config)
+        expected.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True).strip())
+    assert got == expected
+
+
 def test_assistant_nll_cuts_batches_by_the_logits_budget(loaded, monkeypatch):
     """Long rows go fewer to a batch (the logits of a batch stay within LOGITS_BUDGET floats);
     the losses do not depend on how the rows were batched."""
