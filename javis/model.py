@@ -324,6 +324,7 @@ def generate_batch(
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
     eos = tokenizer.convert_tokens_to_ids(template.IM_END)
+    joinable = _joinable_cache(model)
     out: list[str] = [""] * len(encoded)
     was_training = model.training
     model.eval()
@@ -331,8 +332,9 @@ def generate_batch(
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             rows = [encoded[i] for i in idx]
-            tokens = _decode_batch(model, rows, eos, max_new_tokens)
-            if tokens is None:
+            if joinable:
+                tokens = _decode_batch(model, rows, eos, max_new_tokens)
+            else:
                 tokens = _generate_padded(model, rows, eos, tokenizer.pad_token_id, max_new_tokens)
             for i, ids in zip(idx, tokens, strict=True):
                 out[i] = tokenizer.decode(ids, skip_special_tokens=True).strip()
@@ -340,13 +342,21 @@ def generate_batch(
     return out
 
 
-def _decode_batch(model: Any, rows: list[list[int]], eos: int, max_new_tokens: int) -> list[list[int]] | None:
+def _joinable_cache(model: Any) -> bool:
+    """Whether the model's cache is plain per-layer keys/values (what `_decode_batch` joins); a
+    sliding-window or recurrent layer is not."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    return all(type(layer) is DynamicLayer for layer in DynamicCache(config=model.config).layers)
+
+
+def _decode_batch(model: Any, rows: list[list[int]], eos: int, max_new_tokens: int) -> list[list[int]]:
     """Greedy new tokens for each prompt: prefill one prompt at a time, decode together (left-padded
-    caches, a row leaves at its end token). None when the model's cache cannot be joined this way."""
+    caches, a row leaves at its end token). Only for a `_joinable_cache` model."""
     import torch
     import torch.nn.functional as F
     from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
 
     dev = next(model.parameters()).device
     config = model.config
@@ -356,8 +366,6 @@ def _decode_batch(model: Any, rows: list[list[int]], eos: int, max_new_tokens: i
         logits = model(
             input_ids=torch.tensor([ids], device=dev), cache=cache, use_cache=True, logits_to_keep=1
         ).logits
-        if any(type(layer) is not DynamicLayer for layer in cache.layers):
-            return None
         caches.append(cache)
         first.append(logits[0, -1].argmax())
     lengths = [len(ids) for ids in rows]
