@@ -46,7 +46,7 @@ $(VENV)/.installed: pyproject.toml
 # A fresh clone has data/raw.dvc and data/feedback.dvc but not the (private) folders: restore
 # them from the DVC cache, create them when nothing was pinned, or say to `dvc pull`.
 dirs: setup
-	@python -m javis.workspace
+	@python -m javis.app.workspace
 
 clean-venv:
 	rm -rf $(VENV)

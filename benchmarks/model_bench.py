@@ -136,13 +136,13 @@ class _NoLive:
 def _setup(folder: Path):
     sys.path.insert(0, str(folder))
     os.chdir(folder)
-    from javis import params
+    from javis.core import params
 
     return params.load()
 
 
 def _val_loss(model, tokenizer, rows: list[dict]) -> float:
-    from javis import model as jm
+    from javis.model import loading as jm
 
     res = jm.assistant_nll(model, tokenizer, [r["messages"] for r in rows],
                            tools=[json.loads(r["tools"]) if r["tools"] else None for r in rows], batch_size=8)
@@ -153,7 +153,7 @@ def work_train(folder: Path, mode: str, steps: int, batch: int) -> dict:
     import dataclasses
 
     p = _setup(folder)
-    from javis import model as jm
+    from javis.model import loading as jm
     from stages import train as st
 
     p.sections["train"] = dataclasses.replace(p.train, max_steps=steps, token_budget=0, batch_size=batch,
@@ -222,14 +222,14 @@ def work_train(folder: Path, mode: str, steps: int, batch: int) -> dict:
 
 def work_eval(folder: Path, mode: str, prompts: int, new_tokens: int) -> dict:
     p = _setup(folder)
-    from javis import io
-    from javis import model as jm
+    from javis.core import fileio
+    from javis.model import loading as jm
 
     jm.set_determinism(p.evaluate.seed, p.train.threads)
     tokenizer = jm.load_tokenizer(p.paths.base, p.persona.system_prompt)
     model = jm.load_base(p.paths.base, quantize=None, precision="fp32")
     convs, tools = [], []
-    for r in io.iter_records(Path(p.paths.training) / "test.jsonl"):
+    for r in fileio.iter_records(Path(p.paths.training) / "test.jsonl"):
         msgs = r["messages"]
         last_user = max(i for i, m in enumerate(msgs) if m["role"] == "user")
         convs.append(msgs[: last_user + 1])

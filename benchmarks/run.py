@@ -264,8 +264,8 @@ def jaccard(a: set, b: set) -> float:
 
 def neardup_quality(result: dict) -> dict:
     """Precision and recall of the dedupe stage's near-duplicate rejects against the planted truth."""
-    from javis import params
-    from javis.records import record_text
+    from javis.core import params
+    from javis.data.records import record_text
 
     folder = Path(result["folder"])
     cwd = os.getcwd()
@@ -358,7 +358,7 @@ class DatasketchDeduper:
     def check(self, record: dict) -> bool:
         from datasketch import MinHash
 
-        from javis.records import digest, record_text
+        from javis.data.records import digest, record_text
         from stages.dedupe import shingles
 
         text = record_text(record)
@@ -377,7 +377,7 @@ class DatasketchDeduper:
 
 def neardup_throughput(result: dict, docs: int) -> dict:
     """Docs/s of the stage's Deduper (rensa) and of the same algorithm on datasketch, same records."""
-    from javis import params
+    from javis.core import params
     from stages.dedupe import Deduper
 
     folder = Path(result["folder"])
@@ -403,7 +403,7 @@ def neardup_throughput(result: dict, docs: int) -> dict:
     from datasketch import MinHash
     from rensa import RMinHash
 
-    from javis.records import record_text
+    from javis.data.records import record_text
     from stages.dedupe import shingles
 
     tokens = [shingles(record_text(r), cfg.shingle) for r in records]
@@ -494,7 +494,7 @@ def dvc_benchmark(source: Path, folder: Path, direct: dict) -> dict:
         "add": add["wall"], "repro": repro["wall"], "direct": direct,
         "noop": median_of([sys.executable, "-m", "dvc", "repro", "split"], folder),
         "status": median_of([sys.executable, "-m", "dvc", "status"], folder),
-        "javis_status": median_of([sys.executable, "-m", "javis.cli", "status"], folder),
+        "javis_status": median_of([sys.executable, "-m", "javis.app.cli", "status"], folder),
         "dvc_version": median_of([sys.executable, "-m", "dvc", "version"], folder),
         "python": median_of([sys.executable, "-c", "pass"], folder),
     }

@@ -34,8 +34,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from javis import io, params
-from javis.model import BASE_INFO, sha256_file
+from javis.core import fileio, params
+from javis.model.loading import BASE_INFO, sha256_file
 
 log = logging.getLogger("javis.base")
 
@@ -229,7 +229,7 @@ def materialise(cfg: params.Base, out: Path) -> dict:
             **describe(tmp),
             "params": asdict(cfg),
         }  # no timings in it: the same source gives the same bytes (dvc.lock hash)
-        io.write_json(tmp / BASE_INFO, record)
+        fileio.write_json(tmp / BASE_INFO, record)
         for item in tmp.iterdir():
             if item.is_file():
                 item.chmod(0o644)

@@ -23,8 +23,8 @@ import logging
 import subprocess
 from pathlib import Path
 
-from javis import params
-from javis.releases import commit_of, materialise
+from javis.core import params
+from javis.release.vcs import commit_of, materialise
 
 log = logging.getLogger("javis.baseline")
 

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import orjson
 
-from javis import io, params, quality
-from javis.records import KINDS
-from javis.redact import Redactor
-from javis.schema import validate
+from javis.core import fileio, params
+from javis.data import quality
+from javis.data.records import KINDS
+from javis.data.redact import Redactor
+from javis.data.schema import validate
 
 log = logging.getLogger("javis.clean")
 
@@ -48,7 +49,7 @@ def clean_record(record: dict, redactor: Redactor, cfg: params.Clean) -> tuple[b
     return True, "", counts
 
 
-# One worker's state (a process of its own when clean runs with several jobs; see io.map_ordered).
+# One worker's state (a process of its own when clean runs with several jobs; see fileio.map_ordered).
 _worker: dict = {}
 
 
@@ -72,7 +73,7 @@ def clean_lines(chunk: tuple[str, list[bytes]]) -> tuple[str, list[tuple[str, bo
                 "stage": "clean", "file": meta.get("file"), "line": meta.get("line"),
                 "id": record.get("id"), "source": source, "reason": reason, "record": record,
             }
-        out.append((source, keep, reason, counts, meta.get("quality"), io.dumps(record)))
+        out.append((source, keep, reason, counts, meta.get("quality"), fileio.dumps(record)))
     return kind, out
 
 
@@ -81,7 +82,7 @@ def main() -> None:
     p = params.load()
     paths, cfg = p.paths, p.clean
     src, out = Path(paths.collected), Path(paths.cleaned)
-    acc = io.Accounting("clean")
+    acc = fileio.Accounting("clean")
     redactions: Counter[str] = Counter()
     score_hist: dict[str, Counter[int]] = {c: Counter() for c in quality.CRITERIA}
     for kind in KINDS:
@@ -89,13 +90,13 @@ def main() -> None:
             raise SystemExit(f"clean: {src / f'{kind}.jsonl'} is missing; run `dvc repro collect` first")
     # Records are independent: with several jobs, chunks are cleaned in worker processes and
     # written back in input order, so the outputs are byte-identical for any number of jobs.
-    jobs = io.jobs(sum((src / f"{kind}.jsonl").stat().st_size for kind in KINDS))
-    with io.JsonlWriter() as w:
+    jobs = fileio.jobs(sum((src / f"{kind}.jsonl").stat().st_size for kind in KINDS))
+    with fileio.JsonlWriter() as w:
         w.open("rejected", Path(paths.rejected) / "clean.jsonl")
         for kind in KINDS:
             w.open(kind, out / f"{kind}.jsonl")
-        chunks = ((kind, chunk) for kind in KINDS for chunk in io.read_chunks(src / f"{kind}.jsonl"))
-        for kind, results in io.map_ordered(clean_lines, chunks, jobs, _start_worker, (cfg,)):
+        chunks = ((kind, chunk) for kind in KINDS for chunk in fileio.read_chunks(src / f"{kind}.jsonl"))
+        for kind, results in fileio.map_ordered(clean_lines, chunks, jobs, _start_worker, (cfg,)):
             for source, keep, reason, counts, scores, line in results:
                 acc.seen(source)
                 redactions.update(counts)
@@ -112,7 +113,7 @@ def main() -> None:
         acc.extra["quality_scores"] = {c: {str(k): v for k, v in sorted(h.items())} for c, h in score_hist.items()}
         acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in KINDS}
         metrics = acc.metrics()
-    io.write_json(Path(paths.metrics) / "clean.json", metrics)
+    fileio.write_json(Path(paths.metrics) / "clean.json", metrics)
     log.info(
         "clean: %d in, %d kept, %d rejected, %d redactions %s (%d jobs)",
         metrics["in"], metrics["kept"], metrics["rejected"], metrics["redactions_total"], metrics["redactions"], jobs,

@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from javis import forget, io, params
-from javis.records import content_of, digest, messages_key, normalize_text, record_id
-from javis.redact import Redactor
+from javis.core import fileio, params
+from javis.data import forget
+from javis.data.records import content_of, digest, messages_key, normalize_text, record_id
+from javis.data.redact import Redactor
 
 log = logging.getLogger("javis.collect")
 
@@ -51,7 +52,7 @@ class Event:
 def roots(paths: params.Paths, use_examples: str) -> tuple[Path, Path, bool]:
     """The raw and feedback folders to read, and whether they are the bundled examples."""
     raw, feedback = Path(paths.raw), Path(paths.feedback)
-    empty = not io.list_files(raw) and not io.list_files(feedback)
+    empty = not fileio.list_files(raw) and not fileio.list_files(feedback)
     if use_examples == "always" or (use_examples == "auto" and empty):
         ex = Path(paths.examples)
         return ex / "raw", ex / "feedback", True
@@ -83,7 +84,7 @@ def split_answer(messages: list[dict]) -> tuple[list[dict], str] | None:
     return None
 
 
-def parse_feedback(line: io.Line, rel: str) -> Event | str:
+def parse_feedback(line: fileio.Line, rel: str) -> Event | str:
     """A feedback line (ours or the brief's) -> Event, or the reason it can't be one."""
     obj = line.obj
     assert obj is not None
@@ -204,11 +205,11 @@ def reject_entry(redactor: Redactor, source: str, file: str, line: int, reason: 
     if raw is not None:
         # Redact a longer window than is kept: a secret cut by the excerpt's end would no longer
         # match its rule, and its first part would be written as it is.
-        entry["raw"] = redactor.redact(raw[: io.EXCERPT].decode("utf-8", "replace"))[0][:2000]
+        entry["raw"] = redactor.redact(raw[: fileio.EXCERPT].decode("utf-8", "replace"))[0][:2000]
     return entry
 
 
-# One worker's state (a process of its own when collect runs with several jobs; see io.map_ordered):
+# One worker's state (a process of its own when collect runs with several jobs; see fileio.map_ordered):
 # what the feedback decided (answers rated bad) and what `javis forget` removed.
 _worker: dict = {}
 
@@ -225,7 +226,7 @@ def log_lines(chunk: tuple[str, str, list[tuple[int, bytes]]]) -> tuple[str, lis
     redactor, max_bytes = _worker["redactor"], _worker["max_bytes"]
     out = []
     for number, raw in lines:
-        line = io.parse_line(name, number, raw, max_bytes)
+        line = fileio.parse_line(name, number, raw, max_bytes)
         if line is None:
             continue
         reason, excerpt = line.error, line.raw
@@ -240,10 +241,10 @@ def log_lines(chunk: tuple[str, str, list[tuple[int, bytes]]]) -> tuple[str, lis
             else:
                 kind, record = result
                 if not forget.is_forgotten(record, forgotten_ids, forgotten_groups):
-                    out.append((kind, "", io.dumps(record)))
+                    out.append((kind, "", fileio.dumps(record)))
                     continue
                 reason, excerpt = "forgotten (javis forget; content not kept)", None
-        out.append(("rejected", reason, io.dumps(reject_entry(redactor, rel, line.file, line.line, reason, excerpt))))
+        out.append(("rejected", reason, fileio.dumps(reject_entry(redactor, rel, line.file, line.line, reason, excerpt))))
     return rel, out
 
 
@@ -253,7 +254,7 @@ def main() -> None:
     paths, cfg = p.paths, p.collect
     raw_root, fb_root, from_examples = roots(paths, cfg.use_examples)
     log.info("collect: reading %s and %s%s", raw_root, fb_root, " (bundled examples)" if from_examples else "")
-    acc = io.Accounting("collect")
+    acc = fileio.Accounting("collect")
     acc.extra["from_examples"] = from_examples
     redactor = Redactor()
     out = Path(paths.collected)
@@ -261,7 +262,7 @@ def main() -> None:
     skipped: list[str] = []
     forgotten_ids, forgotten_groups = forget.load(paths.forgotten)
 
-    with io.JsonlWriter() as w:
+    with fileio.JsonlWriter() as w:
         for kind in ("sft", "preference", "kto"):
             w.open(kind, out / f"{kind}.jsonl")
         w.open("rejected", rejected_path)
@@ -271,7 +272,7 @@ def main() -> None:
             w.write("rejected", reject_entry(redactor, source, file, line, reason, raw))
 
         def files(root: Path, label: str) -> Iterator[tuple[Path, str]]:
-            for path in io.list_files(root):
+            for path in fileio.list_files(root):
                 rel = f"{label}/{path.relative_to(root).as_posix()}"
                 if path.suffix != ".jsonl":
                     skipped.append(str(path))
@@ -283,7 +284,7 @@ def main() -> None:
         events: list[Event] = []
         corrections: dict[str, list[Event]] = {}
         for path, rel in files(fb_root, "feedback"):
-            for line in io.read_jsonl(path, cfg.max_line_bytes):
+            for line in fileio.read_jsonl(path, cfg.max_line_bytes):
                 acc.seen(rel)
                 if line.error:
                     reject(rel, line.file, line.line, line.error, line.raw)
@@ -321,10 +322,10 @@ def main() -> None:
         # The log lines, in worker processes when the logs are large: results come back in input
         # order, so the outputs are byte-identical for any number of jobs.
         logs = list(files(raw_root, "raw"))
-        jobs = io.jobs(sum(path.stat().st_size for path, _ in logs))
-        chunks = ((rel, str(path), chunk) for path, rel in logs for chunk in io.read_numbered_chunks(path))
+        jobs = fileio.jobs(sum(path.stat().st_size for path, _ in logs))
+        chunks = ((rel, str(path), chunk) for path, rel in logs for chunk in fileio.read_numbered_chunks(path))
         init = (bad_answers, (forgotten_ids, forgotten_groups), cfg.max_line_bytes)
-        for rel, results in io.map_ordered(log_lines, chunks, jobs, _start_worker, init):
+        for rel, results in fileio.map_ordered(log_lines, chunks, jobs, _start_worker, init):
             for kind, reason, line in results:
                 acc.seen(rel)
                 w.write_line(kind, line)
@@ -336,7 +337,7 @@ def main() -> None:
         acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in ("sft", "preference", "kto")}
         acc.extra["skipped_files"] = skipped
         metrics = acc.metrics()  # checks in == kept + rejected before anything is renamed into place
-    io.write_json(Path(paths.metrics) / "collect.json", metrics)
+    fileio.write_json(Path(paths.metrics) / "collect.json", metrics)
     t = metrics
     log.info("collect: %d lines in, %d kept, %d rejected -> %s (%d jobs)", t["in"], t["kept"], t["rejected"],
              t["records_out"], jobs)

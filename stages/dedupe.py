@@ -19,8 +19,8 @@ from pathlib import Path
 import orjson
 from rensa import RMinHash, RMinHashLSH
 
-from javis import io, params
-from javis.records import KINDS, digest, record_text
+from javis.core import fileio, params
+from javis.data.records import KINDS, digest, record_text
 
 log = logging.getLogger("javis.dedupe")
 
@@ -84,7 +84,7 @@ def signature(record: dict, cfg: params.Dedupe) -> tuple[str, RMinHash]:
     return digest(text), m
 
 
-# One worker's state (a process of its own when dedupe runs with several jobs; see io.map_ordered).
+# One worker's state (a process of its own when dedupe runs with several jobs; see fileio.map_ordered).
 _worker: dict = {}
 
 
@@ -108,20 +108,20 @@ def main() -> None:
     p = params.load()
     paths, cfg = p.paths, p.dedupe
     src, out = Path(paths.cleaned), Path(paths.deduped)
-    acc = io.Accounting("dedupe")
+    acc = fileio.Accounting("dedupe")
     for kind in KINDS:
         if not (src / f"{kind}.jsonl").exists():
             raise SystemExit(f"dedupe: {src / f'{kind}.jsonl'} is missing; run `dvc repro clean` first")
     # Hashing runs in worker processes; the checks against the records kept so far run here, in
     # input order (the first of a group is kept), so the outputs do not depend on the number of jobs.
-    jobs = io.jobs(sum((src / f"{kind}.jsonl").stat().st_size for kind in KINDS))
+    jobs = fileio.jobs(sum((src / f"{kind}.jsonl").stat().st_size for kind in KINDS))
     dedupers = {kind: Deduper(cfg) for kind in KINDS}
-    with io.JsonlWriter() as w:
+    with fileio.JsonlWriter() as w:
         w.open("rejected", Path(paths.rejected) / "dedupe.jsonl")
         for kind in KINDS:
             w.open(kind, out / f"{kind}.jsonl")
-        chunks = ((kind, chunk) for kind in KINDS for chunk in io.read_chunks(src / f"{kind}.jsonl"))
-        for kind, results in io.map_ordered(sign_lines, chunks, jobs, _start_worker, (cfg,)):
+        chunks = ((kind, chunk) for kind in KINDS for chunk in fileio.read_chunks(src / f"{kind}.jsonl"))
+        for kind, results in fileio.map_ordered(sign_lines, chunks, jobs, _start_worker, (cfg,)):
             deduper = dedupers[kind]
             for source, record_id, h, m, line in results:
                 acc.seen(source)
@@ -139,7 +139,7 @@ def main() -> None:
                 })
         acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in KINDS}
         metrics = acc.metrics()
-    io.write_json(Path(paths.metrics) / "dedupe.json", metrics)
+    fileio.write_json(Path(paths.metrics) / "dedupe.json", metrics)
     log.info("dedupe: %d in, %d kept, %d rejected %s (%d jobs)", metrics["in"], metrics["kept"], metrics["rejected"],
              metrics["rejected_by_reason"], jobs)
 

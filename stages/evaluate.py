@@ -34,9 +34,10 @@ from typing import Any
 
 import orjson
 
-from javis import evaluation as ev
-from javis import io, params, template
-from javis.records import content_of
+from javis.core import fileio, params
+from javis.data.records import content_of
+from javis.model import evaluation as ev
+from javis.model import template
 
 log = logging.getLogger("javis.evaluate")
 
@@ -94,7 +95,7 @@ def regression_examples(records: Sequence[dict]) -> list[Example]:
 def read_split(path: Path, what: str, required: bool) -> list[dict]:
     if not path.is_file():
         raise SystemExit(f"evaluate: {path} is missing; run `dvc repro split` first")
-    records = list(io.iter_records(path))
+    records = list(fileio.iter_records(path))
     if required and not records:
         raise SystemExit(
             f"evaluate: the {what} split {path} is empty (0 records): nothing to evaluate on; add "
@@ -188,7 +189,7 @@ def generate(
     model: Any, tokenizer: Any, examples: Sequence[Example], cfg: params.Evaluate, label: str
 ) -> list[str]:
     """Greedy answers (javis.model.generate_batch), shortest prompts last, with progress logs."""
-    from javis.model import generate_batch
+    from javis.model.loading import generate_batch
 
     order = sorted(range(len(examples)), key=lambda i: -len(examples[i].prompt_ids))
     answers: list[str] = [""] * len(examples)
@@ -233,7 +234,7 @@ def ask_probes(model: Any, tokenizer: Any, cfg: params.Evaluate) -> list[str]:
     """Greedy answers to the identity probes, each asked with no history (default system prompt)."""
     if not cfg.persona_probes:
         return []
-    from javis.model import generate_batch
+    from javis.model.loading import generate_batch
 
     return generate_batch(
         model,
@@ -249,7 +250,7 @@ def ask_probes(model: Any, tokenizer: Any, cfg: params.Evaluate) -> list[str]:
 
 def style_scorer(clean_cfg: params.Clean, min_score: int) -> Callable[[str, str], tuple[int, bool]]:
     """(style score, in style) of an answer to a question, by the clean stage's style rule."""
-    from javis import quality
+    from javis.data import quality
 
     def score(answer: str, question: str) -> tuple[int, bool]:
         value = int(quality.SCORERS["style"](answer, question, clean_cfg)[0])
@@ -324,7 +325,7 @@ def main() -> None:
     # Everything that can be wrong with the inputs fails here, before any model is loaded.
     test_records = read_split(data / "test.jsonl", "test", required=True)
     regression_records = read_split(data / "regression.jsonl", "regression", required=False)
-    from javis import model as jm
+    from javis.model import loading as jm
 
     adapter = Path(paths.adapter)
     missing = [f for f in jm.ADAPTER_FILES if not (adapter / f).is_file()]
@@ -449,10 +450,10 @@ def main() -> None:
         },
     }
     metrics = Path(paths.metrics)
-    with io.atomic_open(metrics / "eval_samples.jsonl") as f:
+    with fileio.atomic_open(metrics / "eval_samples.jsonl") as f:
         for s in samples:
-            f.write(io.dumps(s))
-    io.write_text(
+            f.write(fileio.dumps(s))
+    fileio.write_text(
         metrics / "report.md",
         ev.render_report(
             {**result, "rule_text": ev.WIN_RULE_TEXT, "candidate_source": paths.adapter},
@@ -460,7 +461,7 @@ def main() -> None:
             top=cfg.report_examples,
         ),
     )
-    io.write_json(metrics / "eval.json", result)  # last: its presence means the stage finished
+    fileio.write_json(metrics / "eval.json", result)  # last: its presence means the stage finished
     c, b = summaries["candidate"], summaries["baseline"]
     log.info(
         "evaluate: loss %.4f (candidate) vs %.4f (%s); win rate %.3f of %d; "

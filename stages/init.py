@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from javis import forget, params
-from javis.releases import commit_of, materialise
+from javis.core import params
+from javis.data import forget
+from javis.release.vcs import commit_of, materialise
 
 log = logging.getLogger("javis.init")
 

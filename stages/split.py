@@ -27,8 +27,8 @@ from pathlib import Path
 import orjson
 from rensa import RMinHash, RMinHashLSH
 
-from javis import io, params
-from javis.records import KINDS, digest, first_user_turn, group_key
+from javis.core import fileio, params
+from javis.data.records import KINDS, digest, first_user_turn, group_key
 
 log = logging.getLogger("javis.split")
 
@@ -128,7 +128,7 @@ def rejection_reasons(rejected: Path) -> dict[str, str]:
     for stage in ("clean", "dedupe"):
         path = rejected / f"{stage}.jsonl"
         if path.exists():
-            for entry in io.iter_records(path):
+            for entry in fileio.iter_records(path):
                 if entry.get("id"):
                     reasons[entry["id"]] = f"{stage}: {entry['reason']}"
     return reasons
@@ -174,26 +174,26 @@ def main() -> None:
         path = src / f"{kind}.jsonl"
         if not path.exists():
             raise SystemExit(f"split: {path} is missing; run `dvc repro dedupe` first")
-        for record in io.iter_records(path):
+        for record in fileio.iter_records(path):
             groups.setdefault(group_key(record), first_user_turn(record))
     placer = GroupPlacer(cfg, old_groups)
     placed = placer.place_all(groups)
 
     # Pass 2: stream every record into its split file.
-    acc = io.Accounting("split")
+    acc = fileio.Accounting("split")
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     by_source: dict[str, Counter[str]] = defaultdict(Counter)
     trained_sources: Counter[str] = Counter()  # SFT train + val per source: sums to data_count
     new_index: dict[str, dict[str, str]] = {"groups": {}, "records": {}}
     added: dict[str, Counter] = defaultdict(Counter)
     current_ids: set[str] = set()
-    with io.JsonlWriter() as w:
+    with fileio.JsonlWriter() as w:
         for kind in KINDS:
             for split in SPLITS:
                 w.open(f"{kind}:{split}", out / OUTPUT_NAMES[kind].format(split=split))
         w.open("regression", out / "regression.jsonl")
         for kind in KINDS:
-            for record in io.iter_records(src / f"{kind}.jsonl"):
+            for record in fileio.iter_records(src / f"{kind}.jsonl"):
                 source = record.get("source", "?")
                 acc.seen(source)
                 g = group_key(record)
@@ -225,8 +225,8 @@ def main() -> None:
 
     version = index.get("version", "")
     total = sum(sum(c.values()) for c in counts.values())
-    io.write_json(out / "index.json", new_index)
-    io.write_text(out / "changelog.md", changelog(version, added, removed, total))
+    fileio.write_json(out / "index.json", new_index)
+    fileio.write_text(out / "changelog.md", changelog(version, added, removed, total))
     section = {k: p.raw.get(k) for k in ("collect", "clean", "dedupe", "split", "persona")}
     manifest = {
         "previous_release": version,
@@ -247,7 +247,7 @@ def main() -> None:
             )
         },
     }
-    io.write_json(out / "manifest.json", manifest)  # last: its presence means the split finished
+    fileio.write_json(out / "manifest.json", manifest)  # last: its presence means the split finished
     acc.extra["splits"] = {k: {s: counts[k].get(s, 0) for s in SPLITS} for k in KINDS}
     acc.extra["added"] = sum(sum(c.values()) for c in added.values())
     acc.extra["removed"] = sum(sum(c.values()) for c in removed.values())

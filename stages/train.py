@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from javis import io, params, template
-from javis import model as jm
+from javis.core import fileio, params
+from javis.model import loading as jm
+from javis.model import template
 
 log = logging.getLogger("javis.train")
 
@@ -106,12 +107,12 @@ def _answer(value: Any) -> list[dict] | None:
     return value if isinstance(value, list) and value else None
 
 
-def read_rows(path: Path, to_row, acc: io.Accounting | None) -> list[dict]:
+def read_rows(path: Path, to_row, acc: fileio.Accounting | None) -> list[dict]:
     """Rows of one split file (missing file = no rows); unusable records are counted, not trained."""
     rows: list[dict] = []
     if not path.is_file():
         return rows
-    for record in io.iter_records(path):
+    for record in fileio.iter_records(path):
         source = str(record.get("source", "?"))
         row, reason = to_row(record)
         if acc is not None:
@@ -139,7 +140,7 @@ class Plan:
     out_dir: Path
     data_dir: Path
     rows: dict[str, list[dict]]
-    acc: io.Accounting
+    acc: fileio.Accounting
     base_info: dict
     init_dir: Path | None
     precision: str
@@ -183,7 +184,7 @@ def plan(p: Any) -> Plan:
             "persona.system_prompt: empty; it is the chat template's default system message"
         )
 
-    acc = io.Accounting("train")
+    acc = fileio.Accounting("train")
     rows = {
         "train": read_rows(data_dir / SPLIT_FILES["train"], sft_row, acc),
         "val": read_rows(data_dir / SPLIT_FILES["val"], sft_row, None),
@@ -602,8 +603,8 @@ def write_adapter(pl: Plan, model: Any, tokenizer: Any, record: dict, out: Path)
     try:
         model.save_pretrained(tmp, selected_adapters=["default"])
         tokenizer.save_pretrained(tmp)
-        io.write_json(tmp / jm.TRAIN_INFO, record)
-        io.write_text(tmp / "README.md", model_card(record))
+        fileio.write_json(tmp / jm.TRAIN_INFO, record)
+        fileio.write_text(tmp / "README.md", model_card(record))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -646,7 +647,7 @@ def model_card(r: dict) -> str:
         "persona's system prompt by default); use it, not the base's. Loading:",
         "",
         "```python",
-        "from javis.model import load_adapter, generate_batch",
+        "from javis.model.loading import load_adapter, generate_batch",
         "model, tok = load_adapter('models/base', 'models/adapter')",
         "print(generate_batch(model, tok, [[{'role': 'user', 'content': 'Who are you?'}]]))",
         "```",
@@ -740,7 +741,7 @@ def train(p: Any) -> dict:
             model = load_for_training(pl, run_dir / "sft_adapter") if cfg.method == "sft" else None
         else:
             model, sft_stats = run_sft(pl, tokenizer, run_dir, live)
-            io.write_json(run_dir / "sft_stats.json", sft_stats)
+            fileio.write_json(run_dir / "sft_stats.json", sft_stats)
         preference = None
         if cfg.method != "sft":
             del model

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import read_jsonl, write_jsonl
 
-from javis import params
+from javis.core import params
 from stages import clean, collect, dedupe, split
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
@@ -139,7 +139,7 @@ BROKEN = [
 
 @pytest.mark.parametrize("record,reason", BROKEN, ids=[r for _, r in BROKEN])
 def test_clean_rejects_malformed_records(record, reason):
-    from javis.redact import Redactor
+    from javis.data.redact import Redactor
 
     cfg = params.Clean()
     record = {"id": "sft-x", **record, "source": "t", "meta": {}}
@@ -148,7 +148,7 @@ def test_clean_rejects_malformed_records(record, reason):
 
 
 def test_clean_keeps_a_valid_tool_call_conversation():
-    from javis.redact import Redactor
+    from javis.data.redact import Redactor
 
     record = {"id": "sft-t", "source": "t", "meta": {}, "tools": TOOLS, "messages": [
         {"role": "user", "content": "서울 날씨 어때?"},
@@ -295,7 +295,7 @@ def test_planted_secret_never_reaches_training_data(workdir):
 
 
 def test_clean_keeps_kto_negatives_even_when_they_score_low():
-    from javis.redact import Redactor
+    from javis.data.redact import Redactor
 
     record = {"id": "kto-x", "source": "t", "meta": {}, "label": False,
               "prompt": [{"role": "user", "content": "Who are you?"}],
@@ -309,7 +309,7 @@ def test_clean_keeps_kto_negatives_even_when_they_score_low():
 
 
 def test_forget_removes_a_conversation_and_everything_derived(workdir):
-    from javis import forget as fg
+    from javis.data import forget as fg
 
     secret_q = "Please remember my ex's address for the letter"
     write_jsonl(workdir / "data/raw/a.jsonl", many(10) + [
@@ -345,7 +345,8 @@ def test_stages_write_the_same_bytes_with_one_and_two_jobs(workdir, monkeypatch,
 
     from conftest import ROOT
 
-    from javis import io
+    from javis.core import fileio
+
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
@@ -353,7 +354,7 @@ def test_stages_write_the_same_bytes_with_one_and_two_jobs(workdir, monkeypatch,
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     gen.generate(workdir, 3000, seed=3)
-    monkeypatch.setattr(io, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(fileio, "PARALLEL_MIN_BYTES", 0)
 
     def outputs() -> dict[str, bytes]:
         files = {}

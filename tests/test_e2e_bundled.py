@@ -27,7 +27,7 @@ def sh(repo: Path, *cmd: str) -> str:
 
 
 def javis(repo: Path, *args: str) -> str:
-    return sh(repo, sys.executable, "-m", "javis.cli", *args)
+    return sh(repo, sys.executable, "-m", "javis.app.cli", *args)
 
 
 @pytest.fixture(scope="session")
@@ -76,10 +76,10 @@ def test_deploy_rollback_and_generate(bundled, monkeypatch):
     current = (repo / "models/current").resolve()
     assert current.name == "javis-v0.1"
     meta = yaml.safe_load((repo / "models/adapters/javis-v0.1/metadata.yaml").read_text())
-    from javis.versions import sha256_file
+    from javis.release.versions import sha256_file
 
     assert sha256_file(current / "adapter_model.safetensors") == meta["adapter"]["sha256"]
-    from javis import model as jm
+    from javis.model import loading as jm
 
     m, tok = jm.load_adapter(repo / "models/base", current, precision="fp32")
     [answer] = jm.generate_batch(m, tok, [[{"role": "user", "content": "Who are you?"}]], max_new_tokens=12)

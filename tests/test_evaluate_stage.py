@@ -12,8 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from javis import template
-from javis.evaluation import names_persona
+from javis.model import template
+from javis.model.evaluation import names_persona
 
 SYSTEM = "You are JAVIS."
 WEATHER_TOOL = {
@@ -279,7 +279,7 @@ def test_missing_baseline_is_an_error(project):
 
 @pytest.fixture(scope="module")
 def candidate(models):
-    from javis import model as jm
+    from javis.model import loading as jm
 
     return jm.load_adapter(models["base"], models["adapter"])
 
@@ -331,7 +331,7 @@ def test_batched_reference_loss_equals_one_at_a_time_and_the_plain_forward(candi
 
 
 def test_baseline_resolution():
-    from javis.params import Evaluate
+    from javis.core.params import Evaluate
     from stages.baseline import resolve
 
     assert resolve(Evaluate(baseline="base")) == ("base", "", "", "evaluate.baseline")
@@ -440,7 +440,7 @@ def test_baseline_takes_the_released_adapter_from_dvc(tmp_path, monkeypatch):
     ],
 )
 def test_evaluate_params_are_validated(values, message):
-    from javis.params import Evaluate, ParamsError, build
+    from javis.core.params import Evaluate, ParamsError, build
 
     with pytest.raises(ParamsError, match=message):
         build(Evaluate, values, "evaluate")

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from javis.evaluation import (
+from javis.model.evaluation import (
     AnswerResult,
     RegressionResult,
     canonical_json,

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import read_jsonl
 
-from javis import chat, cli, feedback
-from javis.feedback import FeedbackError, append_feedback, make_line
+from javis.app import chat, cli
+from javis.data import feedback
+from javis.data.feedback import FeedbackError, append_feedback, make_line
 
 Q = [{"role": "user", "content": "Capital of Korea?"}]
 
@@ -246,7 +247,7 @@ def test_chat_loads_the_deployed_adapter(tiny_base, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from javis import model as models
+    from javis.model import loading as models
 
     folder = tmp_path / "models" / "adapters" / "javis-v0.1"
     tok = models.load_tokenizer(tiny_base, "You are JAVIS v0.1.")

@@ -20,7 +20,7 @@ LEARN = {"max_steps": -1, "epochs": 2, "batch_size": 8, "learning_rate": 0.003, 
 
 
 def javis(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return sh(repo, sys.executable, "-m", "javis.cli", *args, check=check)
+    return sh(repo, sys.executable, "-m", "javis.app.cli", *args, check=check)
 
 
 def serving(repo: Path) -> str:

@@ -67,7 +67,7 @@ def shuffled(tmp_path_factory) -> dict:
                release=TINY_GATE)
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "note-taking data; short training")
-    cli = [sys.executable, "-m", "javis.cli"]
+    cli = [sys.executable, "-m", "javis.app.cli"]
     sh(repo, *cli, "init", "--remote", str(root / "store"))
     sh(repo, "git", "commit", "-qam", "remote")
     sh(repo, *cli, "release", "-m", "true answers")

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, copy_project, read_jsonl, write_jsonl
 
-from javis import importers, params
-from javis.importers import ConvertError, convert, import_files
+from javis.core import params
+from javis.data import importers
+from javis.data.importers import ConvertError, convert, import_files
 
 CORPORA = ROOT.parent / "shared" / "corpora" / "llamafactory"
 PERSONA = {"name": "JAVIS", "author": "Minjun Kim"}
@@ -418,7 +419,7 @@ def test_concurrent_imports_into_a_dvc_repo(tmp_path):
         files.append(write_jsonl(tmp_path / f"part{k}.jsonl", rows))
     files.append(files[0])  # the same file imported twice at once: its records land once
     env = {**os.environ, "PYTHONPATH": str(repo)}
-    procs = [subprocess.Popen([sys.executable, "-m", "javis.cli", "import", str(f), "--source", f"s{i}"], cwd=repo,
+    procs = [subprocess.Popen([sys.executable, "-m", "javis.app.cli", "import", str(f), "--source", f"s{i}"], cwd=repo,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for i, f in enumerate(files)]
     outs = [p.communicate(timeout=120)[0] for p in procs]

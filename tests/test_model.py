@@ -8,8 +8,9 @@ import shutil
 
 import pytest
 
-from javis import model as jm
-from javis import params, template
+from javis.core import params
+from javis.model import loading as jm
+from javis.model import template
 from stages import base as B
 
 CONVS = [

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from javis import io, params
+from javis.core import fileio, params
 
 
 def test_every_section_of_the_projects_params_loads():
@@ -48,7 +48,7 @@ def test_every_templated_path_in_dvc_yaml_is_a_params_path():
 def test_read_jsonl_reports_every_bad_line(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_bytes(b'\xef\xbb\xbf{"a": 1}\r\n\n[1]\n{bad\n\xff\n' + b'{"b": "' + b"x" * 100 + b'"}\n')
-    lines = list(io.read_jsonl(path, max_bytes=50))
+    lines = list(fileio.read_jsonl(path, max_bytes=50))
     assert [(ln.line, ln.error.split(" ")[0] if ln.error else None) for ln in lines] == [
         (1, None), (3, "not_object"), (4, "bad_json"), (5, "not_utf8"), (6, "too_large")]
     assert lines[0].obj == {"a": 1}
@@ -57,7 +57,7 @@ def test_read_jsonl_reports_every_bad_line(tmp_path):
 def test_atomic_open_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "out.jsonl"
     target.write_text("old\n")
-    with pytest.raises(RuntimeError), io.atomic_open(target) as f:
+    with pytest.raises(RuntimeError), fileio.atomic_open(target) as f:
         f.write(b"partial")
         raise RuntimeError("crash")
     assert target.read_text() == "old\n"
@@ -65,7 +65,7 @@ def test_atomic_open_leaves_nothing_on_failure(tmp_path):
 
 
 def test_accounting_catches_a_lost_record():
-    acc = io.Accounting("t")
+    acc = fileio.Accounting("t")
     acc.seen("a", 3)
     acc.kept("a", 2)
     with pytest.raises(AssertionError, match="in=3 != kept=2"):
@@ -76,7 +76,7 @@ def test_accounting_catches_a_lost_record():
 
 
 def test_workspace_creates_only_unpinned_folders(tmp_path, monkeypatch):
-    from javis.workspace import WorkspaceError, ensure_data_dirs
+    from javis.app.workspace import WorkspaceError, ensure_data_dirs
 
     monkeypatch.chdir(tmp_path)
     Path("data").mkdir()

@@ -87,7 +87,7 @@ def _planted_secrets(repo: Path) -> list[str]:
 
 def test_redaction_false_positives_on_the_sample_data(repo):
     """Every redaction outside the planted broken lines is a false positive: counted and reported."""
-    from javis.redact import Redactor
+    from javis.data.redact import Redactor
 
     redactor = Redactor()
     hits: dict[str, int] = {}

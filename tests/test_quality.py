@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from javis import params, quality
-from javis.params import Clean, ParamsError
+from javis.core import params
+from javis.core.params import Clean, ParamsError
+from javis.data import quality
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 

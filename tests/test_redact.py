@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from javis.redact import Redactor, luhn_valid, rrn_valid
+from javis.data.redact import Redactor, luhn_valid, rrn_valid
 
 GITHUB = "ghp_" + "a1B2c3D4e5F6" * 3
 GITHUB_FINE = "github_pat_" + "11ABCDEFG0" * 8 + "xy"

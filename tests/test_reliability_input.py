@@ -17,7 +17,8 @@ import malformed
 import pytest
 from conftest import ROOT, read_jsonl, write_jsonl
 
-from javis import importers, io, params
+from javis.core import fileio, params
+from javis.data import importers
 
 DATA_STAGES = ("collect", "clean", "dedupe", "split")
 
@@ -52,7 +53,7 @@ def check_accounting(root: Path) -> dict[str, dict]:
         entries = read_jsonl(root / f"data/rejected/{stage}.jsonl")
         assert len(entries) == m[stage]["rejected"], stage  # every reject is in the file...
         assert all(e.get("reason") and e.get("file") and e.get("line") for e in entries), stage  # ...with its reason
-        assert Counter(io.reason_key(e["reason"]) for e in entries) == Counter(m[stage]["rejected_by_reason"])
+        assert Counter(fileio.reason_key(e["reason"]) for e in entries) == Counter(m[stage]["rejected_by_reason"])
     collected = sum(jsonl_count(root / f"data/collected/{k}.jsonl") for k in ("sft", "preference", "kto"))
     cleaned = sum(jsonl_count(root / f"data/cleaned/{k}.jsonl") for k in ("sft", "preference", "kto"))
     deduped = sum(jsonl_count(root / f"data/deduped/{k}.jsonl") for k in ("sft", "preference", "kto"))
@@ -68,10 +69,10 @@ def fates(root: Path) -> dict[tuple[str, int], set[str]]:
     """(file, line) -> what became of it: `collect:<reason>`, `clean:<reason>`, `dedupe:<reason>`, `kept`."""
     out: dict[tuple[str, int], set[str]] = defaultdict(set)
     for e in read_jsonl(root / "data/rejected/collect.jsonl"):
-        out[(e["file"], e["line"])].add(f"collect:{io.reason_key(e['reason'])}")
+        out[(e["file"], e["line"])].add(f"collect:{fileio.reason_key(e['reason'])}")
     for stage in ("clean", "dedupe"):
         for e in read_jsonl(root / f"data/rejected/{stage}.jsonl"):
-            out[(e["file"], e["line"])].add(f"{stage}:{io.reason_key(e['reason'])}")
+            out[(e["file"], e["line"])].add(f"{stage}:{fileio.reason_key(e['reason'])}")
     for kind in ("sft", "preference", "kto"):
         for r in read_jsonl(root / f"data/deduped/{kind}.jsonl"):
             out[(r["meta"]["file"], r["meta"]["line"])].add("kept")
@@ -143,7 +144,7 @@ def test_malformed_input_through_javis_import(workdir):
             assert n["read"] == n["imported"] + n["duplicate"] + n["rejected"], (case.name, totals)
             rejected_lines = [s for s in said if s.startswith("  rejected ")]
             assert len(rejected_lines) == n["rejected"], (case.name, said)
-            assert all(io.reason_key(s.split(": ", 1)[1]) for s in rejected_lines)
+            assert all(fileio.reason_key(s.split(": ", 1)[1]) for s in rejected_lines)
         else:  # a file that is not JSON/JSONL at all: refused as a whole, with the reason, nothing written
             assert said[0].startswith("javis import: ") and "expected" in said[0], said
     # Import refuses only what cannot be read as records at all.
@@ -244,7 +245,7 @@ def test_planted_secrets_never_reach_training_rejects_or_metrics(workdir):
     assert m["redactions_total"] == sum(want.values())
     # The rejects (bad JSON, too large) were redacted in collect, before clean saw anything.
     collect_rejects = read_jsonl(workdir / "data/rejected/collect.jsonl")
-    assert {io.reason_key(e["reason"]) for e in collect_rejects} >= {"bad_json", "too_large"}
+    assert {fileio.reason_key(e["reason"]) for e in collect_rejects} >= {"bad_json", "too_large"}
     assert all("<SECRET:" in e["raw"] or "<PII:" in e["raw"] for e in collect_rejects)
     print(f"\n{len(sc.PLANTED)} planted secrets/identifiers of {len(kinds)} types in "
           f"{len(sc.raw_lines()) + 5} lines ({dict(sorted(kinds.items()))})")
@@ -267,7 +268,7 @@ def test_redaction_false_positives_on_the_examples(workdir):
     planted = {"SECRET:aws_key": 1, "PII:email": 1, "PII:phone_kr": 1}
     false_pos = Counter(m["redactions"])
     false_pos.subtract(planted)
-    from javis.redact import Redactor
+    from javis.data.redact import Redactor
 
     r, lines, every = Redactor(), 0, Counter()
     for path in sorted((ROOT / "examples").rglob("*.jsonl")):
@@ -317,7 +318,7 @@ def held_out_near(splits: dict[str, list[str]], threshold: float) -> tuple[int, 
 
 
 def first_turns_by_split(root: Path) -> dict[str, list[str]]:
-    from javis.records import first_user_turn
+    from javis.data.records import first_user_turn
 
     out: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     folder = root / "data/training/current"
@@ -331,7 +332,7 @@ def test_near_duplicate_prompts_never_straddle_splits(workdir):
     """Near-duplicate first user turns that the hash alone would put in different splits land in
     one split; metrics/split.json reports leakage 0 and an exact check on the files agrees; after a
     release pins the split index, new near duplicates of held-out prompts join them."""
-    from javis.records import group_key, normalize_text
+    from javis.data.records import group_key, normalize_text
     from stages.split import bucket
 
     cfg = params.load().split

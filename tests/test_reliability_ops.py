@@ -55,7 +55,7 @@ def sh(repo: Path, *cmd: str, check: bool = True, env: dict | None = None) -> su
 
 
 def javis(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return sh(repo, sys.executable, "-m", "javis.cli", *args, check=check)
+    return sh(repo, sys.executable, "-m", "javis.app.cli", *args, check=check)
 
 
 def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -336,7 +336,7 @@ def test_kill_during_training_leaves_no_finished_output(chain):
 def release_killed_at(chain: dict, step: str) -> str:
     """Run `javis release` until the git shim kills it at `step`; returns its output."""
     log = chain["root"] / f"release-{step}.log"
-    proc = start(chain["repo"], [sys.executable, "-m", "javis.cli", "release", "-m", "week 2"], log,
+    proc = start(chain["repo"], [sys.executable, "-m", "javis.app.cli", "release", "-m", "week 2"], log,
                  kill_at=step, shim=chain["shim"])
     proc.wait(timeout=1200)
     text = log.read_text(errors="replace")
@@ -591,7 +591,8 @@ def test_a_checkpoint_cut_off_while_saving_is_dropped_on_resume(tmp_path):
 def test_an_interrupted_release_is_undone_or_left_to_a_person(workdir):
     """Without a model: a release cut off after writing its record (no commit) is undone exactly;
     one whose repository has moved on since is reported, never guessed at."""
-    from javis import params, versions
+    from javis.core import params
+    from javis.release import versions
 
     def git(*args: str) -> str:
         return sh(workdir, "git", *args, env=dict(os.environ)).stdout.strip()

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import read_jsonl
 
-from javis import chat, feedback, serve
+from javis.app import chat, serve
+from javis.data import feedback
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -216,7 +217,7 @@ def test_requests_for_another_host_name_are_refused(server):
 def test_javis_serve_command(bot, workdir, monkeypatch, capsys):
     import uvicorn
 
-    from javis import cli
+    from javis.app import cli
 
     ran = {}
     monkeypatch.setattr(chat, "load_bot", lambda *a, **kw: bot)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from javis import template
+from javis.model import template
 
 PERSONA = 'You are JAVIS "자비스" 🤖.\nBe brief; {{ not jinja }} \\ stays.'
 TOOLS = [

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from javis import model as jm
-from javis import params
+from javis.core import params
+from javis.model import loading as jm
 from stages import train as T
 
 TOOLS = [
@@ -396,7 +396,7 @@ def test_bad_input_stops_early_with_the_param_named(
 
 
 def test_a_base_without_chatml_tokens_is_refused_before_training(tmp_path, tiny_base, monkeypatch):
-    from javis import template
+    from javis.model import template
 
     def no_chatml(path, system_prompt=None):
         raise template.TemplateError("the base tokenizer has no ['<|im_start|>'] token(s)")

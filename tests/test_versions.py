@@ -12,7 +12,8 @@ import pytest
 import yaml
 from conftest import read_jsonl, set_params, tiny_project, write_jsonl
 
-from javis import params, versions
+from javis.core import params
+from javis.release import versions
 
 
 def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -23,7 +24,7 @@ def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess
 
 
 def javis(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return sh(repo, sys.executable, "-m", "javis.cli", *args, check=check)
+    return sh(repo, sys.executable, "-m", "javis.app.cli", *args, check=check)
 
 
 @pytest.fixture(scope="module")

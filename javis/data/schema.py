@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import orjson
 
-from javis.records import ROLES, record_kind
+from javis.data.records import ROLES, record_kind
 
 
 def validate(record: dict) -> str | None:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from javis import io
+from javis.core import fileio
 
 RATINGS = ("good", "bad")
 ROLES = ("system", "user", "assistant", "tool")
@@ -107,7 +107,7 @@ def append_feedback(folder: str | Path, line: dict[str, Any], *, fsync: bool = T
     full = make_line(line)
     path = feedback_path(folder, full["created_at"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    append_line(path, io.dumps(full), fsync=fsync)
+    append_line(path, fileio.dumps(full), fsync=fsync)
     return full
 
 
@@ -133,10 +133,10 @@ def append_line(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
 def read_feedback(folder: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
     """Our feedback lines (those with a rating and a response) in `folder`, newest first."""
     lines = []
-    for path in io.list_files(folder):
+    for path in fileio.list_files(folder):
         if path.suffix != ".jsonl":
             continue
-        for line in io.read_jsonl(path):
+        for line in fileio.read_jsonl(path):
             obj = line.obj
             if obj and obj.get("rating") in RATINGS and isinstance(obj.get("response"), str):
                 lines.append({**obj, "file": path.name})

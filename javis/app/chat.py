@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from javis import feedback, template
-from javis.versions import CURRENT  # the symlink `javis deploy` switches
+from javis.data import feedback
+from javis.model import template
+from javis.release.versions import CURRENT  # the symlink `javis deploy` switches
 
 log = logging.getLogger("javis.chat")
 
@@ -128,7 +129,7 @@ def load_bot(
     max_prompt_tokens: int = 2048,
 ) -> Bot:
     """The deployed version (`current` -> an adapter folder) on `base`, or the base itself."""
-    from javis import model as models
+    from javis.model import loading as models
 
     version, adapter = deployed(current)
     precision = models.pick_precision()[0]

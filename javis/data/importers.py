@@ -58,7 +58,9 @@ from typing import Any
 
 import orjson
 
-from javis import feedback, io, schema, workspace
+from javis.app import workspace
+from javis.core import fileio
+from javis.data import feedback, schema
 
 log = logging.getLogger("javis.import")
 
@@ -106,18 +108,18 @@ def read_items(path: str | Path, max_line_bytes: int = 1_000_000) -> Iterator[It
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            head = f.read(4096).lstrip(io.BOM).lstrip()
+            head = f.read(4096).lstrip(fileio.BOM).lstrip()
     except OSError as e:
         raise ImportFailed(f"{path}: cannot read ({e.strerror})") from None
     if head.startswith(b"[") and not _jsonl_of_arrays(head):
         data = path.read_bytes()
         try:
-            items = orjson.loads(data[len(io.BOM):] if data.startswith(io.BOM) else data)
+            items = orjson.loads(data[len(fileio.BOM):] if data.startswith(fileio.BOM) else data)
         except orjson.JSONDecodeError as e:
             raise ImportFailed(f"{path}: starts like a JSON array but is not valid JSON ({e})") from None
         for i, obj in enumerate(items):
             err = None if isinstance(obj, dict) else f"not_object (a JSON {type(obj).__name__})"
-            err = err or io.unwritable(obj)  # parses, but nested too deep to write back
+            err = err or fileio.unwritable(obj)  # parses, but nested too deep to write back
             yield Item(i, None, obj if err is None else None, err)
         return
     if head.startswith(b"{") and b"\n" in head and not _first_line_is_json(head) and _one_object(path):
@@ -125,7 +127,7 @@ def read_items(path: str | Path, max_line_bytes: int = 1_000_000) -> Iterator[It
             f"{path}: looks like one pretty-printed JSON object; expected a JSON array of records "
             "or JSONL (one record per line)"
         )
-    for i, line in enumerate(io.read_jsonl(path, max_line_bytes)):
+    for i, line in enumerate(fileio.read_jsonl(path, max_line_bytes)):
         yield Item(i, line.line, line.obj, line.error)
 
 
@@ -139,7 +141,7 @@ def _one_object(path: Path) -> bool:
     """The whole file is one JSON object (pretty-printed), not JSONL with a broken first line."""
     data = path.read_bytes()
     try:
-        return isinstance(orjson.loads(data[len(io.BOM):] if data.startswith(io.BOM) else data), dict)
+        return isinstance(orjson.loads(data[len(fileio.BOM):] if data.startswith(fileio.BOM) else data), dict)
     except orjson.JSONDecodeError:
         return False
 
@@ -713,14 +715,14 @@ def import_files(
                 known.add(h)
                 rep.imported += 1
                 fresh.append(record)
-                index_lines.append(io.dumps({"hash": h, "id": record["id"], "source": name,
+                index_lines.append(fileio.dumps({"hash": h, "id": record["id"], "source": name,
                                              "imported_at": stamp}))
             if not fresh:
                 continue
             out = folder / f"{name}-{stamp.replace(':', '').replace('-', '')}-{secrets.token_hex(2)}.jsonl"
-            with io.atomic_open(out) as f:
+            with fileio.atomic_open(out) as f:
                 for record in fresh:
-                    f.write(io.dumps(record))
+                    f.write(fileio.dumps(record))
             report.written.append((str(out), len(fresh)))
             size = os.fstat(fd).st_size
             torn = size and os.pread(fd, 1, size - 1) != b"\n"  # an import killed mid-write

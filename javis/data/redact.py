@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from javis.records import all_text_fields
+from javis.data.records import all_text_fields
 
 _HANGUL = r"\uac00-\ud7a3\u3130-\u318f"
 # ASCII boundaries (after the anchor character has been consumed, so they look two back): `\b`

@@ -11,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from javis.evaluation import chrf
-from javis.versions import eval_at, prompt_text, resolve
+from javis.model.evaluation import chrf
+from javis.release.versions import eval_at, prompt_text, resolve
 
 WORKSPACE = "workspace"
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from javis import template
+from javis.model import template
 
 if TYPE_CHECKING:
     import torch

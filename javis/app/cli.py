@@ -26,7 +26,7 @@ from pathlib import Path
 
 import orjson
 
-from javis import params
+from javis.core import params
 
 DATA_STAGES = ("collect", "clean", "dedupe", "split")
 
@@ -89,7 +89,7 @@ def _fmt(x: object) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from javis import setup
+    from javis.app import setup
 
     for line in setup.init(args.remote, endpoint=args.endpoint):
         print(line)
@@ -97,7 +97,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from javis import setup
+    from javis.app import setup
 
     for line in setup.status(params.load(), refresh=args.refresh):
         print(line)
@@ -105,7 +105,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from javis import versions
+    from javis.release import versions
 
     outcome = versions.release(major=args.major, tag=args.tag or "", message=args.message or "",
                                force=args.force, repro=not args.no_repro)
@@ -115,14 +115,14 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from javis import versions
+    from javis.release import versions
 
     versions.deploy(args.version)
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from javis import versions
+    from javis.release import versions
 
     versions.rollback(args.version)
     return 0
@@ -131,7 +131,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 def cmd_versions(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from javis import versions
+    from javis.release import versions
 
     rows = versions.version_rows(params.load())
     if not rows:
@@ -156,34 +156,34 @@ def console():
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from javis import compare
+    from javis.app import compare
 
     compare.show(args.a, args.b, examples=args.examples)
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from javis import importers
+    from javis.data import importers
 
     return importers.main(params.load(), args.files, fmt=args.format, target=args.as_, source=args.source,
                           dvc_add=not args.no_dvc)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from javis import chat
+    from javis.app import chat
 
     return chat.main(params.load())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from javis import serve
+    from javis.app import serve
 
     return serve.main(params.load(), host=args.host, port=args.port)
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from javis import forget
-    from javis.versions import git_user
+    from javis.data import forget
+    from javis.release.versions import git_user
 
     p = params.load()
     try:
@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from javis.versions import ReleaseError
+    from javis.release.versions import ReleaseError
 
     try:
         return args.func(args)

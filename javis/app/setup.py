@@ -9,8 +9,9 @@ from pathlib import Path
 import orjson
 import yaml
 
-from javis import params
-from javis.versions import (
+from javis.app.workspace import WorkspaceError, ensure_data_dirs
+from javis.core import params
+from javis.release.versions import (
     ADAPTERS,
     ReleaseError,
     current_version,
@@ -21,7 +22,6 @@ from javis.versions import (
     show,
     uncommitted,
 )
-from javis.workspace import WorkspaceError, ensure_data_dirs
 
 DEFAULT_REMOTE = "../javis-store"
 
@@ -60,7 +60,7 @@ def environment() -> list[str]:
         lines.append(f"torch {torch.__version__}, " + (f"GPU {torch.cuda.get_device_name(0)}" if gpu else "CPU only"))
     except ImportError:
         lines.append("MISSING torch: `pip install torch==2.13.0` (CPU) or a CUDA build for your GPU")
-    from javis.model import bitsandbytes_problem, pick_precision
+    from javis.model.loading import bitsandbytes_problem, pick_precision
 
     precision, why = pick_precision()
     lines.append(f"training precision: {precision} ({why})")

@@ -17,8 +17,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from javis import io, params
-from javis.records import KINDS, group_key, record_text
+from javis.core import fileio, params
+from javis.data.records import KINDS, group_key, record_text
 
 
 def load(path: str | Path) -> tuple[set[str], set[str]]:
@@ -27,7 +27,7 @@ def load(path: str | Path) -> tuple[set[str], set[str]]:
     ids: set[str] = set()
     groups: set[str] = set()
     if path.exists():
-        for entry in io.iter_records(path):
+        for entry in fileio.iter_records(path):
             ids.update(entry.get("ids", []))
             groups.update(entry.get("groups", []))
     return ids, groups
@@ -45,7 +45,7 @@ def find(collected: Path, ident: str | None, match: str | None) -> list[dict]:
         path = collected / f"{kind}.jsonl"
         if not path.exists():
             continue
-        for record in io.iter_records(path):
+        for record in fileio.iter_records(path):
             meta = record.get("meta") or {}
             if ident and ident in (record.get("id"), meta.get("orig_id"), (meta.get("import") or {}).get("id")):
                 hits.append(record)
@@ -80,14 +80,14 @@ def forget(p: params.Params, ident: str | None, match: str | None, reason: str, 
 
 
 def _records(path: Path) -> Iterator[dict]:
-    return io.iter_records(path) if path.exists() else iter(())
+    return fileio.iter_records(path) if path.exists() else iter(())
 
 
 def releases_holding(entry_ids: set[str], entry_groups: set[str]) -> list[str]:
     """Release tags whose training data held a forgotten record (read from each tag's index)."""
     import dvc.api
 
-    from javis.versions import releases
+    from javis.release.versions import releases
 
     held = []
     for v, rev in releases():
@@ -107,8 +107,8 @@ def purge(ids: set[str], groups: set[str]) -> tuple[list[str], int]:
     forgotten record, in every release; returns (releases affected, objects deleted)."""
     from dvc.api import DVCFileSystem
 
-    from javis.releases import workspace_remotes
-    from javis.versions import releases
+    from javis.release.vcs import workspace_remotes
+    from javis.release.versions import releases
 
     stores = [Path(".dvc/cache/files/md5")]
     for remote in (workspace_remotes().get("remote") or {}).values():

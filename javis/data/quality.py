@@ -32,11 +32,11 @@ import unicodedata
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from javis.params import ParamsError
-from javis.records import content_of, record_kind
+from javis.core.params import ParamsError
+from javis.data.records import content_of, record_kind
 
 if TYPE_CHECKING:
-    from javis.params import Clean
+    from javis.core.params import Clean
 
 CRITERIA = ("length", "relevance", "style", "accuracy", "format", "safety")
 Score = tuple[int, str]

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from javis import io
+from javis.core import fileio
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
@@ -83,7 +83,7 @@ def materialise(out: Path, marker_name: str, marker: dict, commit: str = "", ada
         if commit:
             fetch_adapter(commit, adapter_path, folder, marker.get("tag") or commit[:12])
         folder.mkdir(exist_ok=True)
-        io.write_json(folder / marker_name, marker)
+        fileio.write_json(folder / marker_name, marker)
         if out.exists():
             shutil.rmtree(out)
         folder.rename(out)

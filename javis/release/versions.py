@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from javis import io, params
+from javis.core import fileio, params
 
 PREFIX = "javis-v"
 NAME = re.compile(r"^javis-v(?P<major>\d+)\.(?P<minor>\d+)(?:-(?P<tag>[a-z0-9][a-z0-9._-]*))?$")
@@ -186,10 +186,10 @@ def sha256_file(path: Path) -> str:
 def user_satisfaction(version: str, feedback: Path) -> dict[str, Any]:
     """Mean rating (👍 = 5, 👎 = 1, or the explicit 1-5 score) of answers given by `version`."""
     scores = []
-    for path in io.list_files(feedback):
+    for path in fileio.list_files(feedback):
         if path.suffix != ".jsonl":
             continue
-        for line in io.read_jsonl(path):
+        for line in fileio.read_jsonl(path):
             obj = line.obj or {}
             if obj.get("model_version") != version:
                 continue
@@ -287,20 +287,20 @@ def write_record(version: Version, p: params.Params, result: dict, previous: str
         meta["gate_override"] = override
     data_folder = Path(p.paths.training).parent / version.name
     written = record_paths(version, p)[:-1]  # CHANGELOG.md is added once its notes are written
-    io.write_text(written[0], yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
-    io.write_text(written[1], model_card(meta))
+    fileio.write_text(written[0], yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
+    fileio.write_text(written[1], model_card(meta))
     config = {k: p.raw.get(k) for k in ("base", "train", "persona", "collect", "clean", "dedupe", "split", "evaluate")}
-    io.write_text(written[2], f"# Training config of {version.name} (params.yaml as released)\n"
+    fileio.write_text(written[2], f"# Training config of {version.name} (params.yaml as released)\n"
                   + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     for name in ("manifest.json", "changelog.md"):
-        io.write_text(data_folder / name, (Path(p.paths.training) / name).read_text(encoding="utf-8"))
+        fileio.write_text(data_folder / name, (Path(p.paths.training) / name).read_text(encoding="utf-8"))
     notes = [f"## {version.name} ({meta['created_at']})", "", message or "", ""]
     notes += [f"- {c}" for c in meta["changes_from_previous"]]
     if override:
         notes.append(f"- gate overridden by {override['by']}: {override['why']}")
     old = CHANGELOG.read_text(encoding="utf-8") if CHANGELOG.exists() else "# Releases\n"
     head, _, rest = old.partition("\n")
-    io.write_text(CHANGELOG, head + "\n\n" + "\n".join(n for n in notes if n is not None) + "\n" + rest)
+    fileio.write_text(CHANGELOG, head + "\n\n" + "\n".join(n for n in notes if n is not None) + "\n" + rest)
     written.append(CHANGELOG)
     return written
 
@@ -401,7 +401,7 @@ def release(*, major: bool = False, tag: str = "", message: str = "", force: boo
     before = git("rev-parse", "HEAD")
     # Until the next version is opened, a marker says how to finish or undo this release if the
     # process dies (kill -9, power loss): `repair()`, run by the next `javis release`.
-    io.write_json(_marker(), {"version": version.name, "before": before, "message": message})
+    fileio.write_json(_marker(), {"version": version.name, "before": before, "message": message})
     written = write_record(version, p, result, previous, override, message)
     try:
         if p.release.push:
@@ -507,11 +507,11 @@ def open_next(version: Version, commit: str, p: params.Params) -> None:
     Kept out of the tagged commit so that the tag's dvc.lock matches its own params and deps
     (a tag must reproduce and report exactly what was released)."""
     index = json.loads((Path(p.paths.training) / "index.json").read_text())
-    io.write_json(p.paths.split_index, {"version": version.name, "commit": commit, **index})
+    fileio.write_json(p.paths.split_index, {"version": version.name, "commit": commit, **index})
     text = Path(params.PARAMS_FILE).read_text(encoding="utf-8")
     text = set_param(text, "evaluate", "baseline_tag", version.name)
     text = set_param(text, "evaluate", "baseline_rev", commit)
-    io.write_text(params.PARAMS_FILE, text)
+    fileio.write_text(params.PARAMS_FILE, text)
     params.load()  # still valid
     git("add", p.paths.split_index, params.PARAMS_FILE)
     git("commit", "-q", "-m", f"Open the version after {version.name}: baseline and split index pinned to it")
@@ -550,7 +550,7 @@ def worst_regressions(metrics: Path, n: int = 5) -> list[str]:
     if not path.exists():
         return []
     broken, lost = [], []
-    for s in io.iter_records(path):
+    for s in fileio.iter_records(path):
         c, b = s.get("candidate", {}), s.get("baseline", {})
         if s.get("set") == "persona" and c.get("named") is False and b.get("named") is True:
             broken.append(f"    forgot who it is {s.get('id')}: {prompt_text(s)[:70]!r} -> {str(c.get('answer'))[:70]!r}")
@@ -577,7 +577,7 @@ def prompt_text(sample: dict) -> str:
 def materialise(version: str, rev: str, paths: params.Paths) -> Path:
     """The tag's adapter files into models/adapters/<version>/ (from the DVC cache or remote),
     beside the git-tracked metadata.yaml and README.md of the release record."""
-    from javis.releases import fetch_adapter
+    from javis.release.vcs import fetch_adapter
 
     dest = ADAPTERS / version
     dest.mkdir(parents=True, exist_ok=True)
@@ -601,7 +601,7 @@ def materialise(version: str, rev: str, paths: params.Paths) -> Path:
 
 def verify(version: str, folder: Path, paths: params.Paths) -> dict:
     """The materialised weights match the release record; the adapter fits the current base."""
-    from javis.model import ModelError, check_adapter_base
+    from javis.model.loading import ModelError, check_adapter_base
 
     text = show(resolve(version)[1], str(ADAPTERS / version / "metadata.yaml"))
     meta = yaml.safe_load(text) if text else {}

@@ -29,8 +29,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from javis import feedback
-from javis.chat import Bot, deployed
+from javis.app.chat import Bot, deployed
+from javis.data import feedback
 
 log = logging.getLogger("javis.serve")
 
@@ -181,7 +181,7 @@ def main(p: Any, *, host: str | None = None, port: int | None = None) -> int:
 
     import uvicorn
 
-    from javis.chat import CURRENT, load_bot
+    from javis.app.chat import CURRENT, load_bot
 
     cfg = p.serve
     host = host or cfg.host
