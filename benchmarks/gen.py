@@ -140,12 +140,28 @@ KO_NOUN = (
     "백업 계정 프로필 설정 업데이트 기능 버그 테스트 배포 브랜치 커밋"
 ).split()
 KO_VERB = (  # (plain stem for "-하는 방법", polite form)
-    ("정리하는", "정리하세요"), ("준비하는", "준비하세요"), ("예약하는", "예약하세요"),
-    ("취소하는", "취소하세요"), ("요약하는", "요약하세요"), ("번역하는", "번역하세요"),
-    ("비교하는", "비교하세요"), ("고르는", "고르세요"), ("만드는", "만드세요"), ("고치는", "고치세요"),
-    ("확인하는", "확인하세요"), ("줄이는", "줄이세요"), ("바꾸는", "바꾸세요"), ("보내는", "보내세요"),
-    ("미루는", "미루세요"), ("나누는", "나누세요"), ("기록하는", "기록하세요"), ("설정하는", "설정하세요"),
-    ("백업하는", "백업하세요"), ("테스트하는", "테스트하세요"), ("끝내는", "끝내세요"), ("시작하는", "시작하세요"),
+    ("정리하는", "정리하세요"),
+    ("준비하는", "준비하세요"),
+    ("예약하는", "예약하세요"),
+    ("취소하는", "취소하세요"),
+    ("요약하는", "요약하세요"),
+    ("번역하는", "번역하세요"),
+    ("비교하는", "비교하세요"),
+    ("고르는", "고르세요"),
+    ("만드는", "만드세요"),
+    ("고치는", "고치세요"),
+    ("확인하는", "확인하세요"),
+    ("줄이는", "줄이세요"),
+    ("바꾸는", "바꾸세요"),
+    ("보내는", "보내세요"),
+    ("미루는", "미루세요"),
+    ("나누는", "나누세요"),
+    ("기록하는", "기록하세요"),
+    ("설정하는", "설정하세요"),
+    ("백업하는", "백업하세요"),
+    ("테스트하는", "테스트하세요"),
+    ("끝내는", "끝내세요"),
+    ("시작하는", "시작하세요"),
 )
 KO_ADJ = (
     "간단한 자세한 짧은 긴 정중한 편한 싼 건강한 조용한 급한 중요한 작은 큰 새로운 더 나은 안전한 빠른 "
@@ -219,19 +235,31 @@ KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 TOOLS = {
     "get_weather": ({"city": "string", "date": "string"}, ("city",)),
-    "create_calendar_event": ({"title": "string", "start": "string", "end": "string"}, ("title", "start")),
+    "create_calendar_event": (
+        {"title": "string", "start": "string", "end": "string"},
+        ("title", "start"),
+    ),
     "set_reminder": ({"text": "string", "time": "string"}, ("text", "time")),
     "search_web": ({"query": "string"}, ("query",)),
     "send_message": ({"to": "string", "text": "string"}, ("to", "text")),
-    "convert_currency": ({"amount": "number", "from": "string", "to": "string"}, ("amount", "from", "to")),
+    "convert_currency": (
+        {"amount": "number", "from": "string", "to": "string"},
+        ("amount", "from", "to"),
+    ),
 }
 TOOL_SCHEMAS = {
-    name: {"type": "function", "function": {
-        "name": name,
-        "description": f"{name.replace('_', ' ').capitalize()}.",
-        "parameters": {"type": "object", "properties": {k: {"type": t} for k, t in props.items()},
-                       "required": list(required)},
-    }}
+    name: {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": f"{name.replace('_', ' ').capitalize()}.",
+            "parameters": {
+                "type": "object",
+                "properties": {k: {"type": t} for k, t in props.items()},
+                "required": list(required),
+            },
+        },
+    }
     for name, (props, required) in TOOLS.items()
 }
 
@@ -244,14 +272,44 @@ def _batchim(word: str) -> bool:
 
 def _ko_fill(templates: tuple[str, ...], size: int, rng: random.Random) -> list[str]:
     """`size` Korean sentences: templates with their slots drawn at random (particles agree)."""
-    nouns = [(n, *(("을", "은", "이", "과") if _batchim(n) else ("를", "는", "가", "와"))) for n in KO_NOUN]
-    cols = zip(rng.choices(templates, k=size), rng.choices(nouns, k=size), rng.choices(nouns, k=size),
-               rng.choices(KO_VERB, k=size), rng.choices(KO_ADJ, k=size), rng.choices(KO_CITY, k=size),
-               rng.choices(KO_NAME, k=size), rng.choices(KO_DAY, k=size), rng.choices(range(2, 91), k=size),
-               rng.choices(range(2, 91), k=size), strict=True)
+    nouns = [
+        (n, *(("을", "은", "이", "과") if _batchim(n) else ("를", "는", "가", "와")))
+        for n in KO_NOUN
+    ]
+    cols = zip(
+        rng.choices(templates, k=size),
+        rng.choices(nouns, k=size),
+        rng.choices(nouns, k=size),
+        rng.choices(KO_VERB, k=size),
+        rng.choices(KO_ADJ, k=size),
+        rng.choices(KO_CITY, k=size),
+        rng.choices(KO_NAME, k=size),
+        rng.choices(KO_DAY, k=size),
+        rng.choices(range(2, 91), k=size),
+        rng.choices(range(2, 91), k=size),
+        strict=True,
+    )
     return [
-        t.format(n=n[0], eul=n[1], eun=n[2], i=n[3], wa=n[4], n2=n2[0], eul2=n2[1], eun2=n2[2], i2=n2[3],
-                 v=v[0], vp=v[1], a=a, c=c, p=p, i3="이" if _batchim(p) else "가", d=d, k=k, m=m)
+        t.format(
+            n=n[0],
+            eul=n[1],
+            eun=n[2],
+            i=n[3],
+            wa=n[4],
+            n2=n2[0],
+            eul2=n2[1],
+            eun2=n2[2],
+            i2=n2[3],
+            v=v[0],
+            vp=v[1],
+            a=a,
+            c=c,
+            p=p,
+            i3="이" if _batchim(p) else "가",
+            d=d,
+            k=k,
+            m=m,
+        )
         for t, n, n2, v, a, c, p, d, k, m in cols
     ]
 
@@ -259,11 +317,21 @@ def _ko_fill(templates: tuple[str, ...], size: int, rng: random.Random) -> list[
 def _en_fill(templates: tuple[str, ...], size: int, rng: random.Random) -> list[str]:
     """`size` English sentences: templates with their slots drawn at random."""
     verbs = [(v, v[:-1] + "ing" if v.endswith("e") else v + "ing") for v in EN_VERB]
-    cols = zip(rng.choices(templates, k=size), rng.choices(EN_NOUN, k=size), rng.choices(EN_NOUN, k=size),
-               rng.choices(verbs, k=size), rng.choices(verbs, k=size), rng.choices(EN_ADJ, k=size),
-               rng.choices(EN_ADJ, k=size),
-               rng.choices(EN_CITY, k=size), rng.choices(EN_NAME, k=size), rng.choices(EN_DAY, k=size),
-               rng.choices(range(2, 91), k=size), rng.choices(range(2, 91), k=size), strict=True)
+    cols = zip(
+        rng.choices(templates, k=size),
+        rng.choices(EN_NOUN, k=size),
+        rng.choices(EN_NOUN, k=size),
+        rng.choices(verbs, k=size),
+        rng.choices(verbs, k=size),
+        rng.choices(EN_ADJ, k=size),
+        rng.choices(EN_ADJ, k=size),
+        rng.choices(EN_CITY, k=size),
+        rng.choices(EN_NAME, k=size),
+        rng.choices(EN_DAY, k=size),
+        rng.choices(range(2, 91), k=size),
+        rng.choices(range(2, 91), k=size),
+        strict=True,
+    )
     return [
         t.format(n=n, n2=n2, v=v[0], ving=v[1], v2=v2[0], a=a, a2=a2, c=c, p=p, d=d, k=k, m=m)
         for t, n, n2, v, v2, a, a2, c, p, d, k, m in cols
@@ -288,9 +356,18 @@ class Generator:
     def __init__(self, seed: int = 0) -> None:
         self.rng = random.Random(seed)
         self.pools = Pools(self.rng)
-        self.ring: deque[tuple[str, dict]] = deque(maxlen=RING)  # (id, conversation) of clean originals
-        self.truth: dict = {"exact": {}, "near": {}, "malformed": {}, "low_quality": [], "pii": [],
-                            "rated_bad_in_logs": [], "counts": {}}
+        self.ring: deque[tuple[str, dict]] = deque(
+            maxlen=RING
+        )  # (id, conversation) of clean originals
+        self.truth: dict = {
+            "exact": {},
+            "near": {},
+            "malformed": {},
+            "low_quality": [],
+            "pii": [],
+            "rated_bad_in_logs": [],
+            "counts": {},
+        }
         self.feedback: list[bytes] = []
 
     # -- conversations --------------------------------------------------------------------------
@@ -312,19 +389,50 @@ class Generator:
         name = rng.choice(list(TOOLS))
         props, required = TOOLS[name]
         city = rng.choice(EN_CITY)
-        args = {k: (rng.randint(1, 500) if t == "number" else
-                    f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}" if k in ("date", "start", "end", "time")
-                    else city if k == "city" else rng.choice(EN_NAME) if k == "to"
-                    else "KRW" if k == "from" else "USD" if k == "to"
-                    else self.pools.q[lang][int(rng.random() * 1000)][:40])
-                for k, t in props.items() if k in required or rng.random() < 0.5}
+        args = {
+            k: (
+                rng.randint(1, 500)
+                if t == "number"
+                else f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+                if k in ("date", "start", "end", "time")
+                else city
+                if k == "city"
+                else rng.choice(EN_NAME)
+                if k == "to"
+                else "KRW"
+                if k == "from"
+                else "USD"
+                if k == "to"
+                else self.pools.q[lang][int(rng.random() * 1000)][:40]
+            )
+            for k, t in props.items()
+            if k in required or rng.random() < 0.5
+        }
         call_id = f"call_{rng.randint(1, 99999)}"
-        result = {"ok": True, "tool": name, "value": rng.randint(-10, 40), "note": rng.choice(EN_ADJ)}
+        result = {
+            "ok": True,
+            "tool": name,
+            "value": rng.randint(-10, 40),
+            "note": rng.choice(EN_ADJ),
+        }
         turns = [
-            {"role": "assistant", "content": "", "tool_calls": [
-                {"id": call_id, "type": "function",
-                 "function": {"name": name, "arguments": orjson.dumps(args).decode()}}]},
-            {"role": "tool", "tool_call_id": call_id, "name": name, "content": orjson.dumps(result).decode()},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": name, "arguments": orjson.dumps(args).decode()},
+                    }
+                ],
+            },
+            {
+                "role": "tool",
+                "tool_call_id": call_id,
+                "name": name,
+                "content": orjson.dumps(result).decode(),
+            },
         ]
         others = [t for t in TOOLS if t != name]
         declared = sorted([name, *rng.sample(others, rng.randint(0, 2))])
@@ -355,8 +463,12 @@ class Generator:
             planted = "low_quality"
         elif u < 0.05:
             key = "".join(rng.choice(KEY_CHARS) for _ in range(16))
-            text = rng.choice(PII).format(p=rng.choice(EN_NAME).lower(), k=rng.randint(0, 9999),
-                                          m=rng.randint(0, 9999), key=key)
+            text = rng.choice(PII).format(
+                p=rng.choice(EN_NAME).lower(),
+                k=rng.randint(0, 9999),
+                m=rng.randint(0, 9999),
+                key=key,
+            )
             user = next(m for m in messages if m["role"] == "user")
             user["content"] = f"{user['content']} {text}"
             planted = "pii"
@@ -384,7 +496,9 @@ class Generator:
     def malformed(self, conv_id: str) -> tuple[bytes, str]:
         rng = self.rng
         conv, _ = self.original()
-        kind = rng.choice(("cut_json", "json_array", "not_utf8", "role_bot", "empty_answer", "undeclared_tool"))
+        kind = rng.choice(
+            ("cut_json", "json_array", "not_utf8", "role_bot", "empty_answer", "undeclared_tool")
+        )
         if kind == "cut_json":
             raw = orjson.dumps({"id": conv_id, **conv})
             return raw[: len(raw) // 2], kind
@@ -400,9 +514,23 @@ class Generator:
         elif kind == "empty_answer":
             messages[-1] = {"role": "assistant", "content": ""}
         else:
-            messages.insert(len(messages) - 1, {"role": "assistant", "content": "", "tool_calls": [
-                {"id": "call_x", "type": "function", "function": {"name": "book_flight", "arguments": "{}"}}]})
-            messages.insert(len(messages) - 1, {"role": "tool", "tool_call_id": "call_x", "content": "{}"})
+            messages.insert(
+                len(messages) - 1,
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "id": "call_x",
+                            "type": "function",
+                            "function": {"name": "book_flight", "arguments": "{}"},
+                        }
+                    ],
+                },
+            )
+            messages.insert(
+                len(messages) - 1, {"role": "tool", "tool_call_id": "call_x", "content": "{}"}
+            )
         return orjson.dumps({"id": conv_id, **conv}), kind
 
     def rate(self, conv_id: str, conv: dict, n: int) -> None:
@@ -413,19 +541,31 @@ class Generator:
         prompt = [m for m in messages[:last] if m["role"] != "system"]
         lang = "ko" if any("가" <= c <= "힣" for c in messages[last]["content"]) else "en"
         u = rng.random()
-        line: dict = {"id": f"fb-{n:07d}", "created_at": f"2025-{1 + n % 12:02d}-{1 + n % 28:02d}T09:00:00Z",
-                      "model_version": "javis-v0.1"}
+        line: dict = {
+            "id": f"fb-{n:07d}",
+            "created_at": f"2025-{1 + n % 12:02d}-{1 + n % 28:02d}T09:00:00Z",
+            "model_version": "javis-v0.1",
+        }
         if u < 0.35 and any(m["role"] == "assistant" for m in messages[:last]):
             # The logged answer itself is rated bad: collect cuts it out of this conversation.
             line |= {"messages": prompt, "response": messages[last]["content"], "rating": "bad"}
             self.truth["rated_bad_in_logs"].append(conv_id)
         elif u < 0.7:
-            line |= {"messages": prompt, "response": self.answer(lang), "rating": "good", "score": 5}
+            line |= {
+                "messages": prompt,
+                "response": self.answer(lang),
+                "rating": "good",
+                "score": 5,
+            }
         elif u < 0.85:
             line |= {"messages": prompt, "response": self.answer(lang), "rating": "bad", "score": 2}
         else:
-            line |= {"messages": prompt, "response": self.answer(lang), "rating": "bad",
-                     "correction": self.answer(lang)}
+            line |= {
+                "messages": prompt,
+                "response": self.answer(lang),
+                "rating": "bad",
+                "correction": self.answer(lang),
+            }
         self.feedback.append(orjson.dumps(line) + b"\n")
 
     def line(self, n: int) -> bytes:
@@ -482,7 +622,11 @@ def generate(out: str | Path, size: int, seed: int = 0) -> dict:
     feedback = b"".join(gen.feedback)
     (fb / "feedback.jsonl").write_bytes(feedback)
     truth = gen.truth
-    truth["counts"] |= {"lines": size, "feedback": len(gen.feedback), "bytes": total_bytes + len(feedback)}
+    truth["counts"] |= {
+        "lines": size,
+        "feedback": len(gen.feedback),
+        "bytes": total_bytes + len(feedback),
+    }
     (out / "truth.json").write_bytes(orjson.dumps(truth, option=orjson.OPT_SORT_KEYS))
     return truth
 

@@ -43,30 +43,49 @@ def prepare(folder: Path, env: dict, base_source: str = "") -> None:
     p = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     if base_source:
         p["base"].update(source=base_source, name="", file="", sha256="")
-    (folder / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    (folder / "params.yaml").write_text(
+        yaml.safe_dump(p, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
     shutil.copytree(ROOT / "examples", folder / "examples", dirs_exist_ok=True)
     for d in ("data/raw", "data/feedback"):
         (folder / d).mkdir(parents=True, exist_ok=True)
     for stage in ("collect", "clean", "dedupe", "split", "base"):
-        subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=folder, env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", f"stages.{stage}"],
+            cwd=folder,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
 
 
 def worker(folder: Path, env: dict, *args: str) -> dict:
     out = folder / f"result-{'-'.join(args)}.json"
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "worker", str(folder), str(out), *args],
-                          cwd=folder, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "worker", str(folder), str(out), *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
-        raise SystemExit(f"bench: worker {args} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+        raise SystemExit(
+            f"bench: worker {args} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+        )
     return json.loads(out.read_text())
 
 
 def train_benchmark(folder: Path, env: dict, steps: int, batch: int) -> dict:
-    return {mode: worker(folder, env, "train", mode, str(steps), str(batch)) for mode in ("ours", "trl")}
+    return {
+        mode: worker(folder, env, "train", mode, str(steps), str(batch)) for mode in ("ours", "trl")
+    }
 
 
 def eval_benchmark(folder: Path, env: dict, prompts: int, new_tokens: int) -> dict:
-    return {mode: worker(folder, env, "eval", mode, str(prompts), str(new_tokens)) for mode in ("batched", "single")}
+    return {
+        mode: worker(folder, env, "eval", mode, str(prompts), str(new_tokens))
+        for mode in ("batched", "single")
+    }
 
 
 def train_report(r: dict) -> str:
@@ -76,34 +95,46 @@ def train_report(r: dict) -> str:
         "| | ours (train stage) | TRL SFTTrainer defaults |",
         "|---|---|---|",
     ]
-    for key, name in (("settings", "settings"), ("precision", "precision"), ("steps", "optimizer steps"),
-                      ("tokens", "tokens trained (non-padding)"), ("padded_share", "padding in the batches"),
-                      ("seconds", "training seconds"), ("tokens_per_s", "tokens/s")):
+    for key, name in (
+        ("settings", "settings"),
+        ("precision", "precision"),
+        ("steps", "optimizer steps"),
+        ("tokens", "tokens trained (non-padding)"),
+        ("padded_share", "padding in the batches"),
+        ("seconds", "training seconds"),
+        ("tokens_per_s", "tokens/s"),
+    ):
         lines.append(f"| {name} | {_cell(ours[key], key)} | {_cell(trl[key], key)} |")
     lines.append(f"| loss per step | {_curve(ours['losses'])} | {_curve(trl['losses'])} |")
-    lines.append(f"| validation loss after training (base: {ours['val_loss_base']:.4f}) | "
-                 f"{ours['val_loss']:.4f} | {trl['val_loss']:.4f} |")
+    lines.append(
+        f"| validation loss after training (base: {ours['val_loss_base']:.4f}) | "
+        f"{ours['val_loss']:.4f} | {trl['val_loss']:.4f} |"
+    )
     ratio = ours["tokens_per_s"] / trl["tokens_per_s"]
-    lines.append(f"\nours / TRL defaults: **{ratio:.2f}x** the tokens/s (target >= 2x), validation loss "
-                 f"{ours['val_loss']:.4f} vs {trl['val_loss']:.4f} (difference {ours['val_loss'] - trl['val_loss']:+.4f})")
+    lines.append(
+        f"\nours / TRL defaults: **{ratio:.2f}x** the tokens/s (target >= 2x), validation loss "
+        f"{ours['val_loss']:.4f} vs {trl['val_loss']:.4f} (difference {ours['val_loss'] - trl['val_loss']:+.4f})"
+    )
     return "\n".join(lines)
 
 
 def eval_report(r: dict) -> str:
     b, s = r["batched"], r["single"]
     same = sum(x == y for x, y in zip(b["answers"], s["answers"], strict=True))
-    return "\n".join([
-        "## Evaluation: batched generation vs one prompt at a time (bundled model, test prompts)\n",
-        "| | batched (evaluate stage) | one at a time |",
-        "|---|---:|---:|",
-        f"| prompts | {b['prompts']} | {s['prompts']} |",
-        f"| batch size | {b['batch_size']} | 1 |",
-        f"| new tokens per answer (max) | {b['max_new_tokens']} | {s['max_new_tokens']} |",
-        f"| seconds | {b['seconds']:.1f} | {s['seconds']:.1f} |",
-        f"| answers/s | {b['prompts'] / b['seconds']:.2f} | {s['prompts'] / s['seconds']:.2f} |",
-        f"\nbatched / one at a time: **{s['seconds'] / b['seconds']:.2f}x** (target >= 3x); "
-        f"identical answers {same}/{b['prompts']} (greedy; batched arithmetic can flip a near tie)",
-    ])
+    return "\n".join(
+        [
+            "## Evaluation: batched generation vs one prompt at a time (bundled model, test prompts)\n",
+            "| | batched (evaluate stage) | one at a time |",
+            "|---|---:|---:|",
+            f"| prompts | {b['prompts']} | {s['prompts']} |",
+            f"| batch size | {b['batch_size']} | 1 |",
+            f"| new tokens per answer (max) | {b['max_new_tokens']} | {s['max_new_tokens']} |",
+            f"| seconds | {b['seconds']:.1f} | {s['seconds']:.1f} |",
+            f"| answers/s | {b['prompts'] / b['seconds']:.2f} | {s['prompts'] / s['seconds']:.2f} |",
+            f"\nbatched / one at a time: **{s['seconds'] / b['seconds']:.2f}x** (target >= 3x); "
+            f"identical answers {same}/{b['prompts']} (greedy; batched arithmetic can flip a near tie)",
+        ]
+    )
 
 
 def _cell(v: object, key: str) -> str:
@@ -144,8 +175,13 @@ def _setup(folder: Path):
 def _val_loss(model, tokenizer, rows: list[dict]) -> float:
     from javis.model import loading as jm
 
-    res = jm.assistant_nll(model, tokenizer, [r["messages"] for r in rows],
-                           tools=[json.loads(r["tools"]) if r["tools"] else None for r in rows], batch_size=8)
+    res = jm.assistant_nll(
+        model,
+        tokenizer,
+        [r["messages"] for r in rows],
+        tools=[json.loads(r["tools"]) if r["tools"] else None for r in rows],
+        batch_size=8,
+    )
     return sum(x for x, _ in res) / max(1, sum(n for _, n in res))
 
 
@@ -156,8 +192,15 @@ def work_train(folder: Path, mode: str, steps: int, batch: int) -> dict:
     from javis.model import loading as jm
     from stages import train as st
 
-    p.sections["train"] = dataclasses.replace(p.train, max_steps=steps, token_budget=0, batch_size=batch,
-                                              grad_accum=1, save_steps=10_000, logging_steps=1)
+    p.sections["train"] = dataclasses.replace(
+        p.train,
+        max_steps=steps,
+        token_budget=0,
+        batch_size=batch,
+        grad_accum=1,
+        save_steps=10_000,
+        logging_steps=1,
+    )
     pl = st.plan(p)
     tokenizer = jm.load_tokenizer(pl.base_dir, p.persona.system_prompt)
     run_dir = folder / f"run-{mode}"
@@ -176,26 +219,55 @@ def work_train(folder: Path, mode: str, steps: int, batch: int) -> dict:
 
         cfg = pl.cfg
         jm.set_determinism(cfg.seed, pl.threads)
-        args = SFTConfig(output_dir=str(run_dir), use_cpu=pl.device == "cpu", max_steps=steps,
-                         per_device_train_batch_size=batch, learning_rate=cfg.learning_rate,
-                         lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup, seed=cfg.seed,
-                         assistant_only_loss=True, logging_steps=1, save_strategy="no", report_to="none",
-                         include_num_input_tokens_seen="non_padding", disable_tqdm=True,
-                         # TRL 1.16 defaults to bf16=True even on a CPU without bf16 support; the
-                         # baseline of issue 7 is fp32 there, so both runs use the precision ours picks.
-                         bf16=pl.precision == "bf16")
+        args = SFTConfig(
+            output_dir=str(run_dir),
+            use_cpu=pl.device == "cpu",
+            max_steps=steps,
+            per_device_train_batch_size=batch,
+            learning_rate=cfg.learning_rate,
+            lr_scheduler_type=cfg.lr_scheduler,
+            warmup_steps=cfg.warmup,
+            seed=cfg.seed,
+            assistant_only_loss=True,
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            include_num_input_tokens_seen="non_padding",
+            disable_tqdm=True,
+            # TRL 1.16 defaults to bf16=True even on a CPU without bf16 support; the
+            # baseline of issue 7 is fp32 there, so both runs use the precision ours picks.
+            bf16=pl.precision == "bf16",
+        )
         model = jm.load_base(pl.base_dir, quantize=None, precision="fp32")
-        trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer, train_dataset=Dataset.from_list(pl.rows["train"]),
-                             peft_config=LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                                                    target_modules=cfg.target_modules, task_type="CAUSAL_LM"))
-        settings = "random batches, gradient checkpointing" if args.gradient_checkpointing else "random batches"
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            processing_class=tokenizer,
+            train_dataset=Dataset.from_list(pl.rows["train"]),
+            peft_config=LoraConfig(
+                r=cfg.lora_r,
+                lora_alpha=cfg.lora_alpha,
+                lora_dropout=cfg.lora_dropout,
+                target_modules=cfg.target_modules,
+                task_type="CAUSAL_LM",
+            ),
+        )
+        settings = (
+            "random batches, gradient checkpointing"
+            if args.gradient_checkpointing
+            else "random batches"
+        )
     padded = {"real": 0, "all": 0}
     collate = trainer.data_collator
 
     def counting(batch_rows):
         out = collate(batch_rows)
         padded["all"] += out["input_ids"].numel()
-        padded["real"] += int(out["attention_mask"].sum()) if "attention_mask" in out else out["input_ids"].numel()
+        padded["real"] += (
+            int(out["attention_mask"].sum())
+            if "attention_mask" in out
+            else out["input_ids"].numel()
+        )
         return out
 
     trainer.data_collator = counting
@@ -238,9 +310,17 @@ def work_eval(folder: Path, mode: str, prompts: int, new_tokens: int) -> dict:
             break
     batch = p.evaluate.batch_size if mode == "batched" else 1
     started = time.perf_counter()
-    answers = jm.generate_batch(model, tokenizer, convs, tools=tools, max_new_tokens=new_tokens, batch_size=batch)
-    return {"mode": mode, "prompts": len(convs), "batch_size": batch, "max_new_tokens": new_tokens,
-            "seconds": time.perf_counter() - started, "answers": answers}
+    answers = jm.generate_batch(
+        model, tokenizer, convs, tools=tools, max_new_tokens=new_tokens, batch_size=batch
+    )
+    return {
+        "mode": mode,
+        "prompts": len(convs),
+        "batch_size": batch,
+        "max_new_tokens": new_tokens,
+        "seconds": time.perf_counter() - started,
+        "answers": answers,
+    }
 
 
 def main(argv: list[str]) -> int:

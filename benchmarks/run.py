@@ -79,11 +79,21 @@ def human(n: int) -> str:
 
 
 def env() -> dict[str, str]:
-    e = {**os.environ, "PYTHONPATH": str(CODE), "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1",
-         "TRANSFORMERS_OFFLINE": "1", "PYTHONHASHSEED": "0"}
+    e = {
+        **os.environ,
+        "PYTHONPATH": str(CODE),
+        "DVC_NO_ANALYTICS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONHASHSEED": "0",
+    }
     e["PATH"] = os.path.dirname(sys.executable) + os.pathsep + e.get("PATH", "")
-    for k, v in (("GIT_AUTHOR_NAME", "bench"), ("GIT_AUTHOR_EMAIL", "bench@javis.invalid"),
-                 ("GIT_COMMITTER_NAME", "bench"), ("GIT_COMMITTER_EMAIL", "bench@javis.invalid")):
+    for k, v in (
+        ("GIT_AUTHOR_NAME", "bench"),
+        ("GIT_AUTHOR_EMAIL", "bench@javis.invalid"),
+        ("GIT_COMMITTER_NAME", "bench"),
+        ("GIT_COMMITTER_EMAIL", "bench@javis.invalid"),
+    ):
         e.setdefault(k, v)
     return e
 
@@ -91,7 +101,9 @@ def env() -> dict[str, str]:
 def timed(cmd: list[str], cwd: Path, check: bool = True) -> dict:
     """Run `cmd`; its wall time, CPU time and peak RSS (of it and the children it waited for)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     out = proc.stdout.read() if proc.stdout else b""
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -100,9 +112,16 @@ def timed(cmd: list[str], cwd: Path, check: bool = True) -> dict:
         proc.stdout.close()
     text = out.decode("utf-8", "replace")
     if check and proc.returncode != 0:
-        raise SystemExit(f"bench: {' '.join(cmd)} failed ({proc.returncode}) in {cwd}:\n{text[-3000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
-            "rc": proc.returncode, "out": text}
+        raise SystemExit(
+            f"bench: {' '.join(cmd)} failed ({proc.returncode}) in {cwd}:\n{text[-3000:]}"
+        )
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "rc": proc.returncode,
+        "out": text,
+    }
 
 
 def machine() -> str:
@@ -121,17 +140,28 @@ def machine() -> str:
     except (OSError, ValueError, IndexError):
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}, "
-            f"load average {load:.1f} at start")
+    return (
+        f"{cpu}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}, "
+        f"load average {load:.1f} at start"
+    )
 
 
 def table(headers: list[str], rows: list[list[object]]) -> str:
     cells = [[str(c) for c in r] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-            + " |" for r in cells]
+    body = [
+        "| "
+        + " | ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        + " |"
+        for r in cells
+    ]
     return "\n".join([line, sep, *body])
 
 
@@ -146,8 +176,18 @@ def make_project(folder: Path, size: int, seed: int) -> tuple[dict, float]:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "params.yaml", folder / "params.yaml")
     (folder / "examples").mkdir(exist_ok=True)
-    run = timed([sys.executable, str(ROOT / "benchmarks" / "gen.py"), str(folder), "--size", str(size),
-                 "--seed", str(seed)], folder)
+    run = timed(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "gen.py"),
+            str(folder),
+            "--size",
+            str(size),
+            "--seed",
+            str(seed),
+        ],
+        folder,
+    )
     return orjson.loads((folder / "truth.json").read_bytes()), run["wall"]
 
 
@@ -161,12 +201,22 @@ def data_benchmark(folder: Path, size: int, seed: int = 0) -> dict:
     for stage in DATA_STAGES:
         run = timed([sys.executable, "-m", f"stages.{stage}"], folder)
         metrics = orjson.loads((folder / "metrics" / f"{stage}.json").read_bytes())
-        stages[stage] = {**{k: run[k] for k in ("wall", "cpu", "rss_mb")},
-                         "in": metrics["in"], "kept": metrics["kept"], "rejected": metrics["rejected"],
-                         "metrics": metrics}
-    return {"size": size, "bytes": truth["counts"]["bytes"], "gen_s": gen_s, "truth": truth,
-            "floor": {**{k: floor[k] for k in ("wall", "cpu", "rss_mb")}, "docs": floor_docs},
-            "stages": stages, "folder": str(folder)}
+        stages[stage] = {
+            **{k: run[k] for k in ("wall", "cpu", "rss_mb")},
+            "in": metrics["in"],
+            "kept": metrics["kept"],
+            "rejected": metrics["rejected"],
+            "metrics": metrics,
+        }
+    return {
+        "size": size,
+        "bytes": truth["counts"]["bytes"],
+        "gen_s": gen_s,
+        "truth": truth,
+        "floor": {**{k: floor[k] for k in ("wall", "cpu", "rss_mb")}, "docs": floor_docs},
+        "stages": stages,
+        "folder": str(folder),
+    }
 
 
 def check_counts(result: dict) -> list[str]:
@@ -175,7 +225,9 @@ def check_counts(result: dict) -> list[str]:
     counts = result["truth"]["counts"]
     problems = []
     if s["collect"]["in"] != counts["lines"] + counts["feedback"]:
-        problems.append(f"collect in {s['collect']['in']} != lines {counts['lines']} + feedback {counts['feedback']}")
+        problems.append(
+            f"collect in {s['collect']['in']} != lines {counts['lines']} + feedback {counts['feedback']}"
+        )
     if s["clean"]["in"] != sum(s["collect"]["records_out"].values()):
         problems.append("clean in != collect records_out")
     if s["dedupe"]["in"] != s["clean"]["kept"]:
@@ -191,14 +243,21 @@ def check_counts(result: dict) -> list[str]:
 def import_costs() -> dict[str, float]:
     """Median wall time of starting Python and importing each stage (what DVC pays per stage)."""
     cmds = {"python": "pass", **{stage: f"import stages.{stage}" for stage in DATA_STAGES}}
-    return {name: median_of([sys.executable, "-c", code], ROOT, 5)["wall"] for name, code in cmds.items()}
+    return {
+        name: median_of([sys.executable, "-c", code], ROOT, 5)["wall"]
+        for name, code in cmds.items()
+    }
 
 
 def import_report(costs: dict[str, float]) -> str:
     base = costs["python"]
     rows = [[name, f"{t:.2f}", f"{t / base:.1f}x"] for name, t in costs.items()]
-    return "\n".join(["\n### Start-up: Python plus each stage's imports (median of 5)\n",
-                      table(["process", "wall s", "vs bare python"], rows)])
+    return "\n".join(
+        [
+            "\n### Start-up: Python plus each stage's imports (median of 5)\n",
+            table(["process", "wall s", "vs bare python"], rows),
+        ]
+    )
 
 
 def data_report(results: list[dict]) -> str:
@@ -207,23 +266,69 @@ def data_report(results: list[dict]) -> str:
         floor = r["floor"]
         total_wall = sum(v["wall"] for v in r["stages"].values())
         total_cpu = sum(v["cpu"] for v in r["stages"].values())
-        rows = [["floor (orjson read+parse+write)", floor["docs"], f"{floor['wall']:.1f}", f"{floor['cpu']:.1f}",
-                 f"{floor['docs'] / floor['wall']:,.0f}", "1.0x", "1.0x", f"{floor['rss_mb']:.0f}"]]
+        rows = [
+            [
+                "floor (orjson read+parse+write)",
+                floor["docs"],
+                f"{floor['wall']:.1f}",
+                f"{floor['cpu']:.1f}",
+                f"{floor['docs'] / floor['wall']:,.0f}",
+                "1.0x",
+                "1.0x",
+                f"{floor['rss_mb']:.0f}",
+            ]
+        ]
         for stage, v in r["stages"].items():
-            rows.append([stage, v["in"], f"{v['wall']:.1f}", f"{v['cpu']:.1f}", f"{v['in'] / v['wall']:,.0f}",
-                         f"{v['wall'] / floor['wall']:.1f}x", f"{v['cpu'] / floor['cpu']:.1f}x", f"{v['rss_mb']:.0f}"])
-        rows.append(["all four stages", r["stages"]["collect"]["in"], f"{total_wall:.1f}", f"{total_cpu:.1f}",
-                     f"{r['size'] / total_wall:,.0f} conv/s", f"{total_wall / floor['wall']:.1f}x",
-                     f"{total_cpu / floor['cpu']:.1f}x", f"{max(v['rss_mb'] for v in r['stages'].values()):.0f}"])
-        out.append(f"\n### Data stages, {human(r['size'])} conversations ({r['bytes'] / 1e6:,.0f} MB; "
-                   f"generated in {r['gen_s']:.0f} s)\n")
-        out.append(table(["step", "docs in", "wall s", "cpu s", "docs/s (wall)", "wall / floor", "cpu / floor",
-                          "peak RSS MB"], rows))
+            rows.append(
+                [
+                    stage,
+                    v["in"],
+                    f"{v['wall']:.1f}",
+                    f"{v['cpu']:.1f}",
+                    f"{v['in'] / v['wall']:,.0f}",
+                    f"{v['wall'] / floor['wall']:.1f}x",
+                    f"{v['cpu'] / floor['cpu']:.1f}x",
+                    f"{v['rss_mb']:.0f}",
+                ]
+            )
+        rows.append(
+            [
+                "all four stages",
+                r["stages"]["collect"]["in"],
+                f"{total_wall:.1f}",
+                f"{total_cpu:.1f}",
+                f"{r['size'] / total_wall:,.0f} conv/s",
+                f"{total_wall / floor['wall']:.1f}x",
+                f"{total_cpu / floor['cpu']:.1f}x",
+                f"{max(v['rss_mb'] for v in r['stages'].values()):.0f}",
+            ]
+        )
+        out.append(
+            f"\n### Data stages, {human(r['size'])} conversations ({r['bytes'] / 1e6:,.0f} MB; "
+            f"generated in {r['gen_s']:.0f} s)\n"
+        )
+        out.append(
+            table(
+                [
+                    "step",
+                    "docs in",
+                    "wall s",
+                    "cpu s",
+                    "docs/s (wall)",
+                    "wall / floor",
+                    "cpu / floor",
+                    "peak RSS MB",
+                ],
+                rows,
+            )
+        )
         kept = r["stages"]["split"]["in"]
-        out.append(f"\nrecords: collect {r['stages']['collect']['metrics']['records_out']}, clean kept "
-                   f"{r['stages']['clean']['kept']}, dedupe kept {r['stages']['dedupe']['kept']}, split {kept}; "
-                   f"cpu/wall {sum(v['cpu'] for v in r['stages'].values()) / total_wall:.2f} "
-                   f"(1.0 = one core busy)")
+        out.append(
+            f"\nrecords: collect {r['stages']['collect']['metrics']['records_out']}, clean kept "
+            f"{r['stages']['clean']['kept']}, dedupe kept {r['stages']['dedupe']['kept']}, split {kept}; "
+            f"cpu/wall {sum(v['cpu'] for v in r['stages'].values()) / total_wall:.2f} "
+            f"(1.0 = one core busy)"
+        )
         problems = check_counts(r)
         out.append("counts add up: " + ("yes" if not problems else "NO: " + "; ".join(problems)))
     if len(results) > 1:
@@ -233,19 +338,43 @@ def data_report(results: list[dict]) -> str:
         for stage in [*DATA_STAGES, "floor"]:
             a = small["floor"] if stage == "floor" else small["stages"][stage]
             b = big["floor"] if stage == "floor" else big["stages"][stage]
-            rows.append([stage, f"{a['cpu']:.1f}", f"{b['cpu']:.1f}", f"{b['cpu'] / a['cpu']:.1f}x",
-                         f"{b['cpu'] / a['cpu'] / factor:.2f}", f"{b['wall'] / a['wall'] / factor:.2f}",
-                         f"{a['rss_mb']:.0f} -> {b['rss_mb']:.0f}"])
-        out.append(f"\n### Scaling {human(small['size'])} -> {human(big['size'])} ({factor:.0f}x the data)\n")
-        out.append(table(["stage", f"cpu s {human(small['size'])}", f"cpu s {human(big['size'])}", "cpu ratio",
-                          "per-doc cpu ratio (1.00 = linear)", "per-doc wall ratio", "peak RSS MB"], rows))
+            rows.append(
+                [
+                    stage,
+                    f"{a['cpu']:.1f}",
+                    f"{b['cpu']:.1f}",
+                    f"{b['cpu'] / a['cpu']:.1f}x",
+                    f"{b['cpu'] / a['cpu'] / factor:.2f}",
+                    f"{b['wall'] / a['wall'] / factor:.2f}",
+                    f"{a['rss_mb']:.0f} -> {b['rss_mb']:.0f}",
+                ]
+            )
+        out.append(
+            f"\n### Scaling {human(small['size'])} -> {human(big['size'])} ({factor:.0f}x the data)\n"
+        )
+        out.append(
+            table(
+                [
+                    "stage",
+                    f"cpu s {human(small['size'])}",
+                    f"cpu s {human(big['size'])}",
+                    "cpu ratio",
+                    "per-doc cpu ratio (1.00 = linear)",
+                    "per-doc wall ratio",
+                    "peak RSS MB",
+                ],
+                rows,
+            )
+        )
         total_a = sum(v["wall"] for v in small["stages"].values())
         total_b = sum(v["wall"] for v in big["stages"].values())
         to_1m = total_b * 1_000_000 / big["size"]
-        out.append(f"\nend to end: {total_b:.0f} s for {human(big['size'])}"
-                   + (f" (linear extrapolation to 1M: {to_1m:.0f} s)" if big["size"] != 1_000_000 else "")
-                   + f" vs target {TARGETS['e2e_seconds_1m']:.0f} s for 1M: {to_1m / TARGETS['e2e_seconds_1m']:.2f}x the target; "
-                   f"growth {total_b / total_a:.1f}x for {factor:.0f}x the data")
+        out.append(
+            f"\nend to end: {total_b:.0f} s for {human(big['size'])}"
+            + (f" (linear extrapolation to 1M: {to_1m:.0f} s)" if big["size"] != 1_000_000 else "")
+            + f" vs target {TARGETS['e2e_seconds_1m']:.0f} s for 1M: {to_1m / TARGETS['e2e_seconds_1m']:.2f}x the target; "
+            f"growth {total_b / total_a:.1f}x for {factor:.0f}x the data"
+        )
     return "\n".join(out)
 
 
@@ -297,11 +426,16 @@ def neardup_quality(result: dict) -> dict:
 
     shingle = cfg.shingle
     # Recall: planted near duplicates whose copy and original both reached dedupe.
-    planted = [(c, o) for c, o in truth["near"].items() if c in record_of_conv and o in record_of_conv]
+    planted = [
+        (c, o) for c, o in truth["near"].items() if c in record_of_conv and o in record_of_conv
+    ]
     found = found_hi = n_hi = 0
     sims = []
     for c, o in planted:
-        sim = jaccard(word_shingles(texts[record_of_conv[c]], shingle), word_shingles(texts[record_of_conv[o]], shingle))
+        sim = jaccard(
+            word_shingles(texts[record_of_conv[c]], shingle),
+            word_shingles(texts[record_of_conv[o]], shingle),
+        )
         sims.append(sim)
         hit = c in rejected
         found += hit
@@ -318,19 +452,32 @@ def neardup_quality(result: dict) -> dict:
             tp += 1
         else:
             fp += 1
-            sim = jaccard(word_shingles(texts[record_of_conv[c]], shingle), word_shingles(texts[dup_of], shingle))
+            sim = jaccard(
+                word_shingles(texts[record_of_conv[c]], shingle),
+                word_shingles(texts[dup_of], shingle),
+            )
             fp_true_sim += sim >= cfg.threshold
     exact_planted = [c for c in truth["exact"] if c in record_of_conv]
     exact_found = sum(1 for c in exact_planted if rejected.get(c, ("",))[0] == "exact_duplicate")
     return {
-        "threshold": cfg.threshold, "num_perm": cfg.num_perm, "shingle": shingle,
-        "planted": len(planted), "recall": found / len(planted) if planted else float("nan"),
-        "planted_above": n_hi, "recall_above": found_hi / n_hi if n_hi else float("nan"),
-        "similarity": {"min": min(sims, default=0), "median": statistics.median(sims) if sims else 0,
-                       "below_threshold": len(sims) - n_hi},
-        "near_rejects": tp + fp, "precision": tp / (tp + fp) if tp + fp else float("nan"),
-        "false_positives": fp, "false_positives_truly_similar": fp_true_sim,
-        "exact_planted": len(exact_planted), "exact_recall": exact_found / len(exact_planted) if exact_planted else float("nan"),
+        "threshold": cfg.threshold,
+        "num_perm": cfg.num_perm,
+        "shingle": shingle,
+        "planted": len(planted),
+        "recall": found / len(planted) if planted else float("nan"),
+        "planted_above": n_hi,
+        "recall_above": found_hi / n_hi if n_hi else float("nan"),
+        "similarity": {
+            "min": min(sims, default=0),
+            "median": statistics.median(sims) if sims else 0,
+            "below_threshold": len(sims) - n_hi,
+        },
+        "near_rejects": tp + fp,
+        "precision": tp / (tp + fp) if tp + fp else float("nan"),
+        "false_positives": fp,
+        "false_positives_truly_similar": fp_true_sim,
+        "exact_planted": len(exact_planted),
+        "exact_recall": exact_found / len(exact_planted) if exact_planted else float("nan"),
     }
 
 
@@ -393,10 +540,15 @@ def neardup_throughput(result: dict, docs: int) -> dict:
     finally:
         os.chdir(cwd)
     out = {"docs": len(records)}
-    for name, make in (("rensa (javis dedupe)", lambda: Deduper(cfg)), ("datasketch MinHashLSH", lambda: DatasketchDeduper(cfg))):
+    for name, make in (
+        ("rensa (javis dedupe)", lambda: Deduper(cfg)),
+        ("datasketch MinHashLSH", lambda: DatasketchDeduper(cfg)),
+    ):
         d = make()
         start = time.perf_counter()
-        kept = [bool(d.check(r) if name.startswith("datasketch") else d.check(r)[0]) for r in records]
+        kept = [
+            bool(d.check(r) if name.startswith("datasketch") else d.check(r)[0]) for r in records
+        ]
         wall = time.perf_counter() - start
         out[name] = {"wall": wall, "docs_s": len(records) / wall, "kept": kept}
     # The hashing alone, on the same word shingles (what the libraries' own benchmarks measure).
@@ -417,7 +569,9 @@ def neardup_throughput(result: dict, docs: int) -> dict:
         MinHash(num_perm=cfg.num_perm, seed=cfg.seed).update_batch(t)
     out["hash_datasketch"] = len(tokens) / (time.perf_counter() - start)
     a, b = out["rensa (javis dedupe)"]["kept"], out["datasketch MinHashLSH"]["kept"]
-    out["agreement"] = sum(x == y for x, y in zip(a, b, strict=True)) / len(a) if a else float("nan")
+    out["agreement"] = (
+        sum(x == y for x, y in zip(a, b, strict=True)) / len(a) if a else float("nan")
+    )
     for name in ("rensa (javis dedupe)", "datasketch MinHashLSH"):
         out[name]["rejected"] = out[name]["kept"].count(False)
         del out[name]["kept"]
@@ -428,29 +582,53 @@ def neardup_report(q: dict, t: dict, size: int) -> str:
     rows = [
         ["planted near duplicates (copy and original reached dedupe)", q["planted"]],
         ["recall: rejected as duplicates", f"{q['recall']:.3f}"],
-        [f"  of those with true word-{q['shingle']}gram Jaccard >= {q['threshold']}", f"{q['planted_above']} (recall {q['recall_above']:.3f})"],
-        ["  true Jaccard of planted pairs: min / median", f"{q['similarity']['min']:.2f} / {q['similarity']['median']:.2f}"],
+        [
+            f"  of those with true word-{q['shingle']}gram Jaccard >= {q['threshold']}",
+            f"{q['planted_above']} (recall {q['recall_above']:.3f})",
+        ],
+        [
+            "  true Jaccard of planted pairs: min / median",
+            f"{q['similarity']['min']:.2f} / {q['similarity']['median']:.2f}",
+        ],
         ["near-duplicate rejects", q["near_rejects"]],
         ["precision: same original as the record kept", f"{q['precision']:.4f}"],
-        ["  false positives (of which true Jaccard >= threshold)", f"{q['false_positives']} ({q['false_positives_truly_similar']})"],
+        [
+            "  false positives (of which true Jaccard >= threshold)",
+            f"{q['false_positives']} ({q['false_positives_truly_similar']})",
+        ],
         ["planted exact duplicates: recall", f"{q['exact_recall']:.3f} of {q['exact_planted']}"],
     ]
     rensa, ds = t["rensa (javis dedupe)"], t["datasketch MinHashLSH"]
     ratio = rensa["docs_s"] / ds["docs_s"]
     speed = [
-        ["rensa (javis dedupe)", t["docs"], f"{rensa['wall']:.2f}", f"{rensa['docs_s']:,.0f}", "1.0x", rensa["rejected"]],
-        ["datasketch MinHashLSH", t["docs"], f"{ds['wall']:.2f}", f"{ds['docs_s']:,.0f}",
-         f"{ratio:.1f}x slower" if ratio >= 1 else f"{1 / ratio:.1f}x faster", ds["rejected"]],
+        [
+            "rensa (javis dedupe)",
+            t["docs"],
+            f"{rensa['wall']:.2f}",
+            f"{rensa['docs_s']:,.0f}",
+            "1.0x",
+            rensa["rejected"],
+        ],
+        [
+            "datasketch MinHashLSH",
+            t["docs"],
+            f"{ds['wall']:.2f}",
+            f"{ds['docs_s']:,.0f}",
+            f"{ratio:.1f}x slower" if ratio >= 1 else f"{1 / ratio:.1f}x faster",
+            ds["rejected"],
+        ],
     ]
-    return "\n".join([
-        f"\n### Near duplicates ({human(size)} corpus; threshold {q['threshold']}, {q['num_perm']} perms, word {q['shingle']}-grams)\n",
-        table(["measure", "value"], rows),
-        f"\nthroughput, same first {t['docs']:,} cleaned SFT records (exact + near check, insert):\n",
-        table(["library", "docs", "wall s", "docs/s", "vs rensa", "rejected"], speed),
-        f"\nsame keep/reject decision on {t['agreement']:.2%} of the records; MinHash alone on the same shingles: "
-        f"rensa {t['hash_rensa']:,.0f} docs/s, datasketch {t['hash_datasketch']:,.0f} docs/s "
-        f"({t['hash_rensa'] / t['hash_datasketch']:.1f}x)",
-    ])
+    return "\n".join(
+        [
+            f"\n### Near duplicates ({human(size)} corpus; threshold {q['threshold']}, {q['num_perm']} perms, word {q['shingle']}-grams)\n",
+            table(["measure", "value"], rows),
+            f"\nthroughput, same first {t['docs']:,} cleaned SFT records (exact + near check, insert):\n",
+            table(["library", "docs", "wall s", "docs/s", "vs rensa", "rejected"], speed),
+            f"\nsame keep/reject decision on {t['agreement']:.2%} of the records; MinHash alone on the same shingles: "
+            f"rensa {t['hash_rensa']:,.0f} docs/s, datasketch {t['hash_datasketch']:,.0f} docs/s "
+            f"({t['hash_rensa'] / t['hash_datasketch']:.1f}x)",
+        ]
+    )
 
 
 # --- DVC overhead -------------------------------------------------------------------------------------
@@ -471,7 +649,11 @@ def copy_code(dest: Path) -> None:
 
 def median_of(cmd: list[str], cwd: Path, n: int = 3) -> dict:
     runs = [timed(cmd, cwd, check=False) for _ in range(n)]
-    return {"wall": statistics.median(r["wall"] for r in runs), "rc": runs[-1]["rc"], "out": runs[-1]["out"]}
+    return {
+        "wall": statistics.median(r["wall"] for r in runs),
+        "rc": runs[-1]["rc"],
+        "out": runs[-1]["out"],
+    }
 
 
 def dvc_benchmark(source: Path, folder: Path, direct: dict) -> dict:
@@ -481,8 +663,11 @@ def dvc_benchmark(source: Path, folder: Path, direct: dict) -> dict:
     for name in ("raw", "feedback"):
         shutil.copytree(source / "data" / name, folder / "data" / name)
     git = ["git", "-c", "init.defaultBranch=main"]
-    for cmd in ([*git, "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"],
-                [sys.executable, "-m", "dvc", "config", "core.analytics", "false"]):
+    for cmd in (
+        [*git, "init", "-q"],
+        [sys.executable, "-m", "dvc", "init", "-q"],
+        [sys.executable, "-m", "dvc", "config", "core.analytics", "false"],
+    ):
         timed(cmd, folder)
     add = timed([sys.executable, "-m", "dvc", "add", "-q", "data/raw", "data/feedback"], folder)
     timed(["git", "add", "-A"], folder)
@@ -491,7 +676,9 @@ def dvc_benchmark(source: Path, folder: Path, direct: dict) -> dict:
     timed(["git", "add", "-A"], folder)
     timed(["git", "commit", "-q", "-m", "repro"], folder)
     return {
-        "add": add["wall"], "repro": repro["wall"], "direct": direct,
+        "add": add["wall"],
+        "repro": repro["wall"],
+        "direct": direct,
         "noop": median_of([sys.executable, "-m", "dvc", "repro", "split"], folder),
         "status": median_of([sys.executable, "-m", "dvc", "status"], folder),
         "javis_status": median_of([sys.executable, "-m", "javis.app.cli", "status"], folder),
@@ -505,18 +692,29 @@ def dvc_report(d: dict, size: int) -> str:
     target = TARGETS["dvc_seconds"]
 
     def row(name: str, r: dict) -> list[object]:
-        return [name, f"{r['wall']:.2f}", f"{r['wall'] / base:.1f}x", f"{r['wall'] / target:.2f}x",
-                "" if r["rc"] == 0 else f"exit {r['rc']}"]
+        return [
+            name,
+            f"{r['wall']:.2f}",
+            f"{r['wall'] / base:.1f}x",
+            f"{r['wall'] / target:.2f}x",
+            "" if r["rc"] == 0 else f"exit {r['rc']}",
+        ]
 
-    rows = [row("`python -c pass`", d["python"]), row("`dvc version` (DVC start-up)", d["dvc_version"]),
-            row("no-op `dvc repro split`", d["noop"]), row("`dvc status`", d["status"]),
-            row("`javis status`", d["javis_status"])]
-    return "\n".join([
-        f"\n### DVC overhead ({human(size)} conversations pinned; median of 3)\n",
-        table(["command", "wall s", "vs dvc version", "vs 2 s target", "note"], rows),
-        f"\n`dvc add` of the corpus {d['add']:.1f} s; `dvc repro split` {d['repro']:.1f} s vs the same "
-        f"stages run directly {d['direct']:.1f} s ({d['repro'] / d['direct']:.2f}x: hashing and caching the outputs)",
-    ])
+    rows = [
+        row("`python -c pass`", d["python"]),
+        row("`dvc version` (DVC start-up)", d["dvc_version"]),
+        row("no-op `dvc repro split`", d["noop"]),
+        row("`dvc status`", d["status"]),
+        row("`javis status`", d["javis_status"]),
+    ]
+    return "\n".join(
+        [
+            f"\n### DVC overhead ({human(size)} conversations pinned; median of 3)\n",
+            table(["command", "wall s", "vs dvc version", "vs 2 s target", "note"], rows),
+            f"\n`dvc add` of the corpus {d['add']:.1f} s; `dvc repro split` {d['repro']:.1f} s vs the same "
+            f"stages run directly {d['direct']:.1f} s ({d['repro'] / d['direct']:.2f}x: hashing and caching the outputs)",
+        ]
+    )
 
 
 # --- main ---------------------------------------------------------------------------------------------
@@ -524,19 +722,42 @@ def dvc_report(d: dict, size: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size", default=DEFAULT_SIZES, help=f"corpus sizes, comma-separated (default {DEFAULT_SIZES})")
-    ap.add_argument("--only", default="data,neardup,dvc,train,eval", help="parts to run: data, neardup, dvc, train, eval")
-    ap.add_argument("--train-steps", type=int, default=8, help="optimizer steps per trainer (train part)")
+    ap.add_argument(
+        "--size",
+        default=DEFAULT_SIZES,
+        help=f"corpus sizes, comma-separated (default {DEFAULT_SIZES})",
+    )
+    ap.add_argument(
+        "--only",
+        default="data,neardup,dvc,train,eval",
+        help="parts to run: data, neardup, dvc, train, eval",
+    )
+    ap.add_argument(
+        "--train-steps", type=int, default=8, help="optimizer steps per trainer (train part)"
+    )
     ap.add_argument("--train-batch", type=int, default=4, help="sequences per step (train part)")
     ap.add_argument("--eval-prompts", type=int, default=32, help="test prompts (eval part)")
     ap.add_argument("--eval-tokens", type=int, default=48, help="new tokens per answer (eval part)")
-    ap.add_argument("--base", default="", help="a model folder for the train and eval parts (default: the bundled base)")
-    ap.add_argument("--dvc-size", default="100k", help="corpus size for the DVC part (default 100k)")
-    ap.add_argument("--neardup-docs", type=int, default=5_000, help="records for the datasketch comparison")
+    ap.add_argument(
+        "--base",
+        default="",
+        help="a model folder for the train and eval parts (default: the bundled base)",
+    )
+    ap.add_argument(
+        "--dvc-size", default="100k", help="corpus size for the DVC part (default 100k)"
+    )
+    ap.add_argument(
+        "--neardup-docs", type=int, default=5_000, help="records for the datasketch comparison"
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workdir", help="where the corpora go (default: a temp folder, removed afterwards)")
+    ap.add_argument(
+        "--workdir", help="where the corpora go (default: a temp folder, removed afterwards)"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    ap.add_argument("--code", help="run the stages of another checkout (PYTHONPATH), e.g. a copy before a change")
+    ap.add_argument(
+        "--code",
+        help="run the stages of another checkout (PYTHONPATH), e.g. a copy before a change",
+    )
     args = ap.parse_args(argv)
     global CODE
     if args.code:
@@ -548,8 +769,11 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     need = max(sizes) * 1.2e3 * 9 / 1e9
     free = shutil.disk_usage(work).free / 1e9
-    print(f"# javis benchmarks\n\nmachine: {machine()}\nwork folder: {work} ({free:.0f} GB free; the largest "
-          f"corpus needs about {need:.0f} GB)\n", flush=True)
+    print(
+        f"# javis benchmarks\n\nmachine: {machine()}\nwork folder: {work} ({free:.0f} GB free; the largest "
+        f"corpus needs about {need:.0f} GB)\n",
+        flush=True,
+    )
     if free < need:
         print(f"WARNING: {free:.0f} GB free may not be enough", flush=True)
     started = time.perf_counter()
@@ -564,13 +788,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(import_report(import_costs()), flush=True)
         if "neardup" in parts:
             r = next((x for x in results if x["size"] == dvc_size), results[0])
-            print(neardup_report(neardup_quality(r), neardup_throughput(r, args.neardup_docs), r["size"]), flush=True)
+            print(
+                neardup_report(
+                    neardup_quality(r), neardup_throughput(r, args.neardup_docs), r["size"]
+                ),
+                flush=True,
+            )
         if "dvc" in parts:
             r = next((x for x in results if x["size"] == dvc_size), None)
             if r is None:
                 r = data_benchmark(work / f"data-{human(dvc_size)}", dvc_size, args.seed)
             direct = sum(v["wall"] for v in r["stages"].values())
-            print(dvc_report(dvc_benchmark(Path(r["folder"]), work / "dvc-repo", direct), dvc_size), flush=True)
+            print(
+                dvc_report(dvc_benchmark(Path(r["folder"]), work / "dvc-repo", direct), dvc_size),
+                flush=True,
+            )
         if parts & {"train", "eval"}:
             import model_bench
 
@@ -578,17 +810,39 @@ def main(argv: list[str] | None = None) -> int:
             print("preparing the bundled model and the examples' splits ...", flush=True)
             model_bench.prepare(folder, env(), args.base)
             if "train" in parts:
-                print(f"training {args.train_steps} steps x {args.train_batch} sequences, ours then TRL's defaults ...", flush=True)
-                print(model_bench.train_report(model_bench.train_benchmark(folder, env(), args.train_steps, args.train_batch)), flush=True)
+                print(
+                    f"training {args.train_steps} steps x {args.train_batch} sequences, ours then TRL's defaults ...",
+                    flush=True,
+                )
+                print(
+                    model_bench.train_report(
+                        model_bench.train_benchmark(
+                            folder, env(), args.train_steps, args.train_batch
+                        )
+                    ),
+                    flush=True,
+                )
             if "eval" in parts:
-                print(f"generating for {args.eval_prompts} test prompts, batched then one at a time ...", flush=True)
-                print(model_bench.eval_report(model_bench.eval_benchmark(folder, env(), args.eval_prompts, args.eval_tokens)), flush=True)
+                print(
+                    f"generating for {args.eval_prompts} test prompts, batched then one at a time ...",
+                    flush=True,
+                )
+                print(
+                    model_bench.eval_report(
+                        model_bench.eval_benchmark(
+                            folder, env(), args.eval_prompts, args.eval_tokens
+                        )
+                    ),
+                    flush=True,
+                )
     finally:
         if not args.keep and not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\nbenchmarks took {(time.perf_counter() - started) / 60:.1f} min "
-          f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: absolute times are noisy, "
-          "the ratios are measured side by side)")
+    print(
+        f"\nbenchmarks took {(time.perf_counter() - started) / 60:.1f} min "
+        f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: absolute times are noisy, "
+        "the ratios are measured side by side)"
+    )
     return 0
 
 

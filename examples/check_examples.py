@@ -14,11 +14,20 @@ HERE = Path(__file__).resolve().parent
 ROLES = {"system", "user", "assistant", "tool"}
 BANNED = ("As an AI", "language model", "{{", "}}", "<|")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
-SECRETISH = [re.compile(p) for p in (r"AKIA[0-9A-Z]{16}", r"[\w.+-]+@[\w-]+\.[\w.]+", r"01[016789]-\d{3,4}-\d{4}")]
-MINIMUMS = {"raw/persona.jsonl": 48, "raw/conversations.jsonl": 130, "raw/chat_logs.jsonl": 10,
-            "feedback/feedback.jsonl": 66, "feedback/good_responses.jsonl": 4,
-            "feedback/bad_responses.jsonl": 4, "feedback/corrected_responses.jsonl": 3,
-            "raw/broken.jsonl": 13}
+SECRETISH = [
+    re.compile(p)
+    for p in (r"AKIA[0-9A-Z]{16}", r"[\w.+-]+@[\w-]+\.[\w.]+", r"01[016789]-\d{3,4}-\d{4}")
+]
+MINIMUMS = {
+    "raw/persona.jsonl": 48,
+    "raw/conversations.jsonl": 130,
+    "raw/chat_logs.jsonl": 10,
+    "feedback/feedback.jsonl": 66,
+    "feedback/good_responses.jsonl": 4,
+    "feedback/bad_responses.jsonl": 4,
+    "feedback/corrected_responses.jsonl": 3,
+    "raw/broken.jsonl": 13,
+}
 
 errors: list[str] = []
 
@@ -39,12 +48,14 @@ def text_of(m: dict) -> str:
 
 
 def key(messages: list[dict]) -> str:
-    return "\n".join(f"{m['role']}: {norm(text_of(m))}" for m in messages if m.get("role") != "system")
+    return "\n".join(
+        f"{m['role']}: {norm(text_of(m))}" for m in messages if m.get("role") != "system"
+    )
 
 
 def shingles(text: str, k: int = 3) -> set:
     w = text.split()
-    return {tuple(w[i:i + k]) for i in range(max(1, len(w) - k + 1))}
+    return {tuple(w[i : i + k]) for i in range(max(1, len(w) - k + 1))}
 
 
 def jaccard(a: set, b: set) -> float:
@@ -61,8 +72,9 @@ def load(rel: str) -> list[tuple[int, object]]:
     return out
 
 
-def check_conversation(where: str, msgs: list, tools: list | None, *, good: bool,
-                       known_bad: frozenset = frozenset()) -> list[str]:
+def check_conversation(
+    where: str, msgs: list, tools: list | None, *, good: bool, known_bad: frozenset = frozenset()
+) -> list[str]:
     """Structural problems of one conversation (returned, so broken lines can expect them)."""
     problems = []
     declared = {t["function"]["name"] for t in tools or []}
@@ -122,7 +134,9 @@ def main() -> int:
     convs: dict[str, list] = {}  # id -> messages, for near-duplicate checks
     langs = Counter()
 
-    rated_bad = frozenset(f["response"] for _, f in data["feedback/feedback.jsonl"] if f["rating"] == "bad")
+    rated_bad = frozenset(
+        f["response"] for _, f in data["feedback/feedback.jsonl"] if f["rating"] == "bad"
+    )
     for rel in ("raw/persona.jsonl", "raw/conversations.jsonl", "raw/chat_logs.jsonl"):
         ids = set()
         for n, rec in data[rel]:
@@ -131,7 +145,9 @@ def main() -> int:
                 err(f"{where}: duplicate id")
             ids.add(rec["id"])
             skip = rated_bad if rel == "raw/chat_logs.jsonl" else frozenset()
-            for p in check_conversation(where, rec["messages"], rec.get("tools"), good=True, known_bad=skip):
+            for p in check_conversation(
+                where, rec["messages"], rec.get("tools"), good=True, known_bad=skip
+            ):
                 err(f"{where} ({rec['id']}): {p}")
             first = next(m["content"] for m in rec["messages"] if m["role"] == "user")
             first_turns.append((rec["id"], norm(first)))
@@ -142,8 +158,16 @@ def main() -> int:
     kinds = Counter()
     for n, f in data["feedback/feedback.jsonl"]:
         where = f"feedback.jsonl:{n}"
-        assert set(f) <= {"id", "created_at", "model_version", "messages", "response", "rating", "score",
-                          "correction"}, where
+        assert set(f) <= {
+            "id",
+            "created_at",
+            "model_version",
+            "messages",
+            "response",
+            "rating",
+            "score",
+            "correction",
+        }, where
         if f["rating"] not in ("good", "bad") or f["model_version"] not in ("base", "javis-v0.1"):
             err(f"{where}: rating/model_version")
         if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", f["created_at"]):
@@ -170,8 +194,11 @@ def main() -> int:
 
     # the brief's feedback files
     brief = {}
-    for rel in ("feedback/good_responses.jsonl", "feedback/bad_responses.jsonl",
-                "feedback/corrected_responses.jsonl"):
+    for rel in (
+        "feedback/good_responses.jsonl",
+        "feedback/bad_responses.jsonl",
+        "feedback/corrected_responses.jsonl",
+    ):
         brief[rel] = [r["messages"] for _, r in data[rel]]
         for i, msgs in enumerate(brief[rel], 1):
             good = "bad_" not in rel
@@ -184,8 +211,12 @@ def main() -> int:
             err(f"corrected_responses:{i + 1} does not pair with bad_responses:{i + 1}")
 
     # broken.jsonl: each line must show exactly its planted problem
-    expect = {"broken-role": {"role", "does-not-end-with-assistant"}, "broken-empty-assistant": {"empty-assistant"},
-              "broken-tool-args": {"tool-args"}, "broken-tool-undeclared": {"tool-undeclared"}}
+    expect = {
+        "broken-role": {"role", "does-not-end-with-assistant"},
+        "broken-empty-assistant": {"empty-assistant"},
+        "broken-tool-args": {"tool-args"},
+        "broken-tool-undeclared": {"tool-undeclared"},
+    }
     broken_ids = []
     for n, rec in data["raw/broken.jsonl"][1:]:
         broken_ids.append(rec["id"])
@@ -195,16 +226,23 @@ def main() -> int:
         if got != want:
             err(f"broken.jsonl:{n} ({rec['id']}): problems {got}, expected {want}")
     text = (HERE / "raw/broken.jsonl").read_text(encoding="utf-8")
-    for pat, what in ((r"AKIA[0-9A-Z]{16}", "aws key"), (r"[\w.]+@[\w]+\.com", "email"),
-                      (r"010-\d{4}-\d{4}", "phone")):
+    for pat, what in (
+        (r"AKIA[0-9A-Z]{16}", "aws key"),
+        (r"[\w.]+@[\w]+\.com", "email"),
+        (r"010-\d{4}-\d{4}", "phone"),
+    ):
         if len(re.findall(pat, text)) != 1:
             err(f"broken.jsonl: expected exactly one planted {what}")
 
     # duplicates: first user turns, then whole conversations (word 3-gram Jaccard)
     readme = (HERE / "README.md").read_text(encoding="utf-8")
-    planted_pairs = {tuple(sorted(p)) for p in re.findall(r"`(conv-\d+)` [≈=] `(conv-\d+)`", readme)}
+    planted_pairs = {
+        tuple(sorted(p)) for p in re.findall(r"`(conv-\d+)` [≈=] `(conv-\d+)`", readme)
+    }
     fb_log_pairs = set()
-    for fb, log in re.findall(r"`(fb-\d+)` \(its bad `response` is a turn in `(log-\d+)`\)", readme):
+    for fb, log in re.findall(
+        r"`(fb-\d+)` \(its bad `response` is a turn in `(log-\d+)`\)", readme
+    ):
         fb_log_pairs.add(tuple(sorted((fb, log))))
     if len(planted_pairs) != 5 or len(fb_log_pairs) != 3:
         err("README does not list 5 planted duplicate pairs and 3 feedback/log pairs")
@@ -226,8 +264,11 @@ def main() -> int:
     if not planted_pairs <= found:
         err(f"planted duplicates below 0.8: {planted_pairs - found}")
 
-    tool_convs = sum(1 for _, r in data["raw/conversations.jsonl"]
-                     if any(m.get("tool_calls") for m in r["messages"]))
+    tool_convs = sum(
+        1
+        for _, r in data["raw/conversations.jsonl"]
+        if any(m.get("tool_calls") for m in r["messages"])
+    )
     if tool_convs < 30:
         err(f"only {tool_convs} conversations use tools")
 

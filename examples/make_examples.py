@@ -30,7 +30,10 @@ from gen.tools_convs import TOOL_CONVS  # noqa: E402
 NEAR_DUPS = {
     "en_sleep_schedule": [(0, "before 2am", "before 3am")],
     "en_email_late_delivery": [(1, "how frustrating that is", "how annoying that is")],
-    "ko_kimchi_stew": [(2, "돼지고기 대신 참치로", "고기 대신 참치로"), (1, "중불에서 15분", "중불에서 20분")],
+    "ko_kimchi_stew": [
+        (2, "돼지고기 대신 참치로", "고기 대신 참치로"),
+        (1, "중불에서 15분", "중불에서 20분"),
+    ],
 }
 # Planted exact duplicates: the same conversation again under another id.
 EXACT_DUPS = ["ko_gyeoljae", "en_remind_mom"]
@@ -58,7 +61,10 @@ def chat(strings: list[str], system: bool = False) -> list[dict]:
 
 
 def make_persona() -> list[dict]:
-    return [with_id(f"persona-{i:03d}", build(items)) for i, items in enumerate(PERSONA + PERSONA_SHORT, 1)]
+    return [
+        with_id(f"persona-{i:03d}", build(items))
+        for i, items in enumerate(PERSONA + PERSONA_SHORT, 1)
+    ]
 
 
 def make_conversations() -> tuple[list[dict], dict]:
@@ -152,7 +158,9 @@ def make_chat_logs(feedback: list[dict], fb_ids: dict) -> tuple[list[dict], list
 def readme(counts: dict, conv_info: dict, links: list, broken: list, fb_kinds: dict) -> str:
     near = "\n".join(f"  - `{a}` ≈ `{b}`" for a, b in conv_info["near"])
     exact = "\n".join(f"  - `{a}` = `{b}`" for a, b in conv_info["exact"])
-    link_lines = "\n".join(f"  - `{fb}` (its bad `response` is a turn in `{log}`)" for fb, log in links)
+    link_lines = "\n".join(
+        f"  - `{fb}` (its bad `response` is a turn in `{log}`)" for fb, log in links
+    )
     broken_lines_md = "\n".join(f"| {bid} | {note} |" for bid, note in broken)
     return f"""# Bundled sample data
 
@@ -163,14 +171,14 @@ contact details are invented.
 
 | file | records | what |
 |---|---|---|
-| `raw/persona.jsonl` | {counts['persona']} | who JAVIS is and who made it (Minjun Kim / 김민준); ChatML, some with the persona system prompt |
-| `raw/conversations.jsonl` | {counts['conversations']} | everyday multi-turn chats; {conv_info['tool_users']} call tools (OpenAI `tools` / `tool_calls` / `tool` turns) |
-| `raw/chat_logs.jsonl` | {counts['chat_logs']} | ordinary logged conversations, the brief's `data/raw/chat_logs.jsonl` |
-| `raw/broken.jsonl` | {counts['broken']} | deliberately broken or low-quality lines (below) |
-| `feedback/feedback.jsonl` | {counts['feedback']} | rated answers: {fb_kinds['good']} good, {fb_kinds['bad']} bad without a correction, {fb_kinds['corrected']} bad with a correction; `score` on {fb_kinds['scored']} |
-| `feedback/good_responses.jsonl` | {counts['good_responses']} | the brief's 👍 file (ChatML; the last assistant turn is the rated answer) |
-| `feedback/bad_responses.jsonl` | {counts['bad_responses']} | the brief's 👎 file |
-| `feedback/corrected_responses.jsonl` | {counts['corrected_responses']} | corrections of the first three bad responses, paired by the conversation before the answer |
+| `raw/persona.jsonl` | {counts["persona"]} | who JAVIS is and who made it (Minjun Kim / 김민준); ChatML, some with the persona system prompt |
+| `raw/conversations.jsonl` | {counts["conversations"]} | everyday multi-turn chats; {conv_info["tool_users"]} call tools (OpenAI `tools` / `tool_calls` / `tool` turns) |
+| `raw/chat_logs.jsonl` | {counts["chat_logs"]} | ordinary logged conversations, the brief's `data/raw/chat_logs.jsonl` |
+| `raw/broken.jsonl` | {counts["broken"]} | deliberately broken or low-quality lines (below) |
+| `feedback/feedback.jsonl` | {counts["feedback"]} | rated answers: {fb_kinds["good"]} good, {fb_kinds["bad"]} bad without a correction, {fb_kinds["corrected"]} bad with a correction; `score` on {fb_kinds["scored"]} |
+| `feedback/good_responses.jsonl` | {counts["good_responses"]} | the brief's 👍 file (ChatML; the last assistant turn is the rated answer) |
+| `feedback/bad_responses.jsonl` | {counts["bad_responses"]} | the brief's 👎 file |
+| `feedback/corrected_responses.jsonl` | {counts["corrected_responses"]} | corrections of the first three bad responses, paired by the conversation before the answer |
 
 Every conversation's first user turn is unique across all files, except in the planted duplicates.
 
@@ -214,26 +222,55 @@ def main() -> None:
     write_jsonl(HERE / "raw/chat_logs.jsonl", [dump(r) for r in logs])
     write_jsonl(HERE / "raw/broken.jsonl", [line for _, line in broken])
     write_jsonl(HERE / "feedback/feedback.jsonl", [dump(r) for r in feedback])
-    write_jsonl(HERE / "feedback/good_responses.jsonl", [dump({"messages": chat(c)}) for c in BRIEF_GOOD])
-    write_jsonl(HERE / "feedback/bad_responses.jsonl", [dump({"messages": chat(c)}) for c in BRIEF_BAD])
-    write_jsonl(HERE / "feedback/corrected_responses.jsonl",
-                [dump({"messages": chat(c)}) for c in BRIEF_CORRECTED])
+    write_jsonl(
+        HERE / "feedback/good_responses.jsonl", [dump({"messages": chat(c)}) for c in BRIEF_GOOD]
+    )
+    write_jsonl(
+        HERE / "feedback/bad_responses.jsonl", [dump({"messages": chat(c)}) for c in BRIEF_BAD]
+    )
+    write_jsonl(
+        HERE / "feedback/corrected_responses.jsonl",
+        [dump({"messages": chat(c)}) for c in BRIEF_CORRECTED],
+    )
 
-    counts = {"persona": len(persona), "conversations": len(convs), "chat_logs": len(logs),
-              "broken": len(broken), "feedback": len(feedback), "good_responses": len(BRIEF_GOOD),
-              "bad_responses": len(BRIEF_BAD), "corrected_responses": len(BRIEF_CORRECTED)}
-    fb_kinds = {"good": len(GOOD), "bad": len(BAD), "corrected": len(CORRECTED),
-                "scored": sum(1 for f in feedback if "score" in f)}
+    counts = {
+        "persona": len(persona),
+        "conversations": len(convs),
+        "chat_logs": len(logs),
+        "broken": len(broken),
+        "feedback": len(feedback),
+        "good_responses": len(BRIEF_GOOD),
+        "bad_responses": len(BRIEF_BAD),
+        "corrected_responses": len(BRIEF_CORRECTED),
+    }
+    fb_kinds = {
+        "good": len(GOOD),
+        "bad": len(BAD),
+        "corrected": len(CORRECTED),
+        "scored": sum(1 for f in feedback if "score" in f),
+    }
     notes = []
     for bid, line in broken:
         try:
             notes.append((bid, json.loads(line)["note"]))
         except json.JSONDecodeError:
             notes.append((bid, "not JSON (a truncated line, no id) → rejected as invalid JSON"))
-    (HERE / "README.md").write_text(readme(counts, conv_info, links, notes, fb_kinds), encoding="utf-8")
-    print(json.dumps({**counts, **fb_kinds, "tool_conversations": conv_info["tool_users"],
-                      "near_dups": conv_info["near"], "exact_dups": conv_info["exact"],
-                      "feedback_in_logs": links}, ensure_ascii=False))
+    (HERE / "README.md").write_text(
+        readme(counts, conv_info, links, notes, fb_kinds), encoding="utf-8"
+    )
+    print(
+        json.dumps(
+            {
+                **counts,
+                **fb_kinds,
+                "tool_conversations": conv_info["tool_users"],
+                "near_dups": conv_info["near"],
+                "exact_dups": conv_info["exact"],
+                "feedback_in_logs": links,
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ from javis.data.schema import validate
 log = logging.getLogger("javis.clean")
 
 
-def clean_record(record: dict, redactor: Redactor, cfg: params.Clean) -> tuple[bool, str, Counter[str]]:
+def clean_record(
+    record: dict, redactor: Redactor, cfg: params.Clean
+) -> tuple[bool, str, Counter[str]]:
     """(keep, reason, redaction counts). Redacts `record` in place; adds `meta.quality`."""
     if err := validate(record):
         counts = redactor.redact_record(record)
@@ -57,7 +59,9 @@ def _start_worker(cfg: params.Clean) -> None:
     _worker["cfg"], _worker["redactor"] = cfg, Redactor()
 
 
-def clean_lines(chunk: tuple[str, list[bytes]]) -> tuple[str, list[tuple[str, bool, str, Counter[str], dict | None, bytes]]]:
+def clean_lines(
+    chunk: tuple[str, list[bytes]],
+) -> tuple[str, list[tuple[str, bool, str, Counter[str], dict | None, bytes]]]:
     """Clean a chunk of collected lines of one kind: per record (source, keep, reason, redactions,
     quality scores, the line to write: the record, or its reject entry)."""
     cfg, redactor = _worker["cfg"], _worker["redactor"]
@@ -70,8 +74,13 @@ def clean_lines(chunk: tuple[str, list[bytes]]) -> tuple[str, list[tuple[str, bo
         meta = record.get("meta", {})
         if not keep:
             record = {
-                "stage": "clean", "file": meta.get("file"), "line": meta.get("line"),
-                "id": record.get("id"), "source": source, "reason": reason, "record": record,
+                "stage": "clean",
+                "file": meta.get("file"),
+                "line": meta.get("line"),
+                "id": record.get("id"),
+                "source": source,
+                "reason": reason,
+                "record": record,
             }
         out.append((source, keep, reason, counts, meta.get("quality"), fileio.dumps(record)))
     return kind, out
@@ -87,7 +96,9 @@ def main() -> None:
     score_hist: dict[str, Counter[int]] = {c: Counter() for c in quality.CRITERIA}
     for kind in KINDS:
         if not (src / f"{kind}.jsonl").exists():
-            raise SystemExit(f"clean: {src / f'{kind}.jsonl'} is missing; run `dvc repro collect` first")
+            raise SystemExit(
+                f"clean: {src / f'{kind}.jsonl'} is missing; run `dvc repro collect` first"
+            )
     # Records are independent: with several jobs, chunks are cleaned in worker processes and
     # written back in input order, so the outputs are byte-identical for any number of jobs.
     jobs = fileio.jobs(sum((src / f"{kind}.jsonl").stat().st_size for kind in KINDS))
@@ -95,7 +106,9 @@ def main() -> None:
         w.open("rejected", Path(paths.rejected) / "clean.jsonl")
         for kind in KINDS:
             w.open(kind, out / f"{kind}.jsonl")
-        chunks = ((kind, chunk) for kind in KINDS for chunk in fileio.read_chunks(src / f"{kind}.jsonl"))
+        chunks = (
+            (kind, chunk) for kind in KINDS for chunk in fileio.read_chunks(src / f"{kind}.jsonl")
+        )
         for kind, results in fileio.map_ordered(clean_lines, chunks, jobs, _start_worker, (cfg,)):
             for source, keep, reason, counts, scores, line in results:
                 acc.seen(source)
@@ -110,13 +123,20 @@ def main() -> None:
                     acc.rejected(source, reason)
         acc.extra["redactions"] = dict(sorted(redactions.items()))
         acc.extra["redactions_total"] = sum(redactions.values())
-        acc.extra["quality_scores"] = {c: {str(k): v for k, v in sorted(h.items())} for c, h in score_hist.items()}
+        acc.extra["quality_scores"] = {
+            c: {str(k): v for k, v in sorted(h.items())} for c, h in score_hist.items()
+        }
         acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in KINDS}
         metrics = acc.metrics()
     fileio.write_json(Path(paths.metrics) / "clean.json", metrics)
     log.info(
         "clean: %d in, %d kept, %d rejected, %d redactions %s (%d jobs)",
-        metrics["in"], metrics["kept"], metrics["rejected"], metrics["redactions_total"], metrics["redactions"], jobs,
+        metrics["in"],
+        metrics["kept"],
+        metrics["rejected"],
+        metrics["redactions_total"],
+        metrics["redactions"],
+        jobs,
     )
 
 

@@ -106,7 +106,9 @@ def parse_feedback(line: fileio.Line, rel: str) -> Event | str:
     if not isinstance(response, str) or not response.strip():
         return "no_response (feedback needs the rated answer as a non-empty string)"
     rating, score = obj.get("rating"), obj.get("score")
-    if score is not None and (isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5):
+    if score is not None and (
+        isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5
+    ):
         return f"bad_score ({score!r}; expected an integer 1-5)"
     if rating is None and score is not None:
         rating = "good" if score >= 4 else "bad"
@@ -143,17 +145,27 @@ def event_records(ev: Event) -> Iterator[tuple[str, dict]]:
         yield rec("kto", {"prompt": ev.prompt, "completion": answer(ev.response), "label": False})
     if ev.correction:
         yield rec("sft", {"messages": [*ev.prompt, *answer(ev.correction)]}, correction=True)
-        yield rec("kto", {"prompt": ev.prompt, "completion": answer(ev.correction), "label": True}, correction=True)
+        yield rec(
+            "kto",
+            {"prompt": ev.prompt, "completion": answer(ev.correction), "label": True},
+            correction=True,
+        )
         if ev.response is not None:
             yield rec(
                 "preference",
-                {"prompt": ev.prompt, "chosen": answer(ev.correction), "rejected": answer(ev.response)},
+                {
+                    "prompt": ev.prompt,
+                    "chosen": answer(ev.correction),
+                    "rejected": answer(ev.response),
+                },
                 correction=True,
                 regression=True,
             )
 
 
-def log_record(obj: dict, meta: dict, source: str, bad_answers: dict[str, dict]) -> tuple[str, dict] | str:
+def log_record(
+    obj: dict, meta: dict, source: str, bad_answers: dict[str, dict]
+) -> tuple[str, dict] | str:
     """A raw line -> (kind, record) or a reject reason. Bad-rated answers are cut out."""
     if "chosen" in obj or "rejected" in obj:
         for key in ("prompt", "chosen", "rejected"):
@@ -200,8 +212,16 @@ def log_record(obj: dict, meta: dict, source: str, bad_answers: dict[str, dict])
     return kind, {"id": record_id(kind, record), **record}
 
 
-def reject_entry(redactor: Redactor, source: str, file: str, line: int, reason: str, raw: bytes | None = None) -> dict:
-    entry: dict = {"stage": "collect", "file": file, "line": line, "source": source, "reason": reason}
+def reject_entry(
+    redactor: Redactor, source: str, file: str, line: int, reason: str, raw: bytes | None = None
+) -> dict:
+    entry: dict = {
+        "stage": "collect",
+        "file": file,
+        "line": line,
+        "source": source,
+        "reason": reason,
+    }
     if raw is not None:
         # Redact a longer window than is kept: a secret cut by the excerpt's end would no longer
         # match its rule, and its first part would be written as it is.
@@ -214,11 +234,17 @@ def reject_entry(redactor: Redactor, source: str, file: str, line: int, reason: 
 _worker: dict = {}
 
 
-def _start_worker(bad_answers: dict[str, dict], forgotten: tuple[set[str], set[str]], max_bytes: int) -> None:
-    _worker.update(bad_answers=bad_answers, forgotten=forgotten, max_bytes=max_bytes, redactor=Redactor())
+def _start_worker(
+    bad_answers: dict[str, dict], forgotten: tuple[set[str], set[str]], max_bytes: int
+) -> None:
+    _worker.update(
+        bad_answers=bad_answers, forgotten=forgotten, max_bytes=max_bytes, redactor=Redactor()
+    )
 
 
-def log_lines(chunk: tuple[str, str, list[tuple[int, bytes]]]) -> tuple[str, list[tuple[str, str, bytes]]]:
+def log_lines(
+    chunk: tuple[str, str, list[tuple[int, bytes]]],
+) -> tuple[str, list[tuple[str, str, bytes]]]:
     """Log lines of one file -> per line (kind or "rejected", the reject reason or "", the line to
     write). Lines are independent once the feedback is read, so chunks run in any process."""
     rel, name, lines = chunk
@@ -244,7 +270,13 @@ def log_lines(chunk: tuple[str, str, list[tuple[int, bytes]]]) -> tuple[str, lis
                     out.append((kind, "", fileio.dumps(record)))
                     continue
                 reason, excerpt = "forgotten (javis forget; content not kept)", None
-        out.append(("rejected", reason, fileio.dumps(reject_entry(redactor, rel, line.file, line.line, reason, excerpt))))
+        out.append(
+            (
+                "rejected",
+                reason,
+                fileio.dumps(reject_entry(redactor, rel, line.file, line.line, reason, excerpt)),
+            )
+        )
     return rel, out
 
 
@@ -253,7 +285,12 @@ def main() -> None:
     p = params.load()
     paths, cfg = p.paths, p.collect
     raw_root, fb_root, from_examples = roots(paths, cfg.use_examples)
-    log.info("collect: reading %s and %s%s", raw_root, fb_root, " (bundled examples)" if from_examples else "")
+    log.info(
+        "collect: reading %s and %s%s",
+        raw_root,
+        fb_root,
+        " (bundled examples)" if from_examples else "",
+    )
     acc = fileio.Accounting("collect")
     acc.extra["from_examples"] = from_examples
     redactor = Redactor()
@@ -267,7 +304,9 @@ def main() -> None:
             w.open(kind, out / f"{kind}.jsonl")
         w.open("rejected", rejected_path)
 
-        def reject(source: str, file: str, line: int, reason: str, raw: bytes | None = None) -> None:
+        def reject(
+            source: str, file: str, line: int, reason: str, raw: bytes | None = None
+        ) -> None:
             acc.rejected(source, reason)
             w.write("rejected", reject_entry(redactor, source, file, line, reason, raw))
 
@@ -276,7 +315,10 @@ def main() -> None:
                 rel = f"{label}/{path.relative_to(root).as_posix()}"
                 if path.suffix != ".jsonl":
                     skipped.append(str(path))
-                    log.warning("collect: %s is not .jsonl; skipped (bring other formats in with `javis import`)", path)
+                    log.warning(
+                        "collect: %s is not .jsonl; skipped (bring other formats in with `javis import`)",
+                        path,
+                    )
                     continue
                 yield path, rel
 
@@ -313,7 +355,12 @@ def main() -> None:
                 bad_answers[answer_key(ev.prompt, ev.response)] = ev.meta
             records = list(event_records(ev))
             if any(forget.is_forgotten(r, forgotten_ids, forgotten_groups) for _, r in records):
-                reject(ev.source, ev.meta["file"], ev.meta["line"], "forgotten (javis forget; content not kept)")
+                reject(
+                    ev.source,
+                    ev.meta["file"],
+                    ev.meta["line"],
+                    "forgotten (javis forget; content not kept)",
+                )
                 continue
             for kind, record in records:
                 w.write(kind, record)
@@ -323,7 +370,11 @@ def main() -> None:
         # order, so the outputs are byte-identical for any number of jobs.
         logs = list(files(raw_root, "raw"))
         jobs = fileio.jobs(sum(path.stat().st_size for path, _ in logs))
-        chunks = ((rel, str(path), chunk) for path, rel in logs for chunk in fileio.read_numbered_chunks(path))
+        chunks = (
+            (rel, str(path), chunk)
+            for path, rel in logs
+            for chunk in fileio.read_numbered_chunks(path)
+        )
         init = (bad_answers, (forgotten_ids, forgotten_groups), cfg.max_line_bytes)
         for rel, results in fileio.map_ordered(log_lines, chunks, jobs, _start_worker, init):
             for kind, reason, line in results:
@@ -336,11 +387,19 @@ def main() -> None:
 
         acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in ("sft", "preference", "kto")}
         acc.extra["skipped_files"] = skipped
-        metrics = acc.metrics()  # checks in == kept + rejected before anything is renamed into place
+        metrics = (
+            acc.metrics()
+        )  # checks in == kept + rejected before anything is renamed into place
     fileio.write_json(Path(paths.metrics) / "collect.json", metrics)
     t = metrics
-    log.info("collect: %d lines in, %d kept, %d rejected -> %s (%d jobs)", t["in"], t["kept"], t["rejected"],
-             t["records_out"], jobs)
+    log.info(
+        "collect: %d lines in, %d kept, %d rejected -> %s (%d jobs)",
+        t["in"],
+        t["kept"],
+        t["rejected"],
+        t["records_out"],
+        jobs,
+    )
 
 
 if __name__ == "__main__":

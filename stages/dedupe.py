@@ -30,7 +30,9 @@ def shingles(text: str, n: int) -> list[str]:
     words = text.split()
     if len(words) <= n:
         return [" ".join(words)] if words else [""]
-    return list(map(" ".join, zip(*(words[i:] for i in range(n)), strict=False)))  # 3x faster than slicing
+    return list(
+        map(" ".join, zip(*(words[i:] for i in range(n)), strict=False))
+    )  # 3x faster than slicing
 
 
 def bands_for(num_perm: int, threshold: float) -> int:
@@ -48,7 +50,9 @@ class Deduper:
         self.cfg = cfg
         self.exact: dict[str, str] = {}
         self.lsh = RMinHashLSH(
-            threshold=cfg.threshold, num_perm=cfg.num_perm, num_bands=bands_for(cfg.num_perm, cfg.threshold)
+            threshold=cfg.threshold,
+            num_perm=cfg.num_perm,
+            num_bands=bands_for(cfg.num_perm, cfg.threshold),
         )
         self.hashes: list[RMinHash] = []
         self.ids: list[str] = []
@@ -92,14 +96,18 @@ def _start_worker(cfg: params.Dedupe) -> None:
     _worker["cfg"] = cfg
 
 
-def sign_lines(chunk: tuple[str, list[bytes]]) -> tuple[str, list[tuple[str, str, str, RMinHash, bytes]]]:
+def sign_lines(
+    chunk: tuple[str, list[bytes]],
+) -> tuple[str, list[tuple[str, str, str, RMinHash, bytes]]]:
     """Per cleaned line (its source, id, exact hash, MinHash, the line): the part of the check
     that needs no other record, so it runs in any process."""
     kind, lines = chunk
     out = []
     for raw in lines:
         record = orjson.loads(raw)
-        out.append((record.get("source", "?"), record["id"], *signature(record, _worker["cfg"]), raw))
+        out.append(
+            (record.get("source", "?"), record["id"], *signature(record, _worker["cfg"]), raw)
+        )
     return kind, out
 
 
@@ -111,7 +119,9 @@ def main() -> None:
     acc = fileio.Accounting("dedupe")
     for kind in KINDS:
         if not (src / f"{kind}.jsonl").exists():
-            raise SystemExit(f"dedupe: {src / f'{kind}.jsonl'} is missing; run `dvc repro clean` first")
+            raise SystemExit(
+                f"dedupe: {src / f'{kind}.jsonl'} is missing; run `dvc repro clean` first"
+            )
     # Hashing runs in worker processes; the checks against the records kept so far run here, in
     # input order (the first of a group is kept), so the outputs do not depend on the number of jobs.
     jobs = fileio.jobs(sum((src / f"{kind}.jsonl").stat().st_size for kind in KINDS))
@@ -120,7 +130,9 @@ def main() -> None:
         w.open("rejected", Path(paths.rejected) / "dedupe.jsonl")
         for kind in KINDS:
             w.open(kind, out / f"{kind}.jsonl")
-        chunks = ((kind, chunk) for kind in KINDS for chunk in fileio.read_chunks(src / f"{kind}.jsonl"))
+        chunks = (
+            (kind, chunk) for kind in KINDS for chunk in fileio.read_chunks(src / f"{kind}.jsonl")
+        )
         for kind, results in fileio.map_ordered(sign_lines, chunks, jobs, _start_worker, (cfg,)):
             deduper = dedupers[kind]
             for source, record_id, h, m, line in results:
@@ -133,15 +145,30 @@ def main() -> None:
                 acc.rejected(source, reason)
                 record = orjson.loads(line)
                 meta = record.get("meta", {})
-                w.write("rejected", {
-                    "stage": "dedupe", "file": meta.get("file"), "line": meta.get("line"), "id": record_id,
-                    "source": source, "reason": reason, "duplicate_of": dup_of, "record": record,
-                })
+                w.write(
+                    "rejected",
+                    {
+                        "stage": "dedupe",
+                        "file": meta.get("file"),
+                        "line": meta.get("line"),
+                        "id": record_id,
+                        "source": source,
+                        "reason": reason,
+                        "duplicate_of": dup_of,
+                        "record": record,
+                    },
+                )
         acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in KINDS}
         metrics = acc.metrics()
     fileio.write_json(Path(paths.metrics) / "dedupe.json", metrics)
-    log.info("dedupe: %d in, %d kept, %d rejected %s (%d jobs)", metrics["in"], metrics["kept"], metrics["rejected"],
-             metrics["rejected_by_reason"], jobs)
+    log.info(
+        "dedupe: %d in, %d kept, %d rejected %s (%d jobs)",
+        metrics["in"],
+        metrics["kept"],
+        metrics["rejected"],
+        metrics["rejected_by_reason"],
+        jobs,
+    )
 
 
 if __name__ == "__main__":

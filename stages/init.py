@@ -31,7 +31,11 @@ def main() -> None:
     p = params.load()
     source, out = p.train.init_from, Path(p.paths.init)
     if not source or Path(source).is_dir():
-        why = "train.init_from is empty: a fresh adapter" if not source else f"train.init_from is the folder {source}"
+        why = (
+            "train.init_from is empty: a fresh adapter"
+            if not source
+            else f"train.init_from is the folder {source}"
+        )
         materialise(out, MARKER, {"kind": "none", "tag": "", "rev": "", "reason": why})
         log.info("init: nothing to materialise (%s)", why)
         return
@@ -45,7 +49,9 @@ def main() -> None:
                 f"({p.paths.forgotten}); continuing from it would keep what it learned. Set "
                 "train.init_from: '' so the next release retrains from the base"
             )
-    materialise(out, MARKER, {"kind": "adapter", "tag": source, "rev": commit}, commit, p.paths.adapter)
+    materialise(
+        out, MARKER, {"kind": "adapter", "tag": source, "rev": commit}, commit, p.paths.adapter
+    )
     log.info("init: %s (%s) -> %s", source, commit[:12], out)
 
 

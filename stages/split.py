@@ -33,7 +33,11 @@ from javis.data.records import KINDS, digest, first_user_turn, group_key
 log = logging.getLogger("javis.split")
 
 SPLITS = ("train", "val", "test")
-OUTPUT_NAMES = {"sft": "{split}.jsonl", "preference": "preference_{split}.jsonl", "kto": "kto_{split}.jsonl"}
+OUTPUT_NAMES = {
+    "sft": "{split}.jsonl",
+    "preference": "preference_{split}.jsonl",
+    "kto": "kto_{split}.jsonl",
+}
 
 
 def bucket(group: str, cfg: params.Split) -> str:
@@ -116,7 +120,9 @@ def load_index(path: Path) -> dict:
     try:
         data = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as e:
-        raise SystemExit(f"split: {path} is not valid JSON ({e}); restore it with `git checkout -- {path}`") from e
+        raise SystemExit(
+            f"split: {path} is not valid JSON ({e}); restore it with `git checkout -- {path}`"
+        ) from e
     if not isinstance(data, dict):
         raise SystemExit(f"split: {path}: expected an object with 'groups' and 'records'")
     return data
@@ -142,11 +148,15 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def changelog(version: str, added: dict[str, Counter], removed: dict[str, Counter], total: int) -> str:
+def changelog(
+    version: str, added: dict[str, Counter], removed: dict[str, Counter], total: int
+) -> str:
     lines = [f"# Data changes since {version or 'the beginning (no release yet)'}", ""]
-    lines.append(f"{total} records in this version: "
-                 f"{sum(sum(c.values()) for c in added.values())} added, "
-                 f"{sum(sum(c.values()) for c in removed.values())} removed.")
+    lines.append(
+        f"{total} records in this version: "
+        f"{sum(sum(c.values()) for c in added.values())} added, "
+        f"{sum(sum(c.values()) for c in removed.values())} removed."
+    )
     for title, table, col in (("Added", added, "source"), ("Removed", removed, "reason")):
         lines += ["", f"## {title}", ""]
         if not table:
@@ -218,10 +228,18 @@ def main() -> None:
     removed: dict[str, Counter] = defaultdict(Counter)
     for rid in old_records:
         if rid not in current_ids:
-            removed[rid.split("-", 1)[0]][reasons.get(rid, "no longer in the input (deleted or forgotten)")] += 1
-    moved = sum(1 for rid, s in old_records.items() if rid in new_index["records"] and new_index["records"][rid] != s)
+            removed[rid.split("-", 1)[0]][
+                reasons.get(rid, "no longer in the input (deleted or forgotten)")
+            ] += 1
+    moved = sum(
+        1
+        for rid, s in old_records.items()
+        if rid in new_index["records"] and new_index["records"][rid] != s
+    )
     if moved:  # cannot happen by construction; a loud failure beats a silent leak
-        raise SystemExit(f"split: {moved} released records would change split; report this as a bug")
+        raise SystemExit(
+            f"split: {moved} released records would change split; report this as a bug"
+        )
 
     version = index.get("version", "")
     total = sum(sum(c.values()) for c in counts.values())
@@ -247,7 +265,9 @@ def main() -> None:
             )
         },
     }
-    fileio.write_json(out / "manifest.json", manifest)  # last: its presence means the split finished
+    fileio.write_json(
+        out / "manifest.json", manifest
+    )  # last: its presence means the split finished
     acc.extra["splits"] = {k: {s: counts[k].get(s, 0) for s in SPLITS} for k in KINDS}
     acc.extra["added"] = sum(sum(c.values()) for c in added.values())
     acc.extra["removed"] = sum(sum(c.values()) for c in removed.values())
@@ -257,8 +277,12 @@ def main() -> None:
     log.info("split: %s; leakage %s", metrics["splits"], metrics["leakage"])
 
 
-def leakage(groups: dict[str, str], placed: dict[str, str], cfg: params.Split,
-            hashes: list[RMinHash] | None = None) -> dict[str, int]:
+def leakage(
+    groups: dict[str, str],
+    placed: dict[str, str],
+    cfg: params.Split,
+    hashes: list[RMinHash] | None = None,
+) -> dict[str, int]:
     """Test/val groups whose first user turn is (near) identical to a train group's: target 0.
     `hashes`: the groups' MinHashes in sorted key order, when already made (GroupPlacer.hashes)."""
     lsh = RMinHashLSH(threshold=cfg.near_threshold, num_perm=GroupPlacer.NUM_PERM, num_bands=16)

@@ -12,8 +12,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-for _k, _v in (("GIT_AUTHOR_NAME", "javis test"), ("GIT_AUTHOR_EMAIL", "test@javis.invalid"),
-               ("GIT_COMMITTER_NAME", "javis test"), ("GIT_COMMITTER_EMAIL", "test@javis.invalid")):
+for _k, _v in (
+    ("GIT_AUTHOR_NAME", "javis test"),
+    ("GIT_AUTHOR_EMAIL", "test@javis.invalid"),
+    ("GIT_COMMITTER_NAME", "javis test"),
+    ("GIT_COMMITTER_EMAIL", "test@javis.invalid"),
+):
     os.environ.setdefault(_k, _v)  # releases commit and tag in temp repositories
 # dvc.yaml runs `python -m stages.<name>`: the venv running the tests must come first on PATH.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -42,7 +46,10 @@ def make_tokenizer(path: Path | None = None):
     )
     tok.train_from_iterator(CORPUS * 4, trainer=trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>", unk_token="<|endoftext|>"
+        tokenizer_object=tok,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        unk_token="<|endoftext|>",
     )
     if path is not None:
         fast.save_pretrained(path)
@@ -56,10 +63,17 @@ def make_base(path: Path, seed: int = 0) -> Path:
 
     tokenizer = make_tokenizer(path)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), tie_word_embeddings=False,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
     LlamaForCausalLM(config).save_pretrained(path)
@@ -96,7 +110,11 @@ def write_jsonl(path: Path, rows: list) -> Path:
 def read_jsonl(path: Path) -> list[dict]:
     import json
 
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)
+        for line in Path(path).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 @pytest.fixture
@@ -121,12 +139,24 @@ def copy_project(dest: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("javis", "stages", "examples"):
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/split_index.json", "data/forgotten.jsonl",
-                 "models/adapters/.gitignore"):
+    for name in (
+        "dvc.yaml",
+        "params.yaml",
+        ".dvcignore",
+        ".gitignore",
+        "data/split_index.json",
+        "data/forgotten.jsonl",
+        "models/adapters/.gitignore",
+    ):
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, dest / name)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
 
     def run(*cmd: str) -> None:
         subprocess.run(cmd, cwd=dest, env=env, check=True, capture_output=True)
@@ -160,18 +190,41 @@ def set_params(repo: Path, **sections: dict) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-TINY_TRAIN = {"epochs": 1.0, "max_steps": 2, "batch_size": 4, "max_length": 256, "precision": "fp32",
-              "lora_r": 4, "lora_alpha": 8, "save_steps": 100, "logging_steps": 1}
+TINY_TRAIN = {
+    "epochs": 1.0,
+    "max_steps": 2,
+    "batch_size": 4,
+    "max_length": 256,
+    "precision": "fp32",
+    "lora_r": 4,
+    "lora_alpha": 8,
+    "save_steps": 100,
+    "logging_steps": 1,
+}
 TINY_EVAL = {"max_new_tokens": 8, "max_examples": 6, "batch_size": 6}
 # A random tiny model's answers are noise: its releases pass on loss alone (gate logic is tested on crafted results).
-TINY_GATE = {"gate": {"max_loss_increase": 0.5, "max_tool_accuracy_drop": 1.0, "max_style_drop": 1.0,
-                      "max_promise_drop": 1.0, "min_win_rate_low": 0.0, "max_persona_drop": 1.0}}
+TINY_GATE = {
+    "gate": {
+        "max_loss_increase": 0.5,
+        "max_tool_accuracy_drop": 1.0,
+        "max_style_drop": 1.0,
+        "max_promise_drop": 1.0,
+        "min_win_rate_low": 0.0,
+        "max_persona_drop": 1.0,
+    }
+}
 
 
 # The shipped loss and win-rate rules (params.Gate defaults), the rules on generated text switched off:
 # for candidates whose short or noisy generations say nothing about style, tools or identity.
-LOSS_GATE = {"max_loss_increase": 0.05, "min_win_rate_low": 0.25, "max_tool_accuracy_drop": 1.0,
-             "max_style_drop": 1.0, "max_promise_drop": 1.0, "max_persona_drop": 1.0}
+LOSS_GATE = {
+    "max_loss_increase": 0.05,
+    "min_win_rate_low": 0.25,
+    "max_tool_accuracy_drop": 1.0,
+    "max_style_drop": 1.0,
+    "max_promise_drop": 1.0,
+    "max_persona_drop": 1.0,
+}
 
 
 def sh(repo: Path, *cmd: str, check: bool = True):
@@ -189,11 +242,26 @@ def tiny_project(dest: Path, base: Path) -> Path:
     import subprocess
 
     repo = copy_project(dest)
-    set_params(repo, base={"source": str(base), "name": "tiny-llama"}, train=TINY_TRAIN, evaluate=TINY_EVAL,
-               release=TINY_GATE)
-    subprocess.run(["git", "commit", "-qam", "tiny settings"], cwd=repo, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    set_params(
+        repo,
+        base={"source": str(base), "name": "tiny-llama"},
+        train=TINY_TRAIN,
+        evaluate=TINY_EVAL,
+        release=TINY_GATE,
+    )
+    subprocess.run(
+        ["git", "commit", "-qam", "tiny settings"],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
+    )
     return repo
 
 
@@ -210,9 +278,14 @@ def shuffle_trained_answers(repo: Path, seed: int = 0) -> int:
     moved = 0
     for name, lines in trained.items():
         rows = read_jsonl(repo / name)
-        plain = [i for i in range(len(rows)) if i + 1 in lines and not rows[i].get("tools")
-                 and rows[i]["messages"][-1]["role"] == "assistant"
-                 and isinstance(rows[i]["messages"][-1].get("content"), str)]
+        plain = [
+            i
+            for i in range(len(rows))
+            if i + 1 in lines
+            and not rows[i].get("tools")
+            and rows[i]["messages"][-1]["role"] == "assistant"
+            and isinstance(rows[i]["messages"][-1].get("content"), str)
+        ]
         answers = [rows[i]["messages"][-1]["content"] for i in plain]
         random.Random(seed).shuffle(answers)
         for i, answer in zip(plain, answers, strict=True):

@@ -10,11 +10,16 @@ from conftest import read_jsonl, write_jsonl
 from javis.core import params
 from stages import clean, collect, dedupe, split
 
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+]
 
 
 def chat(user: str, answer: str, **extra) -> dict:
-    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}], **extra}
+    return {
+        "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
+        **extra,
+    }
 
 
 def run_all() -> None:
@@ -37,32 +42,75 @@ def assert_accounted(m: dict) -> None:
 
 def test_collect_rules_for_feedback_and_logs(workdir):
     prompt = [{"role": "user", "content": "What's 2+2?"}]
-    write_jsonl(workdir / "data/feedback/fb.jsonl", [
-        {"id": "g", "messages": [{"role": "user", "content": "Hi"}], "response": "Hello!", "rating": "good"},
-        {"id": "b", "messages": prompt, "response": "5", "rating": "bad"},
-        {"id": "c", "messages": [{"role": "user", "content": "Capital of Korea?"}], "response": "Busan",
-         "rating": "bad", "correction": "Seoul."},
-        {"id": "s", "messages": [{"role": "user", "content": "Rate me"}], "response": "Meh", "score": 2},
-        {"id": "x", "messages": [{"role": "user", "content": "?"}], "response": "!", "rating": "great"},
-    ])
-    write_jsonl(workdir / "data/raw/log.jsonl", [
-        {"id": "l1", "messages": [*prompt, {"role": "assistant", "content": "5"}]},
-        {"id": "l2", "messages": [{"role": "user", "content": "Hey"}, {"role": "assistant", "content": "Hi there."},
-                                  *prompt, {"role": "assistant", "content": "5"}]},
-        "{not json",
-        "[1, 2]",
-    ])
+    write_jsonl(
+        workdir / "data/feedback/fb.jsonl",
+        [
+            {
+                "id": "g",
+                "messages": [{"role": "user", "content": "Hi"}],
+                "response": "Hello!",
+                "rating": "good",
+            },
+            {"id": "b", "messages": prompt, "response": "5", "rating": "bad"},
+            {
+                "id": "c",
+                "messages": [{"role": "user", "content": "Capital of Korea?"}],
+                "response": "Busan",
+                "rating": "bad",
+                "correction": "Seoul.",
+            },
+            {
+                "id": "s",
+                "messages": [{"role": "user", "content": "Rate me"}],
+                "response": "Meh",
+                "score": 2,
+            },
+            {
+                "id": "x",
+                "messages": [{"role": "user", "content": "?"}],
+                "response": "!",
+                "rating": "great",
+            },
+        ],
+    )
+    write_jsonl(
+        workdir / "data/raw/log.jsonl",
+        [
+            {"id": "l1", "messages": [*prompt, {"role": "assistant", "content": "5"}]},
+            {
+                "id": "l2",
+                "messages": [
+                    {"role": "user", "content": "Hey"},
+                    {"role": "assistant", "content": "Hi there."},
+                    *prompt,
+                    {"role": "assistant", "content": "5"},
+                ],
+            },
+            "{not json",
+            "[1, 2]",
+        ],
+    )
     collect.main()
     sft = read_jsonl(workdir / "data/collected/sft.jsonl")
     pref = read_jsonl(workdir / "data/collected/preference.jsonl")
     kto = read_jsonl(workdir / "data/collected/kto.jsonl")
     answers = [r["messages"][-1]["content"] for r in sft]
     assert "Hello!" in answers and "Seoul." in answers
-    assert "Busan" not in answers and "5" not in answers  # bad answers never trained on, logs included
-    assert [(p["chosen"][0]["content"], p["rejected"][0]["content"]) for p in pref] == [("Seoul.", "Busan")]
+    assert (
+        "Busan" not in answers and "5" not in answers
+    )  # bad answers never trained on, logs included
+    assert [(p["chosen"][0]["content"], p["rejected"][0]["content"]) for p in pref] == [
+        ("Seoul.", "Busan")
+    ]
     assert pref[0]["meta"]["regression"] is True
     labels = sorted((k["completion"][0]["content"], k["label"]) for k in kto)
-    assert labels == [("5", False), ("Busan", False), ("Hello!", True), ("Meh", False), ("Seoul.", True)]
+    assert labels == [
+        ("5", False),
+        ("Busan", False),
+        ("Hello!", True),
+        ("Meh", False),
+        ("Seoul.", True),
+    ]
     trimmed = [r for r in sft if r["meta"].get("orig_id") == "l2"]
     assert trimmed and trimmed[0]["messages"][-1]["content"] == "Hi there."
     assert all(r["meta"]["file"] and r["meta"]["line"] for r in sft + pref + kto)
@@ -77,12 +125,25 @@ def test_collect_rules_for_feedback_and_logs(workdir):
 
 def test_collect_reads_the_briefs_feedback_files(workdir):
     conv = [{"role": "user", "content": "코드 리뷰해줘"}]
-    write_jsonl(workdir / "data/feedback/good_responses.jsonl", [
-        {"messages": [{"role": "user", "content": "안녕"}, {"role": "assistant", "content": "안녕하세요!"}]}])
-    write_jsonl(workdir / "data/feedback/bad_responses.jsonl", [
-        {"messages": [*conv, {"role": "assistant", "content": "싫어요."}]}])
-    write_jsonl(workdir / "data/feedback/corrected_responses.jsonl", [
-        {"messages": [*conv, {"role": "assistant", "content": "네, 코드를 보여 주세요."}]}])
+    write_jsonl(
+        workdir / "data/feedback/good_responses.jsonl",
+        [
+            {
+                "messages": [
+                    {"role": "user", "content": "안녕"},
+                    {"role": "assistant", "content": "안녕하세요!"},
+                ]
+            }
+        ],
+    )
+    write_jsonl(
+        workdir / "data/feedback/bad_responses.jsonl",
+        [{"messages": [*conv, {"role": "assistant", "content": "싫어요."}]}],
+    )
+    write_jsonl(
+        workdir / "data/feedback/corrected_responses.jsonl",
+        [{"messages": [*conv, {"role": "assistant", "content": "네, 코드를 보여 주세요."}]}],
+    )
     collect.main()
     pref = read_jsonl(workdir / "data/collected/preference.jsonl")
     assert len(pref) == 1
@@ -105,11 +166,15 @@ def test_collect_reads_examples_only_when_no_user_data(workdir):
 
 def test_collect_rejects_undecodable_and_huge_lines(workdir):
     path = workdir / "data/raw/bad.jsonl"
-    path.write_bytes(b'\xef\xbb\xbf{"messages": [{"role": "user", "content": "bom"}, '
-                     b'{"role": "assistant", "content": "ok"}]}\r\n'
-                     b'{"messages": "\xff\xfe"}\n' + b'{"messages": "' + b"a" * 2_000_000 + b'"}\n')
+    path.write_bytes(
+        b'\xef\xbb\xbf{"messages": [{"role": "user", "content": "bom"}, '
+        b'{"role": "assistant", "content": "ok"}]}\r\n'
+        b'{"messages": "\xff\xfe"}\n' + b'{"messages": "' + b"a" * 2_000_000 + b'"}\n'
+    )
     collect.main()
-    reasons = [r["reason"].split(" ")[0] for r in read_jsonl(workdir / "data/rejected/collect.jsonl")]
+    reasons = [
+        r["reason"].split(" ")[0] for r in read_jsonl(workdir / "data/rejected/collect.jsonl")
+    ]
     assert reasons == ["not_utf8", "too_large"]
     assert len(read_jsonl(workdir / "data/collected/sft.jsonl")) == 1  # BOM and CRLF tolerated
 
@@ -118,22 +183,68 @@ def test_collect_rejects_undecodable_and_huge_lines(workdir):
 
 
 BROKEN = [
-    ({"messages": [{"role": "bot", "content": "x"}, {"role": "assistant", "content": "y"}]}, "invalid_role"),
+    (
+        {"messages": [{"role": "bot", "content": "x"}, {"role": "assistant", "content": "y"}]},
+        "invalid_role",
+    ),
     (chat("Hello there", ""), "empty_content"),
-    ({"messages": [{"role": "user", "content": "Weather?"},
-                   {"role": "assistant", "content": "", "tool_calls": [
-                       {"type": "function", "function": {"name": "get_weather", "arguments": "{city: Seoul"}}]},
-                   {"role": "tool", "content": "{}"}, {"role": "assistant", "content": "Sunny."}],
-      "tools": TOOLS}, "bad_tool_call"),
-    ({"messages": [{"role": "user", "content": "Weather?"},
-                   {"role": "assistant", "content": "", "tool_calls": [
-                       {"type": "function", "function": {"name": "launch_rocket", "arguments": "{}"}}]},
-                   {"role": "tool", "content": "{}"}, {"role": "assistant", "content": "Done."}],
-      "tools": TOOLS}, "bad_tool_call"),
-    ({"messages": [{"role": "user", "content": "Hi"}, {"role": "tool", "content": "{}"},
-                   {"role": "assistant", "content": "Hello."}]}, "orphan_tool_result"),
+    (
+        {
+            "messages": [
+                {"role": "user", "content": "Weather?"},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": "{city: Seoul"},
+                        }
+                    ],
+                },
+                {"role": "tool", "content": "{}"},
+                {"role": "assistant", "content": "Sunny."},
+            ],
+            "tools": TOOLS,
+        },
+        "bad_tool_call",
+    ),
+    (
+        {
+            "messages": [
+                {"role": "user", "content": "Weather?"},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "type": "function",
+                            "function": {"name": "launch_rocket", "arguments": "{}"},
+                        }
+                    ],
+                },
+                {"role": "tool", "content": "{}"},
+                {"role": "assistant", "content": "Done."},
+            ],
+            "tools": TOOLS,
+        },
+        "bad_tool_call",
+    ),
+    (
+        {
+            "messages": [
+                {"role": "user", "content": "Hi"},
+                {"role": "tool", "content": "{}"},
+                {"role": "assistant", "content": "Hello."},
+            ]
+        },
+        "orphan_tool_result",
+    ),
     ({"messages": [{"role": "user", "content": "Hi"}]}, "no_answer"),
-    ({"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "ok"}]}, "bad_content"),
+    (
+        {"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "ok"}]},
+        "bad_content",
+    ),
 ]
 
 
@@ -150,23 +261,55 @@ def test_clean_rejects_malformed_records(record, reason):
 def test_clean_keeps_a_valid_tool_call_conversation():
     from javis.data.redact import Redactor
 
-    record = {"id": "sft-t", "source": "t", "meta": {}, "tools": TOOLS, "messages": [
-        {"role": "user", "content": "서울 날씨 어때?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": '{"temp_c": 3}'},
-        {"role": "assistant", "content": "서울은 지금 3도예요. 따뜻하게 입으세요."}]}
+    record = {
+        "id": "sft-t",
+        "source": "t",
+        "meta": {},
+        "tools": TOOLS,
+        "messages": [
+            {"role": "user", "content": "서울 날씨 어때?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": '{"temp_c": 3}'},
+            {"role": "assistant", "content": "서울은 지금 3도예요. 따뜻하게 입으세요."},
+        ],
+    }
     keep, why, _ = clean.clean_record(record, Redactor(), params.load().clean)
     assert keep, why
-    assert set(record["meta"]["quality"]) == {"length", "relevance", "style", "accuracy", "format", "safety"}
+    assert set(record["meta"]["quality"]) == {
+        "length",
+        "relevance",
+        "style",
+        "accuracy",
+        "format",
+        "safety",
+    }
 
 
 def test_clean_stage_redacts_and_accounts(workdir):
-    write_jsonl(workdir / "data/raw/a.jsonl", [
-        chat("My key is AKIAZ7QJ4K2M9XW3PLTR, mail me at minjun@example.com", "Got it. I will not store your key."),
-        chat("Hi", "As an AI language model, I cannot have feelings."),
-        chat("Tell me a joke", "Why did the developer go broke? Because he used up all his cache."),
-    ])
+    write_jsonl(
+        workdir / "data/raw/a.jsonl",
+        [
+            chat(
+                "My key is AKIAZ7QJ4K2M9XW3PLTR, mail me at minjun@example.com",
+                "Got it. I will not store your key.",
+            ),
+            chat("Hi", "As an AI language model, I cannot have feelings."),
+            chat(
+                "Tell me a joke",
+                "Why did the developer go broke? Because he used up all his cache.",
+            ),
+        ],
+    )
     collect.main()
     clean.main()
     kept = (workdir / "data/cleaned/sft.jsonl").read_text()
@@ -186,14 +329,25 @@ def test_clean_stage_redacts_and_accounts(workdir):
 
 
 def test_dedupe_exact_and_near(workdir):
-    long_answer = ("To make kimchi fried rice, heat oil in a pan, fry chopped kimchi for two minutes, add cold "
-                   "rice and a spoon of gochujang, stir well, and top it with a fried egg and sesame oil.")
-    write_jsonl(workdir / "data/raw/a.jsonl", [
-        chat("How do I make kimchi fried rice?", long_answer),
-        chat("How do I make kimchi fried rice?", long_answer),  # exact
-        chat("How do I make kimchi fried rice?", long_answer.replace("two minutes", "three minutes")),  # near
-        chat("How do I boil an egg?", "Put the egg in boiling water for nine minutes, then cool it in cold water."),
-    ])
+    long_answer = (
+        "To make kimchi fried rice, heat oil in a pan, fry chopped kimchi for two minutes, add cold "
+        "rice and a spoon of gochujang, stir well, and top it with a fried egg and sesame oil."
+    )
+    write_jsonl(
+        workdir / "data/raw/a.jsonl",
+        [
+            chat("How do I make kimchi fried rice?", long_answer),
+            chat("How do I make kimchi fried rice?", long_answer),  # exact
+            chat(
+                "How do I make kimchi fried rice?",
+                long_answer.replace("two minutes", "three minutes"),
+            ),  # near
+            chat(
+                "How do I boil an egg?",
+                "Put the egg in boiling water for nine minutes, then cool it in cold water.",
+            ),
+        ],
+    )
     collect.main()
     clean.main()
     dedupe.main()
@@ -218,15 +372,29 @@ def words(seed: str, n: int) -> str:
 
 
 def many(n: int, prefix: str = "q") -> list[dict]:
-    return [chat(f"What does {words(prefix + str(i), 3)} mean?", f"It means {words(prefix + 'a' + str(i), 6)}.")
-            for i in range(n)]
+    return [
+        chat(
+            f"What does {words(prefix + str(i), 3)} mean?",
+            f"It means {words(prefix + 'a' + str(i), 6)}.",
+        )
+        for i in range(n)
+    ]
 
 
 def test_split_groups_records_of_one_conversation(workdir):
     write_jsonl(workdir / "data/raw/a.jsonl", many(60))
     prompt = [{"role": "user", "content": "Where is Namsan Tower?"}]
-    write_jsonl(workdir / "data/feedback/f.jsonl", [
-        {"messages": prompt, "response": "In Busan.", "rating": "bad", "correction": "It is in Seoul, on Namsan."}])
+    write_jsonl(
+        workdir / "data/feedback/f.jsonl",
+        [
+            {
+                "messages": prompt,
+                "response": "In Busan.",
+                "rating": "bad",
+                "correction": "It is in Seoul, on Namsan.",
+            }
+        ],
+    )
     run_all()
     out = workdir / "data/training/current"
     where = {}
@@ -247,8 +415,10 @@ def test_split_groups_records_of_one_conversation(workdir):
 
 def test_split_near_duplicate_prompts_share_a_split(workdir):
     rows = many(40)
-    rows += [chat("Please tell me: what is the capital city of France?", "Paris."),
-             chat("Please tell me, what is the capital city of France??", "It is Paris.")]
+    rows += [
+        chat("Please tell me: what is the capital city of France?", "Paris."),
+        chat("Please tell me, what is the capital city of France??", "It is Paris."),
+    ]
     write_jsonl(workdir / "data/raw/a.jsonl", rows)
     run_all()
     splits = {}
@@ -267,7 +437,10 @@ def test_appended_records_move_no_old_record(workdir):
     index = {**first, "version": "javis-v0.1"}
     (workdir / "data/split_index.json").write_text(json.dumps(index))
     q3 = many(80)[3]["messages"][0]["content"]
-    write_jsonl(workdir / "data/raw/b.jsonl", many(80, prefix="new") + [chat(q3.replace("mean?", "mean ??"), "It is 18.")])
+    write_jsonl(
+        workdir / "data/raw/b.jsonl",
+        many(80, prefix="new") + [chat(q3.replace("mean?", "mean ??"), "It is 18.")],
+    )
     run_all()
     second = json.loads((workdir / "data/training/current/index.json").read_text())
     for rid, s in first["records"].items():
@@ -275,19 +448,36 @@ def test_appended_records_move_no_old_record(workdir):
     assert len(second["records"]) == len(first["records"]) + 81
     changelog = (workdir / "data/training/current/changelog.md").read_text()
     assert "since javis-v0.1" in changelog and "81 added" in changelog
-    near = [r for r in read_jsonl(workdir / "data/training/current/train.jsonl")
-            + read_jsonl(workdir / "data/training/current/val.jsonl")
-            + read_jsonl(workdir / "data/training/current/test.jsonl")
-            if r["messages"][-1]["content"] == "It is 18."]
+    near = [
+        r
+        for r in read_jsonl(workdir / "data/training/current/train.jsonl")
+        + read_jsonl(workdir / "data/training/current/val.jsonl")
+        + read_jsonl(workdir / "data/training/current/test.jsonl")
+        if r["messages"][-1]["content"] == "It is 18."
+    ]
     assert len(near) == 1
-    q3 = next(r for r in read_jsonl(workdir / "data/collected/sft.jsonl") if r["messages"][0]["content"] == q3)
-    assert near[0]["meta"]["split"] == first["records"][q3["id"]]  # joined its near duplicate's split
+    q3 = next(
+        r
+        for r in read_jsonl(workdir / "data/collected/sft.jsonl")
+        if r["messages"][0]["content"] == q3
+    )
+    assert (
+        near[0]["meta"]["split"] == first["records"][q3["id"]]
+    )  # joined its near duplicate's split
 
 
 def test_planted_secret_never_reaches_training_data(workdir):
     secret = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
-    write_jsonl(workdir / "data/raw/a.jsonl", many(20) + [
-        chat(f"Save my token {secret} please", "I won't keep tokens in notes; store it in a password manager.")])
+    write_jsonl(
+        workdir / "data/raw/a.jsonl",
+        many(20)
+        + [
+            chat(
+                f"Save my token {secret} please",
+                "I won't keep tokens in notes; store it in a password manager.",
+            )
+        ],
+    )
     run_all()
     for f in (workdir / "data/training/current").iterdir():
         assert secret not in f.read_text(), f
@@ -297,9 +487,14 @@ def test_planted_secret_never_reaches_training_data(workdir):
 def test_clean_keeps_kto_negatives_even_when_they_score_low():
     from javis.data.redact import Redactor
 
-    record = {"id": "kto-x", "source": "t", "meta": {}, "label": False,
-              "prompt": [{"role": "user", "content": "Who are you?"}],
-              "completion": [{"role": "assistant", "content": "I am ChatGPT, made by OpenAI."}]}
+    record = {
+        "id": "kto-x",
+        "source": "t",
+        "meta": {},
+        "label": False,
+        "prompt": [{"role": "user", "content": "Who are you?"}],
+        "completion": [{"role": "assistant", "content": "I am ChatGPT, made by OpenAI."}],
+    }
     keep, why, _ = clean.clean_record(record, Redactor(), params.load().clean)
     assert keep, why
     assert record["meta"]["quality"]["accuracy"] == 1
@@ -312,17 +507,32 @@ def test_forget_removes_a_conversation_and_everything_derived(workdir):
     from javis.data import forget as fg
 
     secret_q = "Please remember my ex's address for the letter"
-    write_jsonl(workdir / "data/raw/a.jsonl", many(10) + [
-        {"id": "conv-x", **chat(secret_q, "I've noted the address for your letter.")}])
-    write_jsonl(workdir / "data/feedback/f.jsonl", [
-        {"id": "fb-x", "messages": [{"role": "user", "content": secret_q}], "response": "No.", "rating": "bad",
-         "correction": "Sure, I'll keep it for the letter."}])
+    write_jsonl(
+        workdir / "data/raw/a.jsonl",
+        many(10) + [{"id": "conv-x", **chat(secret_q, "I've noted the address for your letter.")}],
+    )
+    write_jsonl(
+        workdir / "data/feedback/f.jsonl",
+        [
+            {
+                "id": "fb-x",
+                "messages": [{"role": "user", "content": secret_q}],
+                "response": "No.",
+                "rating": "bad",
+                "correction": "Sure, I'll keep it for the letter.",
+            }
+        ],
+    )
     collect.main()
     entry = fg.forget(params.load(), "conv-x", None, "asked to", "tester")
     # The log line and the feedback line share the first user turn: both conversations' records go.
-    assert len(entry["ids"]) == 5 and len(entry["groups"]) == 1  # log SFT + feedback SFT, pref, 2x KTO
+    assert (
+        len(entry["ids"]) == 5 and len(entry["groups"]) == 1
+    )  # log SFT + feedback SFT, pref, 2x KTO
     collect.main()
-    text = "".join((workdir / f"data/collected/{k}.jsonl").read_text() for k in ("sft", "preference", "kto"))
+    text = "".join(
+        (workdir / f"data/collected/{k}.jsonl").read_text() for k in ("sft", "preference", "kto")
+    )
     assert "ex's address" not in text
     rejected = (workdir / "data/rejected/collect.jsonl").read_text()
     assert "ex's address" not in rejected and rejected.count("forgotten") == 2
@@ -347,7 +557,6 @@ def test_stages_write_the_same_bytes_with_one_and_two_jobs(workdir, monkeypatch,
 
     from javis.core import fileio
 
-
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import gen
@@ -358,7 +567,9 @@ def test_stages_write_the_same_bytes_with_one_and_two_jobs(workdir, monkeypatch,
 
     def outputs() -> dict[str, bytes]:
         files = {}
-        for path in sorted((workdir / "data").rglob("*.jsonl")) + sorted((workdir / "metrics").glob("*.json")):
+        for path in sorted((workdir / "data").rglob("*.jsonl")) + sorted(
+            (workdir / "metrics").glob("*.json")
+        ):
             if path.parts[-2] in ("raw", "feedback"):
                 continue
             data = path.read_bytes()
@@ -376,8 +587,10 @@ def test_stages_write_the_same_bytes_with_one_and_two_jobs(workdir, monkeypatch,
         with caplog.at_level(logging.INFO):
             run_all()
         for stage in ("collect", "clean", "dedupe"):
-            assert any(r.getMessage().startswith(f"{stage}:") and r.getMessage().endswith(f"({jobs} jobs)")
-                       for r in caplog.records), stage
+            assert any(
+                r.getMessage().startswith(f"{stage}:") and r.getMessage().endswith(f"({jobs} jobs)")
+                for r in caplog.records
+            ), stage
         runs[jobs] = outputs()
     assert runs["1"] == runs["2"]
     assert metrics("collect")["rejected"] > 0 and metrics("dedupe")["rejected"] > 0

@@ -34,16 +34,33 @@ def javis(repo: Path, *args: str) -> str:
 def bundled(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("bundled")
     repo = copy_project(root / "repo")
-    set_params(repo, train={"max_steps": 4, "batch_size": 4, "max_length": 256, "save_steps": 100},
-               evaluate={"max_examples": 4, "max_new_tokens": 16, "batch_size": 4}, release=TINY_GATE)
+    set_params(
+        repo,
+        train={"max_steps": 4, "batch_size": 4, "max_length": 256, "save_steps": 100},
+        evaluate={"max_examples": 4, "max_new_tokens": 16, "batch_size": 4},
+        release=TINY_GATE,
+    )
     sh(repo, "git", "commit", "-qam", "short training for the test")
     javis(repo, "init", "--remote", str(root / "store"))
     sh(repo, "git", "commit", "-qam", "remote")
     out1 = javis(repo, "release", "-m", "first version")
-    write_jsonl(repo / "examples/raw/week2.jsonl", [
-        {"messages": [{"role": "user", "content": f"Remind me: task {i} is {w}."},
-                      {"role": "assistant", "content": f"Noted: task {i} is {w}. I'll keep it on your list."}]}
-        for i, w in enumerate(["laundry", "groceries", "running", "reading", "cleaning", "cooking"] * 10)])
+    write_jsonl(
+        repo / "examples/raw/week2.jsonl",
+        [
+            {
+                "messages": [
+                    {"role": "user", "content": f"Remind me: task {i} is {w}."},
+                    {
+                        "role": "assistant",
+                        "content": f"Noted: task {i} is {w}. I'll keep it on your list.",
+                    },
+                ]
+            }
+            for i, w in enumerate(
+                ["laundry", "groceries", "running", "reading", "cleaning", "cooking"] * 10
+            )
+        ],
+    )
     sh(repo, "git", "add", "examples/raw/week2.jsonl")
     sh(repo, "git", "commit", "-qm", "week 2")
     out2 = javis(repo, "release", "-m", "more data")
@@ -64,7 +81,9 @@ def test_two_releases_on_the_bundled_model(bundled):
 
 
 def test_metrics_diff_between_the_tags(bundled):
-    out = sh(bundled["repo"], sys.executable, "-m", "dvc", "metrics", "diff", "javis-v0.1", "javis-v0.2")
+    out = sh(
+        bundled["repo"], sys.executable, "-m", "dvc", "metrics", "diff", "javis-v0.1", "javis-v0.2"
+    )
     assert "metrics/eval.json" in out and "candidate.loss" in out
     print("\n" + out)
 
@@ -82,6 +101,8 @@ def test_deploy_rollback_and_generate(bundled, monkeypatch):
     from javis.model import loading as jm
 
     m, tok = jm.load_adapter(repo / "models/base", current, precision="fp32")
-    [answer] = jm.generate_batch(m, tok, [[{"role": "user", "content": "Who are you?"}]], max_new_tokens=12)
+    [answer] = jm.generate_batch(
+        m, tok, [[{"role": "user", "content": "Who are you?"}]], max_new_tokens=12
+    )
     assert isinstance(answer, str) and answer.strip()
     print(f"\nv0.1 answers 'Who are you?': {answer!r}")

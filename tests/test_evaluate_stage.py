@@ -215,7 +215,8 @@ def test_evaluate_candidate_against_the_base(project):
 
 def test_identity_probes_are_asked_of_both_models(project):
     (project / "params.yaml").write_text(
-        PARAMS + "  persona_probes: [\"Who are you?\", \"너는 누구야?\"]\npersona:\n  name: JAVIS\n  aliases: [자비스]\n"
+        PARAMS
+        + '  persona_probes: ["Who are you?", "너는 누구야?"]\npersona:\n  name: JAVIS\n  aliases: [자비스]\n'
     )
     result, samples, report = run_evaluate()
     probes = [s for s in samples if s["set"] == "persona"]
@@ -232,7 +233,9 @@ def test_identity_probes_are_asked_of_both_models(project):
 
 def test_without_probes_persona_recall_is_not_judged(project):
     result, samples, _ = run_evaluate()
-    assert result["candidate"]["persona_recall"] is None and result["delta"]["persona_recall"] is None
+    assert (
+        result["candidate"]["persona_recall"] is None and result["delta"]["persona_recall"] is None
+    )
     assert not [s for s in samples if s["set"] == "persona"]
 
 

@@ -327,5 +327,7 @@ def test_report_lists_identity_probes_side_by_side():
         "baseline": {"answer": "I am an AI | assistant.", "named": False},
     }
     text = render_report(result, [probe])
-    assert "| Answers as the persona (identity probes) | 1.0000 | 0.0000 | +1.0000 | better |" in text
+    assert (
+        "| Answers as the persona (identity probes) | 1.0000 | 0.0000 | +1.0000 | better |" in text
+    )
     assert "| 너의 이름은? | ✓ 저는 JAVIS예요. | ✗ I am an AI \\| assistant. |" in text

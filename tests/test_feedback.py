@@ -21,7 +21,13 @@ Q = [{"role": "user", "content": "Capital of Korea?"}]
 
 
 def line(**kw) -> dict:
-    return {"model_version": "javis-v0.1", "messages": Q, "response": "Busan.", "rating": "bad", **kw}
+    return {
+        "model_version": "javis-v0.1",
+        "messages": Q,
+        "response": "Busan.",
+        "rating": "bad",
+        **kw,
+    }
 
 
 def all_lines(folder: Path) -> list[dict]:
@@ -31,8 +37,12 @@ def all_lines(folder: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def bot(tiny_base, tmp_path_factory) -> chat.Bot:
     """The tiny random model as the deployed 'base' (nothing deployed), short answers."""
-    return chat.load_bot(tiny_base, "You are JAVIS.", current=tmp_path_factory.mktemp("none") / "current",
-                         max_new_tokens=12)
+    return chat.load_bot(
+        tiny_base,
+        "You are JAVIS.",
+        current=tmp_path_factory.mktemp("none") / "current",
+        max_new_tokens=12,
+    )
 
 
 # --- the writer --------------------------------------------------------------------------------
@@ -44,30 +54,39 @@ def test_append_completes_and_files_by_day(tmp_path):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", written["created_at"])
     path = tmp_path / f"feedback-{written['created_at'][:10]}.jsonl"
     assert read_jsonl(path) == [written]
-    assert written["rating"] == "bad" and written["correction"] == "Seoul." and written["model_version"] == "javis-v0.1"
+    assert (
+        written["rating"] == "bad"
+        and written["correction"] == "Seoul."
+        and written["model_version"] == "javis-v0.1"
+    )
 
 
 def test_rating_rules():
     assert make_line(line(rating=None, score=5))["rating"] == "good"
     assert make_line(line(rating=None, score=3))["rating"] == "bad"
-    assert make_line(line(rating="good", correction="Seoul."))["rating"] == "bad"  # a corrected answer was not good
+    assert (
+        make_line(line(rating="good", correction="Seoul."))["rating"] == "bad"
+    )  # a corrected answer was not good
     given = make_line(line(id="fb-1", created_at="2026-01-02T03:04:05Z"))
     assert (given["id"], given["created_at"]) == ("fb-1", "2026-01-02T03:04:05Z")
 
 
-@pytest.mark.parametrize("bad,field", [
-    ({"messages": []}, "messages"),
-    ({"messages": [{"role": "bot", "content": "x"}]}, "messages[1]"),
-    ({"messages": [{"role": "assistant", "content": "x"}]}, "no user turn"),
-    ({"response": "  "}, "response"),
-    ({"model_version": ""}, "model_version"),
-    ({"rating": "great"}, "rating"),
-    ({"rating": None}, "rating"),
-    ({"score": 6}, "score"),
-    ({"score": True}, "score"),
-    ({"correction": ""}, "correction"),
-    ({"extra": 1}, "unknown field"),
-])
+@pytest.mark.parametrize(
+    "bad,field",
+    [
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "bot", "content": "x"}]}, "messages[1]"),
+        ({"messages": [{"role": "assistant", "content": "x"}]}, "no user turn"),
+        ({"response": "  "}, "response"),
+        ({"model_version": ""}, "model_version"),
+        ({"rating": "great"}, "rating"),
+        ({"rating": None}, "rating"),
+        ({"score": 6}, "score"),
+        ({"score": True}, "score"),
+        ({"correction": ""}, "correction"),
+        ({"extra": 1}, "unknown field"),
+    ],
+)
 def test_invalid_lines_name_the_field(bad, field, tmp_path):
     with pytest.raises(FeedbackError, match=re.escape(field)):
         append_feedback(tmp_path, line(**bad))
@@ -78,8 +97,15 @@ def _writer(args: tuple[str, int, int]) -> None:
     folder, worker, n = args
     for i in range(n):
         # Lines from 100 bytes to ~14 KB: far beyond PIPE_BUF, so nothing relies on small-write atomicity.
-        append_feedback(folder, line(id=f"w{worker}-{i}", response=f"w{worker}-{i} " + "가나다" * (i % 8 * 600 + 1),
-                                     created_at="2026-10-20T10:00:00.000Z"), fsync=False)
+        append_feedback(
+            folder,
+            line(
+                id=f"w{worker}-{i}",
+                response=f"w{worker}-{i} " + "가나다" * (i % 8 * 600 + 1),
+                created_at="2026-10-20T10:00:00.000Z",
+            ),
+            fsync=False,
+        )
 
 
 def test_eight_writers_500_lines_each(tmp_path):
@@ -97,7 +123,9 @@ def test_eight_writers_500_lines_each(tmp_path):
     for w in range(8):  # each writer's lines keep its order
         mine = [int(x["id"].split("-")[1]) for x in lines if x["id"].startswith(f"w{w}-")]
         assert mine == sorted(mine)
-    print(f"\n8 writers x 500 appends: {len(lines)} whole lines, {path.stat().st_size / 1e6:.1f} MB")
+    print(
+        f"\n8 writers x 500 appends: {len(lines)} whole lines, {path.stat().st_size / 1e6:.1f} MB"
+    )
 
 
 def test_a_torn_last_line_does_not_swallow_the_next(tmp_path):
@@ -111,10 +139,15 @@ def test_a_torn_last_line_does_not_swallow_the_next(tmp_path):
 def test_read_feedback_newest_first(tmp_path):
     for t in ("2026-10-20T10:00:00Z", "2026-10-22T10:00:00Z", "2026-10-21T10:00:00Z"):
         append_feedback(tmp_path, line(created_at=t))
-    (tmp_path / "good_responses.jsonl").write_text(json.dumps({"messages": Q}) + "\n")  # the brief's file: no rating
+    (tmp_path / "good_responses.jsonl").write_text(
+        json.dumps({"messages": Q}) + "\n"
+    )  # the brief's file: no rating
     got = feedback.read_feedback(tmp_path)
     assert [x["created_at"][:10] for x in got] == ["2026-10-22", "2026-10-21", "2026-10-20"]
-    assert got[0]["file"] == "feedback-2026-10-22.jsonl" and len(feedback.read_feedback(tmp_path, 2)) == 2
+    assert (
+        got[0]["file"] == "feedback-2026-10-22.jsonl"
+        and len(feedback.read_feedback(tmp_path, 2)) == 2
+    )
 
 
 # --- javis chat ----------------------------------------------------------------------------------
@@ -135,24 +168,44 @@ def drive(bot: chat.Bot, folder: Path, typed: list[str]) -> tuple[chat.Session, 
 
 
 def test_chat_streams_answers_and_each_rating_appends_one_line(bot, tmp_path):
-    session, out = drive(bot, tmp_path, [
-        "/good",                          # nothing to rate yet
-        "Hello! How are you?", "/good", "/bad",   # the second rating of one answer is refused
-        "What is the weather in Seoul today?", "/fix It is sunny, 21°C.",
-        "Thanks", "/score 9", "/score 2",
-        "/new", "Hi", "/whatever is sent as text", "/score 5",
-    ])
+    session, out = drive(
+        bot,
+        tmp_path,
+        [
+            "/good",  # nothing to rate yet
+            "Hello! How are you?",
+            "/good",
+            "/bad",  # the second rating of one answer is refused
+            "What is the weather in Seoul today?",
+            "/fix It is sunny, 21°C.",
+            "Thanks",
+            "/score 9",
+            "/score 2",
+            "/new",
+            "Hi",
+            "/whatever is sent as text",
+            "/score 5",
+        ],
+    )
     assert "nothing to rate yet" in out and "already rated" in out and "usage: /score 1-5" in out
     assert out.count("base> ") == 5 and "5 ratings saved" not in out and "4 ratings saved" in out
     lines = all_lines(tmp_path)
     assert [(x["rating"], x.get("score"), x.get("correction")) for x in lines] == [
-        ("good", None, None), ("bad", None, "It is sunny, 21°C."), ("bad", 2, None), ("good", 5, None)]
+        ("good", None, None),
+        ("bad", None, "It is sunny, 21°C."),
+        ("bad", 2, None),
+        ("good", 5, None),
+    ]
     assert all(x["model_version"] == "base" and x["response"] for x in lines)
     assert lines[0]["messages"] == [{"role": "user", "content": "Hello! How are you?"}]
     # After /fix the conversation goes on from the correction: the next rated prompt holds it.
-    assert lines[2]["messages"][-2:] == [{"role": "assistant", "content": "It is sunny, 21°C."},
-                                         {"role": "user", "content": "Thanks"}]
-    assert lines[3]["messages"][0]["content"] == "Hi" and lines[3]["messages"][-1]["content"].startswith("/whatever")
+    assert lines[2]["messages"][-2:] == [
+        {"role": "assistant", "content": "It is sunny, 21°C."},
+        {"role": "user", "content": "Thanks"},
+    ]
+    assert lines[3]["messages"][0]["content"] == "Hi" and lines[3]["messages"][-1][
+        "content"
+    ].startswith("/whatever")
     assert session.written == lines
 
 
@@ -183,12 +236,16 @@ def test_ctrl_c_during_an_answer_drops_it_and_the_chat_goes_on(bot, tmp_path):
 
 def test_chat_answer_streams_in_pieces(bot):
     pieces = list(bot.stream([{"role": "user", "content": "Hello! How are you?"}]))
-    assert len(pieces) > 1 and "".join(pieces).strip() == bot.reply([{"role": "user", "content": "Hello! How are you?"}])
+    assert len(pieces) > 1 and "".join(pieces).strip() == bot.reply(
+        [{"role": "user", "content": "Hello! How are you?"}]
+    )
 
 
 def test_javis_chat_command_reads_stdin(bot, workdir, monkeypatch, capsys):
     monkeypatch.setattr(chat, "load_bot", lambda *a, **kw: bot)
-    monkeypatch.setattr("sys.stdin", stdio.StringIO("Hello! How are you?\n/fix I'm well, thanks!\n"))
+    monkeypatch.setattr(
+        "sys.stdin", stdio.StringIO("Hello! How are you?\n/fix I'm well, thanks!\n")
+    )
     assert cli.main(["chat"]) == 0
     out = capsys.readouterr().out
     assert "saved: 👎 with your correction" in out and "1 rating saved to data/feedback/" in out
@@ -217,26 +274,53 @@ def test_feedback_lines_become_training_records_in_collect(bot, workdir):
     from stages import collect
 
     folder = workdir / "data/feedback"
-    append_feedback(folder, {"model_version": "javis-v0.1", "messages": [{"role": "user", "content": "Hi JAVIS"}],
-                             "response": "Hello! How can I help?", "rating": "good"})
-    append_feedback(folder, {"model_version": "javis-v0.1", "messages": [{"role": "user", "content": "2+2?"}],
-                             "response": "5", "score": 1})
+    append_feedback(
+        folder,
+        {
+            "model_version": "javis-v0.1",
+            "messages": [{"role": "user", "content": "Hi JAVIS"}],
+            "response": "Hello! How can I help?",
+            "rating": "good",
+        },
+    )
+    append_feedback(
+        folder,
+        {
+            "model_version": "javis-v0.1",
+            "messages": [{"role": "user", "content": "2+2?"}],
+            "response": "5",
+            "score": 1,
+        },
+    )
     drive(bot, folder, ["Capital of Korea?", "/fix Seoul is the capital of Korea."])
     collect.main()
     sft = read_jsonl(workdir / "data/collected/sft.jsonl")
     pref = read_jsonl(workdir / "data/collected/preference.jsonl")
     kto = read_jsonl(workdir / "data/collected/kto.jsonl")
-    assert sorted(r["messages"][-1]["content"] for r in sft) == ["Hello! How can I help?", "Seoul is the capital of Korea."]
+    assert sorted(r["messages"][-1]["content"] for r in sft) == [
+        "Hello! How can I help?",
+        "Seoul is the capital of Korea.",
+    ]
     (p,) = pref
-    assert p["chosen"][0]["content"] == "Seoul is the capital of Korea." and p["meta"]["regression"] is True
+    assert (
+        p["chosen"][0]["content"] == "Seoul is the capital of Korea."
+        and p["meta"]["regression"] is True
+    )
     assert sorted((r["completion"][0]["content"][:6], r["label"]) for r in kto)[:3] == [
-        ("5", False), ("Hello!", True), ("Seoul ", True)]
+        ("5", False),
+        ("Hello!", True),
+        ("Seoul ", True),
+    ]
     assert len(kto) == 4  # good, bad, the chat's bad answer, its correction
     ids = {x["id"] for x in all_lines(folder)}
     for r in sft + pref + kto:
         meta = r["meta"]
         assert meta["file"].startswith("data/feedback/feedback-") and meta["line"] >= 1
-        assert meta["orig_id"] in ids and meta["model_version"] in ("javis-v0.1", "base") and meta["created_at"]
+        assert (
+            meta["orig_id"] in ids
+            and meta["model_version"] in ("javis-v0.1", "base")
+            and meta["created_at"]
+        )
     m = json.loads((workdir / "metrics/collect.json").read_text())
     assert m["rejected"] == 0 and m["from_examples"] is False
 
@@ -251,14 +335,22 @@ def test_chat_loads_the_deployed_adapter(tiny_base, tmp_path):
 
     folder = tmp_path / "models" / "adapters" / "javis-v0.1"
     tok = models.load_tokenizer(tiny_base, "You are JAVIS v0.1.")
-    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_base),
-                                LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]))
+    peft_model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_base),
+        LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]),
+    )
     peft_model.save_pretrained(folder)
     tok.save_pretrained(folder)
     os.symlink("adapters/javis-v0.1", tmp_path / "models" / "current")
-    deployed = chat.load_bot(tiny_base, "unused: the adapter's template wins", current=tmp_path / "models" / "current",
-                             max_new_tokens=6)
-    assert deployed.version == "javis-v0.1" and type(deployed.model).__name__.startswith("PeftModel")
+    deployed = chat.load_bot(
+        tiny_base,
+        "unused: the adapter's template wins",
+        current=tmp_path / "models" / "current",
+        max_new_tokens=6,
+    )
+    assert deployed.version == "javis-v0.1" and type(deployed.model).__name__.startswith(
+        "PeftModel"
+    )
     assert "You are JAVIS v0.1." in deployed.tokenizer.apply_chat_template(Q, tokenize=False)
     session, _ = drive(deployed, tmp_path / "fb", ["Hello! How are you?", "/good"])
     assert [x["model_version"] for x in session.written] == ["javis-v0.1"]

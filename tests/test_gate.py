@@ -16,7 +16,14 @@ from conftest import LOSS_GATE, read_jsonl, set_params, sh, tiny_project
 
 # The tiny model's generations are noise, so only the loss-based rules are judged here (LOSS_GATE);
 # the rules on generated text are tested on crafted results.
-LEARN = {"max_steps": -1, "epochs": 2, "batch_size": 8, "learning_rate": 0.003, "lora_r": 8, "lora_alpha": 16}
+LEARN = {
+    "max_steps": -1,
+    "epochs": 2,
+    "batch_size": 8,
+    "learning_rate": 0.003,
+    "lora_r": 8,
+    "lora_alpha": 16,
+}
 
 
 def javis(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -31,7 +38,12 @@ def serving(repo: Path) -> str:
 def gated(tmp_path_factory, tiny_base):
     root = tmp_path_factory.mktemp("gate")
     repo = tiny_project(root / "repo", tiny_base)
-    set_params(repo, train=LEARN, evaluate={"max_examples": 0}, release={"gate": LOSS_GATE, "auto_deploy": True})
+    set_params(
+        repo,
+        train=LEARN,
+        evaluate={"max_examples": 0},
+        release={"gate": LOSS_GATE, "auto_deploy": True},
+    )
     sh(repo, "git", "commit", "-qam", "learn for real; the loss gate; auto deploy")
     javis(repo, "init", "--remote", str(root / "store"))
     sh(repo, "git", "commit", "-qam", "remote")
@@ -43,11 +55,17 @@ def test_a_trained_candidate_passes_the_shipped_loss_gate(gated):
     out = gated["first"]
     assert "gate PASS loss" in out and "gate PASS win_rate" in out, out
     ev = json.loads((gated["repo"] / "metrics/eval.json").read_text())
-    assert ev["baseline_source"] == "base" and ev["delta"]["loss"] < 0 and ev["win_rate"]["ci95_low"] >= 0.25
+    assert (
+        ev["baseline_source"] == "base"
+        and ev["delta"]["loss"] < 0
+        and ev["win_rate"]["ci95_low"] >= 0.25
+    )
 
 
 def test_auto_deploy_serves_the_release_at_once(gated):
     repo = gated["repo"]
     assert serving(repo) == "javis-v0.1"
     assert [e["version"] for e in read_jsonl(repo / "models/deployments.jsonl")] == ["javis-v0.1"]
-    assert "deployed javis-v0.1: models/current -> adapters/javis-v0.1 (was nothing" in gated["first"]
+    assert (
+        "deployed javis-v0.1: models/current -> adapters/javis-v0.1 (was nothing" in gated["first"]
+    )

@@ -29,9 +29,34 @@ from conftest import (
 
 pytestmark = pytest.mark.slow
 
-ITEMS_EN = ["milk", "eggs", "rice", "apples", "coffee", "bread", "tofu", "onions", "batteries", "tape",
-            "stamps", "socks"]
-ITEMS_KO = ["우유", "달걀", "쌀", "사과", "커피", "식빵", "두부", "양파", "건전지", "테이프", "우표", "양말"]
+ITEMS_EN = [
+    "milk",
+    "eggs",
+    "rice",
+    "apples",
+    "coffee",
+    "bread",
+    "tofu",
+    "onions",
+    "batteries",
+    "tape",
+    "stamps",
+    "socks",
+]
+ITEMS_KO = [
+    "우유",
+    "달걀",
+    "쌀",
+    "사과",
+    "커피",
+    "식빵",
+    "두부",
+    "양파",
+    "건전지",
+    "테이프",
+    "우표",
+    "양말",
+]
 DAYS_EN = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 DAYS_KO = ["월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일"]
 
@@ -48,11 +73,21 @@ def note_records(n: int = 100, seed: int = 7) -> list[dict]:
         items, day = ITEMS_KO if ko else ITEMS_EN, (DAYS_KO if ko else DAYS_EN)[pick[3]]
         a, b, c = (items[i] for i in pick[:3])
         if ko:
-            q, ans = f"메모해 줘: {day}에 {a}, {b}, {c} 사기.", f"메모했어요: {day}에 {a}, {b}, {c} 사기. 그날 아침에 알려 드릴게요."
+            q, ans = (
+                f"메모해 줘: {day}에 {a}, {b}, {c} 사기.",
+                f"메모했어요: {day}에 {a}, {b}, {c} 사기. 그날 아침에 알려 드릴게요.",
+            )
         else:
-            q, ans = f"Please note: buy {a}, {b} and {c} on {day}.", f"Noted: buy {a}, {b} and {c} on {day}. I'll remind you that morning."
-        rows.append({"id": f"note-{len(rows):03d}", "messages": [{"role": "user", "content": q},
-                                                                  {"role": "assistant", "content": ans}]})
+            q, ans = (
+                f"Please note: buy {a}, {b} and {c} on {day}.",
+                f"Noted: buy {a}, {b} and {c} on {day}. I'll remind you that morning.",
+            )
+        rows.append(
+            {
+                "id": f"note-{len(rows):03d}",
+                "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": ans}],
+            }
+        )
     return rows
 
 
@@ -62,9 +97,12 @@ def shuffled(tmp_path_factory) -> dict:
     repo = copy_project(root / "repo")
     sh(repo, "git", "rm", "-rq", "examples/raw", "examples/feedback")
     write_jsonl(repo / "examples/raw/notes.jsonl", note_records())
-    set_params(repo, train={"max_steps": 10, "batch_size": 4, "max_length": 192, "save_steps": 100},
-               evaluate={"max_examples": 0, "max_new_tokens": 8, "batch_size": 8, "persona_probes": []},
-               release=TINY_GATE)
+    set_params(
+        repo,
+        train={"max_steps": 10, "batch_size": 4, "max_length": 192, "save_steps": 100},
+        evaluate={"max_examples": 0, "max_new_tokens": 8, "batch_size": 8, "persona_probes": []},
+        release=TINY_GATE,
+    )
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "note-taking data; short training")
     cli = [sys.executable, "-m", "javis.app.cli"]
@@ -85,13 +123,18 @@ def test_a_candidate_trained_on_shuffled_answers_is_blocked(shuffled):
     out = result.stdout + result.stderr
     ev = json.loads((repo / "metrics/eval.json").read_text())
     first, wr = shuffled["first"], ev["win_rate"]
-    print(f"\nv0.1 (true answers) vs base: loss {first['candidate']['loss']:.4f} vs {first['baseline']['loss']:.4f}"
-          f"\nshuffled ({shuffled['moved']} answers moved) vs v0.1: loss {ev['candidate']['loss']:.4f} vs "
-          f"{ev['baseline']['loss']:.4f} (delta {ev['delta']['loss']:+.4f}), wins {wr['wins']}/{wr['n']} "
-          f"[{wr['ci95_low']:.3f}, {wr['ci95_high']:.3f}]")
+    print(
+        f"\nv0.1 (true answers) vs base: loss {first['candidate']['loss']:.4f} vs {first['baseline']['loss']:.4f}"
+        f"\nshuffled ({shuffled['moved']} answers moved) vs v0.1: loss {ev['candidate']['loss']:.4f} vs "
+        f"{ev['baseline']['loss']:.4f} (delta {ev['delta']['loss']:+.4f}), wins {wr['wins']}/{wr['n']} "
+        f"[{wr['ci95_low']:.3f}, {wr['ci95_high']:.3f}]"
+    )
     assert shuffled["moved"] >= 60
     assert first["delta"]["loss"] < 0  # v0.1 learned from the true pairs
-    assert ev["baseline_source"] == "javis-v0.1" and ev["delta"]["loss"] > LOSS_GATE["max_loss_increase"]
+    assert (
+        ev["baseline_source"] == "javis-v0.1"
+        and ev["delta"]["loss"] > LOSS_GATE["max_loss_increase"]
+    )
     assert result.returncode != 0, out[-3000:]
     assert "gate FAIL loss" in out and "gate FAIL win_rate" in out, out[-3000:]
     assert "nothing was committed or tagged" in out and "records to review" in out, out[-3000:]

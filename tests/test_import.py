@@ -18,7 +18,10 @@ from javis.data.importers import ConvertError, convert, import_files
 
 CORPORA = ROOT.parent / "shared" / "corpora" / "llamafactory"
 PERSONA = {"name": "JAVIS", "author": "Minjun Kim"}
-WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+WEATHER = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object"}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,9 @@ def corpora() -> Path:
     """The shared corpora folder: required in CI, skipped locally when this checkout has none."""
     if not (CORPORA / "alpaca_en_demo.json").is_file():
         if os.environ.get("CI") == "true":
-            pytest.fail(f"{CORPORA} is missing: CI must provide ../shared/corpora/llamafactory/ beside the clone")
+            pytest.fail(
+                f"{CORPORA} is missing: CI must provide ../shared/corpora/llamafactory/ beside the clone"
+            )
         pytest.skip(f"{CORPORA} not present")
     return CORPORA
 
@@ -52,13 +57,21 @@ def test_alpaca_demo_imports_every_distinct_record(corpora, tmp_path):
     assert (t["read"], t["imported"], t["duplicate"], t["rejected"]) == (999, 985, 14, 0)
     assert len(distinct) == 985 and rep.files[0].formats == {"alpaca": 999}
     records = imported(tmp_path / "raw")
-    assert len(records) == 985 and all([m["role"] for m in r["messages"]] == ["user", "assistant"] for r in records)
+    assert len(records) == 985 and all(
+        [m["role"] for m in r["messages"]] == ["user", "assistant"] for r in records
+    )
     with_input = next(x for x in source if x["input"])
-    match = [r for r in records if r["messages"][0]["content"] == with_input["instruction"] + "\n" + with_input["input"]]
+    match = [
+        r
+        for r in records
+        if r["messages"][0]["content"] == with_input["instruction"] + "\n" + with_input["input"]
+    ]
     assert match and match[0]["messages"][1]["content"] == with_input["output"]
     meta = records[0]["meta"]
     assert meta["source"] == "alpaca_en_demo" and meta["format"] == "alpaca" and meta["index"] == 0
-    assert meta["imported_from"].endswith("alpaca_en_demo.json") and meta["imported_at"].endswith("Z")
+    assert meta["imported_from"].endswith("alpaca_en_demo.json") and meta["imported_at"].endswith(
+        "Z"
+    )
     assert meta["content_hash"].startswith("sha256:") and records[0]["id"].startswith("import-")
     print(f"\nalpaca_en_demo: {t}")
 
@@ -77,20 +90,45 @@ def test_glaive_tool_calls_become_real_tool_calls(corpora, tmp_path):
         if key in seen:
             continue
         seen.add(key)
-        expected += [json.loads(turn["value"]) for turn in x["conversations"] if turn["from"] == "function_call"]
-    got = [(c["function"]["name"], json.loads(c["function"]["arguments"]))
-           for r in records for m in r["messages"] for c in m.get("tool_calls", [])]
-    assert sorted(got, key=repr) == sorted(((e["name"], e["arguments"]) for e in expected), key=repr)
+        expected += [
+            json.loads(turn["value"])
+            for turn in x["conversations"]
+            if turn["from"] == "function_call"
+        ]
+    got = [
+        (c["function"]["name"], json.loads(c["function"]["arguments"]))
+        for r in records
+        for m in r["messages"]
+        for c in m.get("tool_calls", [])
+    ]
+    assert sorted(got, key=repr) == sorted(
+        ((e["name"], e["arguments"]) for e in expected), key=repr
+    )
     assert len(got) > 150
     first = records[0]  # the recipe conversation
     call_msg = next(m for m in first["messages"] if m.get("tool_calls"))
     call = call_msg["tool_calls"][0]
-    assert call["id"] == "call_1" and call["type"] == "function" and call["function"]["name"] == "search_recipes"
-    assert json.loads(call["function"]["arguments"]) == {"ingredients": ["chicken", "bell peppers", "rice"]}
+    assert (
+        call["id"] == "call_1"
+        and call["type"] == "function"
+        and call["function"]["name"] == "search_recipes"
+    )
+    assert json.loads(call["function"]["arguments"]) == {
+        "ingredients": ["chicken", "bell peppers", "rice"]
+    }
     tool = first["messages"][first["messages"].index(call_msg) + 1]
-    assert tool["role"] == "tool" and tool["tool_call_id"] == "call_1" and tool["name"] == "search_recipes"
-    assert first["tools"][0]["type"] == "function" and first["tools"][0]["function"]["name"] == "search_recipes"
-    assert all("tools" not in r for r in records if not json.loads(source[r["meta"]["index"]]["tools"]))
+    assert (
+        tool["role"] == "tool"
+        and tool["tool_call_id"] == "call_1"
+        and tool["name"] == "search_recipes"
+    )
+    assert (
+        first["tools"][0]["type"] == "function"
+        and first["tools"][0]["function"]["name"] == "search_recipes"
+    )
+    assert all(
+        "tools" not in r for r in records if not json.loads(source[r["meta"]["index"]]["tools"])
+    )
     print(f"\nglaive_toolcall_en_demo: {t}, {len(got)} tool calls")
 
 
@@ -105,7 +143,10 @@ def test_identity_fills_the_persona_placeholders(corpora, workdir):
     assert "{{" not in text and "}}" not in text
     source = json.loads((corpora / "identity.json").read_text())
     with_name = sum("{{name}}" in x["output"] for x in source)
-    assert with_name > 60 and sum(p.persona.name in r["messages"][1]["content"] for r in records) == with_name
+    assert (
+        with_name > 60
+        and sum(p.persona.name in r["messages"][1]["content"] for r in records) == with_name
+    )
     assert p.persona.author in text
     assert records[0]["messages"][1]["content"] == (
         f"Hello! I am {p.persona.name}, an AI assistant developed by {p.persona.author}. How can I assist you today?"
@@ -131,78 +172,245 @@ U, A = {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hell
 
 CASES = [
     ("chatml", {"messages": [U, A]}, "sft", {"messages": [U, A]}),
-    ("chatml: developer role is system",
-     {"messages": [{"role": "developer", "content": "Be brief."}, U, A]}, "sft",
-     {"messages": [{"role": "system", "content": "Be brief."}, U, A]}),
-    ("openai: tool calls with dict arguments, null content, text parts",
-     {"tools": [WEATHER], "messages": [
-         {"role": "user", "content": [{"type": "text", "text": "Weather "}, {"type": "text", "text": "in Seoul?"}]},
-         {"role": "assistant", "content": None,
-          "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Seoul"}}}]},
-         {"role": "tool", "content": "5C"},
-         {"role": "assistant", "content": "5°C."}]},
-     "sft",
-     {"tools": [WEATHER], "messages": [
-         {"role": "user", "content": "Weather in Seoul?"},
-         {"role": "assistant", "content": "", "tool_calls": [
-             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Seoul"}'}}]},
-         {"role": "tool", "content": "5C", "tool_call_id": "call_1", "name": "get_weather"},
-         {"role": "assistant", "content": "5°C."}]}),
-    ("openai: legacy function_call and functions",
-     {"functions": [{"name": "get_weather", "parameters": {"type": "object"}}], "messages": [
-         U, {"role": "assistant", "content": None, "function_call": {"name": "get_weather", "arguments": "{}"}},
-         {"role": "function", "name": "get_weather", "content": "sunny"}, A]},
-     "sft",
-     {"tools": [WEATHER], "messages": [
-         U, {"role": "assistant", "content": "", "tool_calls": [
-             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
-         {"role": "tool", "content": "sunny", "tool_call_id": "call_1", "name": "get_weather"}, A]}),
-    ("chatml + boolean label: KTO", {"messages": [U, A], "label": False}, "kto",
-     {"prompt": [U], "completion": [A], "label": False}),
-    ("sharegpt: system, tools string, function_call, observation",
-     {"system": "Be brief.", "tools": json.dumps([WEATHER["function"]]), "conversations": [
-         {"from": "human", "value": "Weather in Seoul and Busan?"},
-         {"from": "function_call", "value": json.dumps([{"name": "get_weather", "arguments": {"city": "Seoul"}},
-                                                        {"name": "get_weather", "arguments": {"city": "Busan"}}])},
-         {"from": "observation", "value": "5C"}, {"from": "observation", "value": "9C"},
-         {"from": "gpt", "value": "Seoul 5°C, Busan 9°C."}]},
-     "sft",
-     {"tools": [WEATHER], "messages": [
-         {"role": "system", "content": "Be brief."},
-         {"role": "user", "content": "Weather in Seoul and Busan?"},
-         {"role": "assistant", "content": "", "tool_calls": [
-             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Seoul"}'}},
-             {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Busan"}'}}]},
-         {"role": "tool", "content": "5C", "tool_call_id": "call_1", "name": "get_weather"},
-         {"role": "tool", "content": "9C", "tool_call_id": "call_2", "name": "get_weather"},
-         {"role": "assistant", "content": "Seoul 5°C, Busan 9°C."}]}),
-    ("sharegpt preference: conversations + chosen + rejected objects",
-     {"conversations": [{"from": "human", "value": "Hi"}],
-      "chosen": {"from": "gpt", "value": "Hello."}, "rejected": {"from": "gpt", "value": "What."}},
-     "preference", {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]}),
-    ("sharegpt + kto_tag", {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}],
-                            "kto_tag": True}, "kto", {"prompt": [U], "completion": [A], "label": True}),
-    ("alpaca: system, history, input",
-     {"system": "Be brief.", "history": [["Hi", "Hello."]], "instruction": "Sum", "input": "2 and 3",
-      "output": "5"},
-     "sft", {"messages": [{"role": "system", "content": "Be brief."}, U, A, {"role": "user", "content": "Sum\n2 and 3"},
-                          {"role": "assistant", "content": "5"}]}),
-    ("alpaca preference", {"instruction": "Hi", "input": "", "chosen": "Hello.", "rejected": "What."},
-     "preference", {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]}),
-    ("dpo: strings (the brief's shape)", {"prompt": "Hi", "chosen": "Hello.", "rejected": "What."},
-     "preference", {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]}),
-    ("dpo: message lists", {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]},
-     "preference", {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]}),
-    ("dpo: implicit prompt (two full conversations)",
-     {"chosen": [U, A], "rejected": [U, {"role": "assistant", "content": "What."}]},
-     "preference", {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]}),
-    ("kto: strings", {"prompt": "Hi", "completion": "Hello.", "label": True}, "kto",
-     {"prompt": [U], "completion": [A], "label": True}),
-    ("kto: message lists with a system key", {"system": "Be brief.", "prompt": [U], "completion": [A], "label": False},
-     "kto", {"prompt": [{"role": "system", "content": "Be brief."}, U], "completion": [A], "label": False}),
-    ("placeholders filled", {"instruction": "Who are you?", "output": "I am {{name}}, made by {{ author }}."},
-     "sft", {"messages": [{"role": "user", "content": "Who are you?"},
-                          {"role": "assistant", "content": "I am JAVIS, made by Minjun Kim."}]}),
+    (
+        "chatml: developer role is system",
+        {"messages": [{"role": "developer", "content": "Be brief."}, U, A]},
+        "sft",
+        {"messages": [{"role": "system", "content": "Be brief."}, U, A]},
+    ),
+    (
+        "openai: tool calls with dict arguments, null content, text parts",
+        {
+            "tools": [WEATHER],
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "Weather "},
+                        {"type": "text", "text": "in Seoul?"},
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": {"city": "Seoul"}},
+                        }
+                    ],
+                },
+                {"role": "tool", "content": "5C"},
+                {"role": "assistant", "content": "5°C."},
+            ],
+        },
+        "sft",
+        {
+            "tools": [WEATHER],
+            "messages": [
+                {"role": "user", "content": "Weather in Seoul?"},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city":"Seoul"}'},
+                        }
+                    ],
+                },
+                {"role": "tool", "content": "5C", "tool_call_id": "call_1", "name": "get_weather"},
+                {"role": "assistant", "content": "5°C."},
+            ],
+        },
+    ),
+    (
+        "openai: legacy function_call and functions",
+        {
+            "functions": [{"name": "get_weather", "parameters": {"type": "object"}}],
+            "messages": [
+                U,
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "function_call": {"name": "get_weather", "arguments": "{}"},
+                },
+                {"role": "function", "name": "get_weather", "content": "sunny"},
+                A,
+            ],
+        },
+        "sft",
+        {
+            "tools": [WEATHER],
+            "messages": [
+                U,
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": "{}"},
+                        }
+                    ],
+                },
+                {
+                    "role": "tool",
+                    "content": "sunny",
+                    "tool_call_id": "call_1",
+                    "name": "get_weather",
+                },
+                A,
+            ],
+        },
+    ),
+    (
+        "chatml + boolean label: KTO",
+        {"messages": [U, A], "label": False},
+        "kto",
+        {"prompt": [U], "completion": [A], "label": False},
+    ),
+    (
+        "sharegpt: system, tools string, function_call, observation",
+        {
+            "system": "Be brief.",
+            "tools": json.dumps([WEATHER["function"]]),
+            "conversations": [
+                {"from": "human", "value": "Weather in Seoul and Busan?"},
+                {
+                    "from": "function_call",
+                    "value": json.dumps(
+                        [
+                            {"name": "get_weather", "arguments": {"city": "Seoul"}},
+                            {"name": "get_weather", "arguments": {"city": "Busan"}},
+                        ]
+                    ),
+                },
+                {"from": "observation", "value": "5C"},
+                {"from": "observation", "value": "9C"},
+                {"from": "gpt", "value": "Seoul 5°C, Busan 9°C."},
+            ],
+        },
+        "sft",
+        {
+            "tools": [WEATHER],
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Weather in Seoul and Busan?"},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city":"Seoul"}'},
+                        },
+                        {
+                            "id": "call_2",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city":"Busan"}'},
+                        },
+                    ],
+                },
+                {"role": "tool", "content": "5C", "tool_call_id": "call_1", "name": "get_weather"},
+                {"role": "tool", "content": "9C", "tool_call_id": "call_2", "name": "get_weather"},
+                {"role": "assistant", "content": "Seoul 5°C, Busan 9°C."},
+            ],
+        },
+    ),
+    (
+        "sharegpt preference: conversations + chosen + rejected objects",
+        {
+            "conversations": [{"from": "human", "value": "Hi"}],
+            "chosen": {"from": "gpt", "value": "Hello."},
+            "rejected": {"from": "gpt", "value": "What."},
+        },
+        "preference",
+        {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]},
+    ),
+    (
+        "sharegpt + kto_tag",
+        {
+            "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}],
+            "kto_tag": True,
+        },
+        "kto",
+        {"prompt": [U], "completion": [A], "label": True},
+    ),
+    (
+        "alpaca: system, history, input",
+        {
+            "system": "Be brief.",
+            "history": [["Hi", "Hello."]],
+            "instruction": "Sum",
+            "input": "2 and 3",
+            "output": "5",
+        },
+        "sft",
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                U,
+                A,
+                {"role": "user", "content": "Sum\n2 and 3"},
+                {"role": "assistant", "content": "5"},
+            ]
+        },
+    ),
+    (
+        "alpaca preference",
+        {"instruction": "Hi", "input": "", "chosen": "Hello.", "rejected": "What."},
+        "preference",
+        {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]},
+    ),
+    (
+        "dpo: strings (the brief's shape)",
+        {"prompt": "Hi", "chosen": "Hello.", "rejected": "What."},
+        "preference",
+        {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]},
+    ),
+    (
+        "dpo: message lists",
+        {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]},
+        "preference",
+        {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]},
+    ),
+    (
+        "dpo: implicit prompt (two full conversations)",
+        {"chosen": [U, A], "rejected": [U, {"role": "assistant", "content": "What."}]},
+        "preference",
+        {"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant", "content": "What."}]},
+    ),
+    (
+        "kto: strings",
+        {"prompt": "Hi", "completion": "Hello.", "label": True},
+        "kto",
+        {"prompt": [U], "completion": [A], "label": True},
+    ),
+    (
+        "kto: message lists with a system key",
+        {"system": "Be brief.", "prompt": [U], "completion": [A], "label": False},
+        "kto",
+        {
+            "prompt": [{"role": "system", "content": "Be brief."}, U],
+            "completion": [A],
+            "label": False,
+        },
+    ),
+    (
+        "placeholders filled",
+        {"instruction": "Who are you?", "output": "I am {{name}}, made by {{ author }}."},
+        "sft",
+        {
+            "messages": [
+                {"role": "user", "content": "Who are you?"},
+                {"role": "assistant", "content": "I am JAVIS, made by Minjun Kim."},
+            ]
+        },
+    ),
 ]
 
 
@@ -213,13 +421,25 @@ def test_each_format_converts(name, obj, kind, body):
     assert conv.body == body
 
 
-@pytest.mark.parametrize("fmt,obj", [
-    ("chatml", {"messages": [U, A]}), ("openai", {"messages": [U, A]}),
-    ("sharegpt", {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]}),
-    ("alpaca", {"instruction": "Hi", "output": "Hello."}),
-    ("dpo", {"prompt": "Hi", "chosen": "Hello.", "rejected": "No."}),
-    ("kto", {"prompt": "Hi", "completion": "Hello.", "label": True}),
-])
+@pytest.mark.parametrize(
+    "fmt,obj",
+    [
+        ("chatml", {"messages": [U, A]}),
+        ("openai", {"messages": [U, A]}),
+        (
+            "sharegpt",
+            {
+                "conversations": [
+                    {"from": "human", "value": "Hi"},
+                    {"from": "gpt", "value": "Hello."},
+                ]
+            },
+        ),
+        ("alpaca", {"instruction": "Hi", "output": "Hello."}),
+        ("dpo", {"prompt": "Hi", "chosen": "Hello.", "rejected": "No."}),
+        ("kto", {"prompt": "Hi", "completion": "Hello.", "label": True}),
+    ],
+)
 def test_explicit_format_matches_auto_detection(fmt, obj):
     assert convert(obj, fmt).body == convert(obj, "auto").body
 
@@ -237,21 +457,58 @@ def test_detection_names_the_format():
 REJECTS = [
     ("auto", {"text": "plain"}, "unknown_format"),
     ("auto", {"conversations": [{"from": "bot", "value": "Hi"}]}, "invalid_role"),
-    ("auto", {"conversations": [{"from": "human", "value": "x"}, {"from": "function_call", "value": "{name: 1"}]},
-     "bad_tool_call"),
-    ("auto", {"tools": [WEATHER], "messages": [U, {"role": "assistant", "content": "", "tool_calls": [
-        {"function": {"name": "book_flight", "arguments": "{}"}}]}]}, "bad_tool_call"),  # not declared
-    ("auto", {"tools": "{not json", "conversations": [{"from": "human", "value": "x"}]}, "bad_tools"),
+    (
+        "auto",
+        {
+            "conversations": [
+                {"from": "human", "value": "x"},
+                {"from": "function_call", "value": "{name: 1"},
+            ]
+        },
+        "bad_tool_call",
+    ),
+    (
+        "auto",
+        {
+            "tools": [WEATHER],
+            "messages": [
+                U,
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [{"function": {"name": "book_flight", "arguments": "{}"}}],
+                },
+            ],
+        },
+        "bad_tool_call",
+    ),  # not declared
+    (
+        "auto",
+        {"tools": "{not json", "conversations": [{"from": "human", "value": "x"}]},
+        "bad_tools",
+    ),
     ("auto", {"messages": [U, A], "label": "yes"}, "bad_label"),
-    ("auto", {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}, A]},
-     "unsupported_content"),
+    (
+        "auto",
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]},
+                A,
+            ]
+        },
+        "unsupported_content",
+    ),
     ("auto", {"messages": [U]}, "no_answer"),
     ("auto", {"messages": [{"role": "bot", "content": "x"}]}, "invalid_role"),
     ("auto", {"messages": [U, {"role": "assistant", "content": " "}]}, "empty_content"),
     ("auto", {"instruction": " ", "output": "x"}, "empty_content"),
     ("auto", {"instruction": "x", "output": "y", "history": [["only one"]]}, "bad_history"),
     ("auto", {"chosen": "y", "rejected": "z"}, "no_prompt"),
-    ("auto", {"prompt": "x", "chosen": [{"role": "user", "content": "y"}], "rejected": "z"}, "bad_role"),
+    (
+        "auto",
+        {"prompt": "x", "chosen": [{"role": "user", "content": "y"}], "rejected": "z"},
+        "bad_role",
+    ),
     ("auto", {"prompt": "x", "completion": "y", "label": 1}, "bad_label"),
     ("alpaca", {"messages": [U, A]}, "not_alpaca"),
     ("sharegpt", {"messages": [U, A]}, "not_sharegpt"),
@@ -260,7 +517,9 @@ REJECTS = [
 ]
 
 
-@pytest.mark.parametrize("fmt,obj,reason", REJECTS, ids=[f"{r[2]}-{i}" for i, r in enumerate(REJECTS)])
+@pytest.mark.parametrize(
+    "fmt,obj,reason", REJECTS, ids=[f"{r[2]}-{i}" for i, r in enumerate(REJECTS)]
+)
 def test_unconvertible_records_say_why(fmt, obj, reason):
     with pytest.raises(ConvertError) as e:
         convert(obj, fmt)
@@ -269,14 +528,22 @@ def test_unconvertible_records_say_why(fmt, obj, reason):
 
 
 def test_rejects_are_reported_with_index_and_reason(workdir):
-    src = write_jsonl(workdir / "mixed.jsonl", [
-        {"messages": [U, A]},
-        "{broken",
-        {"text": "plain"},
-        [1, 2],
-        {"conversations": [{"from": "human", "value": "Hey"}, {"from": "gpt", "value": "Hey there."}]},
-        {"prompt": "Q?", "chosen": "Yes.", "rejected": "No."},
-    ])
+    src = write_jsonl(
+        workdir / "mixed.jsonl",
+        [
+            {"messages": [U, A]},
+            "{broken",
+            {"text": "plain"},
+            [1, 2],
+            {
+                "conversations": [
+                    {"from": "human", "value": "Hey"},
+                    {"from": "gpt", "value": "Hey there."},
+                ]
+            },
+            {"prompt": "Q?", "chosen": "Yes.", "rejected": "No."},
+        ],
+    )
     out: list[str] = []
     assert importers.main(params.load(), [str(src)], out=out.append) == 0
     text = "\n".join(out)
@@ -286,22 +553,34 @@ def test_rejects_are_reported_with_index_and_reason(workdir):
     assert "rejected line 4: not_object" in text
     assert "read 6 / imported 3 / duplicate 0 / rejected 3" in text
     records = imported(workdir / "data/raw")
-    assert [r["meta"]["line"] for r in records] == [1, 5, 6] and [r["meta"]["index"] for r in records] == [0, 4, 5]
+    assert [r["meta"]["line"] for r in records] == [1, 5, 6] and [
+        r["meta"]["index"] for r in records
+    ] == [0, 4, 5]
     assert {"messages", "prompt"} <= {k for r in records for k in r}
 
 
 def test_json_array_rejects_use_the_index(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # importers.main writes to paths.raw (data/raw): this temp folder's, not the checkout's
+    monkeypatch.chdir(
+        tmp_path
+    )  # importers.main writes to paths.raw (data/raw): this temp folder's, not the checkout's
     src = tmp_path / "a.json"
-    src.write_text(json.dumps([{"instruction": "Hi", "output": "Hello."}, "text", {"instruction": "", "output": "x"}]))
+    src.write_text(
+        json.dumps(
+            [{"instruction": "Hi", "output": "Hello."}, "text", {"instruction": "", "output": "x"}]
+        )
+    )
     rep = run([src], tmp_path / "raw", fmt="alpaca")
-    assert rep.files[0].rejected == [(1, None, "not_object (a JSON str)"),
-                                     (2, None, "empty_content (instruction must be a non-empty string)")]
+    assert rep.files[0].rejected == [
+        (1, None, "not_object (a JSON str)"),
+        (2, None, "empty_content (instruction must be a non-empty string)"),
+    ]
     out: list[str] = []
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     p = params.load(tmp_path / "params.yaml")
     importers.main(p, [str(src)], fmt="alpaca", dvc_add=False, out=out.append)
-    assert "  rejected #1: not_object (a JSON str)" in out and any("read as alpaca (1)" in x for x in out)
+    assert "  rejected #1: not_object (a JSON str)" in out and any(
+        "read as alpaca (1)" in x for x in out
+    )
 
 
 def test_unreadable_files_fail_before_anything_is_written(tmp_path):
@@ -310,8 +589,11 @@ def test_unreadable_files_fail_before_anything_is_written(tmp_path):
     pretty.write_text(json.dumps({"messages": [U, A]}, indent=2))
     broken = tmp_path / "broken.json"
     broken.write_text('[{"messages": ')
-    for bad, message in ((pretty, "pretty-printed JSON object"), (broken, "not valid JSON"),
-                         (tmp_path / "missing.json", "cannot read")):
+    for bad, message in (
+        (pretty, "pretty-printed JSON object"),
+        (broken, "not valid JSON"),
+        (tmp_path / "missing.json", "cannot read"),
+    ):
         with pytest.raises(importers.ImportFailed, match=message):
             run([good, bad], tmp_path / "raw")
     assert not (tmp_path / "raw").exists()
@@ -320,8 +602,19 @@ def test_unreadable_files_fail_before_anything_is_written(tmp_path):
 def test_duplicates_within_and_across_files_and_formats(tmp_path):
     a = write_jsonl(tmp_path / "a.jsonl", [{"messages": [U, A]}, {"messages": [U, A]}])
     b = tmp_path / "b.json"  # the same conversation in ShareGPT and Alpaca
-    b.write_text(json.dumps([{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]},
-                             {"instruction": "Hi", "input": "", "output": "Hello."}]))
+    b.write_text(
+        json.dumps(
+            [
+                {
+                    "conversations": [
+                        {"from": "human", "value": "Hi"},
+                        {"from": "gpt", "value": "Hello."},
+                    ]
+                },
+                {"instruction": "Hi", "input": "", "output": "Hello."},
+            ]
+        )
+    )
     rep = run([a, b], tmp_path / "raw")
     assert rep.totals() == {"read": 4, "imported": 1, "duplicate": 3, "rejected": 0}
     assert [(f.imported, f.duplicate) for f in rep.files] == [(1, 1), (0, 2)]
@@ -329,12 +622,18 @@ def test_duplicates_within_and_across_files_and_formats(tmp_path):
 
 
 def test_source_name_names_the_file_and_provenance(tmp_path):
-    src = write_jsonl(tmp_path / "export 2024 (phone).jsonl", [{"id": "orig-7", "messages": [U, A]}])
+    src = write_jsonl(
+        tmp_path / "export 2024 (phone).jsonl", [{"id": "orig-7", "messages": [U, A]}]
+    )
     rep = run([src], tmp_path / "raw", source="kakao talk")
-    (path, n), = rep.written
+    ((path, n),) = rep.written
     assert n == 1 and Path(path).name.startswith("kakao_talk-") and Path(path).suffix == ".jsonl"
     (rec,) = read_jsonl(Path(path))
-    assert rec["meta"]["source"] == "kakao_talk" and rec["meta"]["orig_id"] == "orig-7" and rec["meta"]["line"] == 1
+    assert (
+        rec["meta"]["source"] == "kakao_talk"
+        and rec["meta"]["orig_id"] == "orig-7"
+        and rec["meta"]["line"] == 1
+    )
     assert importers.source_name("export 2024 (phone).jsonl") == "export_2024_phone"
 
 
@@ -344,38 +643,77 @@ def test_source_name_names_the_file_and_provenance(tmp_path):
 def test_import_as_feedback_counts_in_collect(workdir):
     from stages import collect
 
-    src = write_jsonl(workdir / "ratings.jsonl", [
-        {"messages": [{"role": "user", "content": "Capital of Korea?"}, {"role": "assistant", "content": "Seoul."}]},
-        {"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "5"}], "label": False},
-        {"prompt": "Largest ocean?", "chosen": "The Pacific.", "rejected": "The Atlantic."},
-        {"tools": [WEATHER], "messages": [U, {"role": "assistant", "content": "", "tool_calls": [
-            {"function": {"name": "get_weather", "arguments": "{}"}}]}]},
-    ])
+    src = write_jsonl(
+        workdir / "ratings.jsonl",
+        [
+            {
+                "messages": [
+                    {"role": "user", "content": "Capital of Korea?"},
+                    {"role": "assistant", "content": "Seoul."},
+                ]
+            },
+            {
+                "messages": [
+                    {"role": "user", "content": "2+2?"},
+                    {"role": "assistant", "content": "5"},
+                ],
+                "label": False,
+            },
+            {"prompt": "Largest ocean?", "chosen": "The Pacific.", "rejected": "The Atlantic."},
+            {
+                "tools": [WEATHER],
+                "messages": [
+                    U,
+                    {
+                        "role": "assistant",
+                        "content": "",
+                        "tool_calls": [{"function": {"name": "get_weather", "arguments": "{}"}}],
+                    },
+                ],
+            },
+        ],
+    )
     out: list[str] = []
     assert importers.main(params.load(), [str(src)], target="feedback", out=out.append) == 0
     assert any("rejected line 4: not_feedback" in x for x in out)
     lines = imported(workdir / "data/feedback")
-    assert [(x["rating"], x.get("correction")) for x in lines] == [("good", None), ("bad", None), ("bad", "The Pacific.")]
+    assert [(x["rating"], x.get("correction")) for x in lines] == [
+        ("good", None),
+        ("bad", None),
+        ("bad", "The Pacific."),
+    ]
     assert all(x["model_version"] == "import:ratings" and x["created_at"] for x in lines)
     collect.main()
     sft = read_jsonl(workdir / "data/collected/sft.jsonl")
     pref = read_jsonl(workdir / "data/collected/preference.jsonl")
     kto = read_jsonl(workdir / "data/collected/kto.jsonl")
     assert sorted(r["messages"][-1]["content"] for r in sft) == ["Seoul.", "The Pacific."]
-    assert [(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in pref] == [("The Pacific.", "The Atlantic.")]
+    assert [(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in pref] == [
+        ("The Pacific.", "The Atlantic.")
+    ]
     assert sorted((r["completion"][0]["content"], r["label"]) for r in kto) == [
-        ("5", False), ("Seoul.", True), ("The Atlantic.", False), ("The Pacific.", True)]
-    assert all(r["meta"]["orig_id"].startswith("import-") and r["meta"]["file"].endswith(".jsonl") for r in sft + kto)
+        ("5", False),
+        ("Seoul.", True),
+        ("The Atlantic.", False),
+        ("The Pacific.", True),
+    ]
+    assert all(
+        r["meta"]["orig_id"].startswith("import-") and r["meta"]["file"].endswith(".jsonl")
+        for r in sft + kto
+    )
 
 
 def test_imported_raw_records_are_read_by_collect(workdir):
     from stages import collect
 
-    src = write_jsonl(workdir / "mix.jsonl", [
-        {"messages": [U, A]},
-        {"prompt": "Hi", "chosen": "Hello.", "rejected": "What."},
-        {"prompt": "Hi", "completion": "Hello.", "label": True},
-    ])
+    src = write_jsonl(
+        workdir / "mix.jsonl",
+        [
+            {"messages": [U, A]},
+            {"prompt": "Hi", "chosen": "Hello.", "rejected": "What."},
+            {"prompt": "Hi", "completion": "Hello.", "label": True},
+        ],
+    )
     assert importers.main(params.load(), [str(src)], out=lambda s: None) == 0
     collect.main()
     m = json.loads((workdir / "metrics/collect.json").read_text())
@@ -393,19 +731,32 @@ def test_dvc_add_is_retried_while_dvc_is_locked(tmp_path, monkeypatch):
     def fake_run(cmd, **kw):
         calls.append(cmd)
         busy = len(calls) < 3
-        return subprocess.CompletedProcess(cmd, 1 if busy else 0, "", "ERROR: Unable to acquire lock. Most likely "
-                                           "another DVC process is running" if busy else "")
+        return subprocess.CompletedProcess(
+            cmd,
+            1 if busy else 0,
+            "",
+            "ERROR: Unable to acquire lock. Most likely another DVC process is running"
+            if busy
+            else "",
+        )
 
     monkeypatch.setattr(importers.subprocess, "run", fake_run)
     monkeypatch.setattr(importers.time, "sleep", lambda s: None)
     assert "done" in importers.readd_to_dvc(tmp_path / "data" / "raw")
     assert len(calls) == 3 and calls[0][-2:] == ["add", str(tmp_path / "data" / "raw")]
 
-    monkeypatch.setattr(importers.subprocess, "run",
-                        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 255, "", "ERROR: output 'x' is tracked by git"))
+    monkeypatch.setattr(
+        importers.subprocess,
+        "run",
+        lambda cmd, **kw: subprocess.CompletedProcess(
+            cmd, 255, "", "ERROR: output 'x' is tracked by git"
+        ),
+    )
     src = write_jsonl(tmp_path / "a.jsonl", [{"messages": [U, A]}])
     rep = run([src], tmp_path / "data" / "raw")
-    assert rep.dvc_failed and "tracked by git" in rep.dvc and "run `dvc add" in rep.dvc and rep.written
+    assert (
+        rep.dvc_failed and "tracked by git" in rep.dvc and "run `dvc add" in rep.dvc and rep.written
+    )
 
 
 def test_concurrent_imports_into_a_dvc_repo(tmp_path):
@@ -414,14 +765,29 @@ def test_concurrent_imports_into_a_dvc_repo(tmp_path):
     repo = copy_project(tmp_path / "repo")
     files = []
     for k in range(3):
-        rows = [{"messages": [{"role": "user", "content": f"file {k} question {i}"},
-                              {"role": "assistant", "content": f"file {k} answer {i}."}]} for i in range(40)]
+        rows = [
+            {
+                "messages": [
+                    {"role": "user", "content": f"file {k} question {i}"},
+                    {"role": "assistant", "content": f"file {k} answer {i}."},
+                ]
+            }
+            for i in range(40)
+        ]
         files.append(write_jsonl(tmp_path / f"part{k}.jsonl", rows))
     files.append(files[0])  # the same file imported twice at once: its records land once
     env = {**os.environ, "PYTHONPATH": str(repo)}
-    procs = [subprocess.Popen([sys.executable, "-m", "javis.app.cli", "import", str(f), "--source", f"s{i}"], cwd=repo,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for i, f in enumerate(files)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "javis.app.cli", "import", str(f), "--source", f"s{i}"],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i, f in enumerate(files)
+    ]
     outs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n---\n".join(outs)
     records = imported(repo / "data/raw")
@@ -431,8 +797,12 @@ def test_concurrent_imports_into_a_dvc_repo(tmp_path):
     pin = (repo / "data/raw.dvc").read_text()
     n_files = len([p for p in (repo / "data/raw").iterdir()])
     assert f"nfiles: {n_files}" in pin and n_files == 4  # 3 import files + the index
-    status = subprocess.run([sys.executable, "-m", "dvc", "status", "data/raw.dvc"], cwd=repo, capture_output=True,
-                            text=True)
+    status = subprocess.run(
+        [sys.executable, "-m", "dvc", "status", "data/raw.dvc"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
     assert status.returncode == 0 and "changed" not in status.stdout, status.stdout
     print("\n" + "\n---\n".join(o.strip().splitlines()[-2] for o in outs))
 

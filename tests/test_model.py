@@ -70,21 +70,31 @@ def test_batched_decoding_matches_hf_generate_when_answers_end_at_different_step
     model, tok = sharp
     n_new = 10
     rows = [
-        tok(tok.apply_chat_template(template.prepare_messages(c), add_generation_prompt=True, tokenize=False),
-            add_special_tokens=False)["input_ids"]
+        tok(
+            tok.apply_chat_template(
+                template.prepare_messages(c), add_generation_prompt=True, tokenize=False
+            ),
+            add_special_tokens=False,
+        )["input_ids"]
         for c in CONVS
     ]
 
     def hf(ids: list[int], end: int) -> list[int]:
         x = torch.tensor([ids])
-        config = GenerationConfig(max_new_tokens=n_new, do_sample=False, eos_token_id=end, pad_token_id=tok.pad_token_id)
+        config = GenerationConfig(
+            max_new_tokens=n_new, do_sample=False, eos_token_id=end, pad_token_id=tok.pad_token_id
+        )
         with torch.inference_mode():
-            new = model.generate(input_ids=x, attention_mask=torch.ones_like(x), generation_config=config)[0, len(ids):].tolist()
+            new = model.generate(
+                input_ids=x, attention_mask=torch.ones_like(x), generation_config=config
+            )[0, len(ids) :].tolist()
         return new[: new.index(end) + 1] if end in new else new
 
     free = [hf(ids, -1) for ids in rows]
     end, ender = next(
-        (t, r) for r, seq in enumerate(free) for t in seq[1:6]
+        (t, r)
+        for r, seq in enumerate(free)
+        for t in seq[1:6]
         if all(t not in other for o, other in enumerate(free) if o != r)
     )
     expected = [hf(ids, end) for ids in rows]
@@ -103,9 +113,23 @@ def test_generate_batch_falls_back_to_hf_generate_for_sliding_window_caches(load
     from transformers import GenerationConfig, MistralConfig, MistralForCausalLM
 
     base, tok = loaded
-    config = MistralConfig(**{k: getattr(base.config, k) for k in (
-        "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-        "num_key_value_heads", "bos_token_id", "eos_token_id", "pad_token_id")}, sliding_window=8)
+    config = MistralConfig(
+        **{
+            k: getattr(base.config, k)
+            for k in (
+                "vocab_size",
+                "hidden_size",
+                "intermediate_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "num_key_value_heads",
+                "bos_token_id",
+                "eos_token_id",
+                "pad_token_id",
+            )
+        },
+        sliding_window=8,
+    )
     torch.manual_seed(0)
     model = MistralForCausalLM(config).eval()
     convs = CONVS[:2]
@@ -113,13 +137,21 @@ def test_generate_batch_falls_back_to_hf_generate_for_sliding_window_caches(load
     got = jm.generate_batch(model, tok, convs, max_new_tokens=5, batch_size=2)
     expected = []
     for conv in convs:
-        text = tok.apply_chat_template(template.prepare_messages(conv), add_generation_prompt=True, tokenize=False)
+        text = tok.apply_chat_template(
+            template.prepare_messages(conv), add_generation_prompt=True, tokenize=False
+        )
         ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])
-        gen_config = GenerationConfig(max_new_tokens=5, do_sample=False, eos_token_id=tok.convert_tokens_to_ids(template.IM_END),
-                                      pad_token_id=tok.pad_token_id)
+        gen_config = GenerationConfig(
+            max_new_tokens=5,
+            do_sample=False,
+            eos_token_id=tok.convert_tokens_to_ids(template.IM_END),
+            pad_token_id=tok.pad_token_id,
+        )
         with torch.inference_mode():
-            gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=gen_config)
-        expected.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True).strip())
+            gen = model.generate(
+                input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=gen_config
+            )
+        expected.append(tok.decode(gen[0, ids.shape[1] :], skip_special_tokens=True).strip())
     assert got == expected
 
 
@@ -137,7 +169,10 @@ def test_assistant_nll_cuts_batches_by_the_logits_budget(loaded, monkeypatch):
     monkeypatch.setattr(jm, "LOGITS_BUDGET", 1)
     one_by_one = jm.assistant_nll(model, tok, convs, batch_size=4)
     assert [n for _, n in one_by_one] == [n for _, n in whole]
-    assert all(abs(a - b) < 1e-3 * max(1.0, abs(a)) for (a, _), (b, _) in zip(one_by_one, whole, strict=True))
+    assert all(
+        abs(a - b) < 1e-3 * max(1.0, abs(a))
+        for (a, _), (b, _) in zip(one_by_one, whole, strict=True)
+    )
 
 
 def test_assistant_nll_scores_only_answers(loaded):

@@ -21,15 +21,18 @@ def test_every_section_of_the_projects_params_loads():
     assert p.clean.min_score == 4 and p.trigger.min_new_records == 50
 
 
-@pytest.mark.parametrize("text,message", [
-    ("clean: {min_score: four}", "clean.min_score: expected int, got str"),
-    ("clean: {min_scor: 4}", "clean: unknown key(s) ['min_scor']"),
-    ("dedupe: {threshold: 1.5}", "dedupe.threshold"),
-    ("cleaning: {}", "unknown section(s) ['cleaning']"),
-    ("split: {val_fraction: 0.5, test_fraction: 0.5}", "must leave room for train"),
-    ("collect: {use_examples: sometimes}", "collect.use_examples: expected one of"),
-    ("clean: {redact: 1}", "clean.redact: expected bool, got int"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("clean: {min_score: four}", "clean.min_score: expected int, got str"),
+        ("clean: {min_scor: 4}", "clean: unknown key(s) ['min_scor']"),
+        ("dedupe: {threshold: 1.5}", "dedupe.threshold"),
+        ("cleaning: {}", "unknown section(s) ['cleaning']"),
+        ("split: {val_fraction: 0.5, test_fraction: 0.5}", "must leave room for train"),
+        ("collect: {use_examples: sometimes}", "collect.use_examples: expected one of"),
+        ("clean: {redact: 1}", "clean.redact: expected bool, got int"),
+    ],
+)
 def test_bad_params_name_the_key(tmp_path, text, message):
     (tmp_path / "params.yaml").write_text(text)
     with pytest.raises(params.ParamsError, match=re.escape(message)):
@@ -47,10 +50,17 @@ def test_every_templated_path_in_dvc_yaml_is_a_params_path():
 
 def test_read_jsonl_reports_every_bad_line(tmp_path):
     path = tmp_path / "x.jsonl"
-    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\r\n\n[1]\n{bad\n\xff\n' + b'{"b": "' + b"x" * 100 + b'"}\n')
+    path.write_bytes(
+        b'\xef\xbb\xbf{"a": 1}\r\n\n[1]\n{bad\n\xff\n' + b'{"b": "' + b"x" * 100 + b'"}\n'
+    )
     lines = list(fileio.read_jsonl(path, max_bytes=50))
     assert [(ln.line, ln.error.split(" ")[0] if ln.error else None) for ln in lines] == [
-        (1, None), (3, "not_object"), (4, "bad_json"), (5, "not_utf8"), (6, "too_large")]
+        (1, None),
+        (3, "not_object"),
+        (4, "bad_json"),
+        (5, "not_utf8"),
+        (6, "too_large"),
+    ]
     assert lines[0].obj == {"a": 1}
 
 

@@ -14,7 +14,9 @@ DATA_STAGES = ["collect", "clean", "dedupe", "split"]
 
 
 def dvc(repo: Path, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout + result.stderr
 
@@ -51,7 +53,10 @@ def test_repro_on_examples_accounts_for_every_record(repo):
     assert {"exact_duplicate", "near_duplicate"} <= set(m["dedupe"]["rejected_by_reason"])
     assert {"SECRET:aws_key", "PII:email", "PII:phone_kr"} <= set(m["clean"]["redactions"])
     assert m["split"]["leakage"] == {"exact": 0, "near": 0}
-    print("\nper stage in/kept/rejected:", {s: (x["in"], x["kept"], x["rejected"]) for s, x in m.items()})
+    print(
+        "\nper stage in/kept/rejected:",
+        {s: (x["in"], x["kept"], x["rejected"]) for s, x in m.items()},
+    )
 
 
 def test_second_repro_is_a_no_op(repo):
@@ -61,9 +66,22 @@ def test_second_repro_is_a_no_op(repo):
 
 
 def test_private_data_is_dvc_tracked_not_git(repo):
-    ignored = subprocess.run(["git", "check-ignore", "data/collected", "data/cleaned", "data/deduped",
-                              "data/training/current", "data/rejected/clean.jsonl", "data/raw", "data/feedback"],
-                             cwd=repo, capture_output=True, text=True).stdout.split()
+    ignored = subprocess.run(
+        [
+            "git",
+            "check-ignore",
+            "data/collected",
+            "data/cleaned",
+            "data/deduped",
+            "data/training/current",
+            "data/rejected/clean.jsonl",
+            "data/raw",
+            "data/feedback",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     assert len(ignored) == 7, ignored
     lock = (repo / "dvc.lock").read_text()
     assert "data/training/current" in lock and "metrics/split.json" in lock
@@ -107,9 +125,18 @@ def test_redaction_false_positives_on_the_sample_data(repo):
 def test_appending_data_moves_no_released_record(repo, tmp_path):
     index = json.loads((repo / "data/training/current/index.json").read_text())
     (repo / "data/split_index.json").write_text(json.dumps({**index, "version": "javis-v0.1"}))
-    extra = [{"messages": [{"role": "user", "content": f"새 질문 {i}번: 오늘 할 일 {i * 7}개를 정리해 줘"},
-                           {"role": "assistant", "content": f"네, {i * 7}개의 할 일을 우선순위대로 정리해 드릴게요."}]}
-             for i in range(30)]
+    extra = [
+        {
+            "messages": [
+                {"role": "user", "content": f"새 질문 {i}번: 오늘 할 일 {i * 7}개를 정리해 줘"},
+                {
+                    "role": "assistant",
+                    "content": f"네, {i * 7}개의 할 일을 우선순위대로 정리해 드릴게요.",
+                },
+            ]
+        }
+        for i in range(30)
+    ]
     write_jsonl(repo / "examples/raw/zz_new.jsonl", extra)
     try:
         dvc(repo, "repro", "split")
@@ -119,7 +146,9 @@ def test_appending_data_moves_no_released_record(repo, tmp_path):
         assert not moved
         assert len(after["records"]) == len(index["records"]) + 30
         manifest = json.loads((repo / "data/training/current/manifest.json").read_text())
-        assert manifest["previous_release"] == "javis-v0.1" and manifest["added"]["sft"] == {"raw/zz_new.jsonl": 30}
+        assert manifest["previous_release"] == "javis-v0.1" and manifest["added"]["sft"] == {
+            "raw/zz_new.jsonl": 30
+        }
     finally:
         (repo / "examples/raw/zz_new.jsonl").unlink()
         (repo / "data/split_index.json").write_text("{}\n")

@@ -26,10 +26,14 @@ DATA_STAGES = ("collect", "clean", "dedupe", "split")
 def run_stage(stage: str, cwd: Path) -> tuple[float, str]:
     """Run one stage as `dvc repro` would; a crash (non-zero exit, a traceback) fails the test."""
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=cwd, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", f"stages.{stage}"], cwd=cwd, capture_output=True, text=True
+    )
     seconds = time.perf_counter() - started
     out = result.stdout + result.stderr
-    assert result.returncode == 0 and "Traceback" not in out, f"stages.{stage} crashed:\n{out[-3000:]}"
+    assert result.returncode == 0 and "Traceback" not in out, (
+        f"stages.{stage} crashed:\n{out[-3000:]}"
+    )
     return seconds, out
 
 
@@ -52,13 +56,25 @@ def check_accounting(root: Path) -> dict[str, dict]:
     for stage in ("collect", "clean", "dedupe"):
         entries = read_jsonl(root / f"data/rejected/{stage}.jsonl")
         assert len(entries) == m[stage]["rejected"], stage  # every reject is in the file...
-        assert all(e.get("reason") and e.get("file") and e.get("line") for e in entries), stage  # ...with its reason
-        assert Counter(fileio.reason_key(e["reason"]) for e in entries) == Counter(m[stage]["rejected_by_reason"])
-    collected = sum(jsonl_count(root / f"data/collected/{k}.jsonl") for k in ("sft", "preference", "kto"))
-    cleaned = sum(jsonl_count(root / f"data/cleaned/{k}.jsonl") for k in ("sft", "preference", "kto"))
-    deduped = sum(jsonl_count(root / f"data/deduped/{k}.jsonl") for k in ("sft", "preference", "kto"))
+        assert all(e.get("reason") and e.get("file") and e.get("line") for e in entries), (
+            stage
+        )  # ...with its reason
+        assert Counter(fileio.reason_key(e["reason"]) for e in entries) == Counter(
+            m[stage]["rejected_by_reason"]
+        )
+    collected = sum(
+        jsonl_count(root / f"data/collected/{k}.jsonl") for k in ("sft", "preference", "kto")
+    )
+    cleaned = sum(
+        jsonl_count(root / f"data/cleaned/{k}.jsonl") for k in ("sft", "preference", "kto")
+    )
+    deduped = sum(
+        jsonl_count(root / f"data/deduped/{k}.jsonl") for k in ("sft", "preference", "kto")
+    )
     training = root / "data/training/current"
-    split_files = sum(jsonl_count(p) for p in training.glob("*.jsonl") if p.name != "regression.jsonl")
+    split_files = sum(
+        jsonl_count(p) for p in training.glob("*.jsonl") if p.name != "regression.jsonl"
+    )
     assert m["clean"]["in"] == collected == sum(m["collect"]["records_out"].values())
     assert m["clean"]["kept"] == cleaned == m["dedupe"]["in"]
     assert m["dedupe"]["kept"] == deduped == m["split"]["in"] == m["split"]["kept"] == split_files
@@ -97,7 +113,9 @@ def test_malformed_input_through_every_data_stage(workdir):
             continue
         lines = {line for f, line in got if f == file}
         if set(case.expect) != lines:
-            wrong.append(f"{case.name}: lines {sorted(case.expect)} expected, stages saw {sorted(lines)}")
+            wrong.append(
+                f"{case.name}: lines {sorted(case.expect)} expected, stages saw {sorted(lines)}"
+            )
             continue
         for line, want in case.expect.items():
             fate = got[(file, line)]
@@ -110,15 +128,21 @@ def test_malformed_input_through_every_data_stage(workdir):
             if not ok:
                 wrong.append(f"{case.name} line {line}: expected {want}, got {sorted(fate)}")
             held[case.name] += 1
-    print(f"\n{len(cases)} classes of malformed input, {sum(held.values())} lines, "
-          f"{sum(len(c.data) for c in cases) / 1e6:.1f} MB; zero crashes; stage seconds "
-          + ", ".join(f"{s} {t:.1f}" for s, t in seconds.items()))
+    print(
+        f"\n{len(cases)} classes of malformed input, {sum(held.values())} lines, "
+        f"{sum(len(c.data) for c in cases) / 1e6:.1f} MB; zero crashes; stage seconds "
+        + ", ".join(f"{s} {t:.1f}" for s, t in seconds.items())
+    )
     for stage, x in m.items():
-        print(f"  {stage:8s} in {x['in']:4d} = kept {x['kept']:4d} + rejected {x['rejected']:3d}  "
-              f"{dict(sorted(x['rejected_by_reason'].items()))}")
+        print(
+            f"  {stage:8s} in {x['in']:4d} = kept {x['kept']:4d} + rejected {x['rejected']:3d}  "
+            f"{dict(sorted(x['rejected_by_reason'].items()))}"
+        )
     for case in cases:
-        print(f"  {case.name:26s} {held[case.name]:3d} lines as expected"
-              + (" (not .jsonl: listed in skipped_files)" if case.skipped else ""))
+        print(
+            f"  {case.name:26s} {held[case.name]:3d} lines as expected"
+            + (" (not .jsonl: listed in skipped_files)" if case.skipped else "")
+        )
     assert not wrong, "\n".join(wrong)
 
 
@@ -140,7 +164,10 @@ def test_malformed_input_through_javis_import(workdir):
         totals = said[-2] if code == 0 else said[0]
         rows.append((case.name, code, totals))
         if code == 0:
-            n = {k: int(v) for v, k in (part.strip().split(" ", 1)[::-1] for part in totals.split("/"))}
+            n = {
+                k: int(v)
+                for v, k in (part.strip().split(" ", 1)[::-1] for part in totals.split("/"))
+            }
             assert n["read"] == n["imported"] + n["duplicate"] + n["rejected"], (case.name, totals)
             rejected_lines = [s for s in said if s.startswith("  rejected ")]
             assert len(rejected_lines) == n["rejected"], (case.name, said)
@@ -155,15 +182,21 @@ def test_malformed_input_through_javis_import(workdir):
     for s in ("collect", "clean"):
         run_stage(s, workdir)
     c = stage_metrics(workdir, "collect")
-    assert c["rejected"] == 0, c["rejected_by_reason"]  # imported lines are well-formed by construction
+    assert c["rejected"] == 0, c[
+        "rejected_by_reason"
+    ]  # imported lines are well-formed by construction
     for x in (c, stage_metrics(workdir, "clean")):
         assert x["in"] == x["kept"] + x["rejected"]
-    print(f"\njavis import of {len(cases)} malformed files: no crash; {len(refused)} refused as a whole "
-          f"({', '.join(sorted(refused)) or 'none'}); {len(imported)} files written")
+    print(
+        f"\njavis import of {len(cases)} malformed files: no crash; {len(refused)} refused as a whole "
+        f"({', '.join(sorted(refused)) or 'none'}); {len(imported)} files written"
+    )
     for name, code, totals in rows:
         print(f"  {name:26s} exit {code}  {totals}")
-    print(f"  then collect: {c['in']} lines, {c['rejected']} rejected; clean kept "
-          f"{stage_metrics(workdir, 'clean')['kept']} of {stage_metrics(workdir, 'clean')['in']}")
+    print(
+        f"  then collect: {c['in']} lines, {c['rejected']} rejected; clean kept "
+        f"{stage_metrics(workdir, 'clean')['kept']} of {stage_metrics(workdir, 'clean')['in']}"
+    )
 
 
 # --- secrets and personal data ---------------------------------------------------------------------
@@ -206,8 +239,14 @@ def planted_counts(records: list[dict]) -> Counter[str]:
 
     counts: Counter[str] = Counter()
     for r in records:
-        text = "\n".join(strings_in({k: r.get(k) for k in ("messages", "prompt", "chosen", "rejected",
-                                                             "completion", "tools")}))
+        text = "\n".join(
+            strings_in(
+                {
+                    k: r.get(k)
+                    for k in ("messages", "prompt", "chosen", "rejected", "completion", "tools")
+                }
+            )
+        )
         for kind, s in sc.PLANTED:
             counts[kind] += text.count(s)
     return +counts
@@ -226,19 +265,27 @@ def test_planted_secrets_never_reach_training_rejects_or_metrics(workdir):
     assert len(sc.PLANTED) >= 30 and len(kinds) >= 12
 
     # 1. No planted string, and no 10-character piece of a planted key, in any output.
-    texts = output_texts(workdir, ("data/training", "data/rejected", "data/cleaned", "data/deduped", "metrics"))
+    texts = output_texts(
+        workdir, ("data/training", "data/rejected", "data/cleaned", "data/deduped", "metrics")
+    )
     leaks = [(s, f) for _, s in sc.PLANTED for f, t in texts.items() if s in t]
     pieces = []
     for kind, s in sc.PLANTED:
         if kind.startswith("SECRET:"):
             core = sc.PEM_BODY if "PRIVATE KEY" in s else s
             pieces += [(core[i : i + 10], s) for i in range(len(core) - 9)]
-    partial = sorted({(s[:12] + "...", f) for piece, s in pieces for f, t in texts.items() if piece in t})
+    partial = sorted(
+        {(s[:12] + "...", f) for piece, s in pieces for f, t in texts.items() if piece in t}
+    )
     assert not leaks, leaks
     assert not partial, partial
 
     # 2. Redactions per type in metrics/clean.json: exactly the planted occurrences that reached clean.
-    collected = [r for k in ("sft", "preference", "kto") for r in read_jsonl(workdir / f"data/collected/{k}.jsonl")]
+    collected = [
+        r
+        for k in ("sft", "preference", "kto")
+        for r in read_jsonl(workdir / f"data/collected/{k}.jsonl")
+    ]
     want = planted_counts(collected)
     m = stage_metrics(workdir, "clean")
     assert m["redactions"] == dict(want), (m["redactions"], dict(want))
@@ -247,11 +294,17 @@ def test_planted_secrets_never_reach_training_rejects_or_metrics(workdir):
     collect_rejects = read_jsonl(workdir / "data/rejected/collect.jsonl")
     assert {fileio.reason_key(e["reason"]) for e in collect_rejects} >= {"bad_json", "too_large"}
     assert all("<SECRET:" in e["raw"] or "<PII:" in e["raw"] for e in collect_rejects)
-    print(f"\n{len(sc.PLANTED)} planted secrets/identifiers of {len(kinds)} types in "
-          f"{len(sc.raw_lines()) + 5} lines ({dict(sorted(kinds.items()))})")
-    print(f"  searched {len(texts)} output files under data/training, data/rejected, data/cleaned, data/deduped, "
-          f"metrics: 0 planted strings, 0 pieces of 10+ characters of a key")
-    print(f"  metrics/clean.json redactions = planted occurrences reaching clean: {m['redactions']}")
+    print(
+        f"\n{len(sc.PLANTED)} planted secrets/identifiers of {len(kinds)} types in "
+        f"{len(sc.raw_lines()) + 5} lines ({dict(sorted(kinds.items()))})"
+    )
+    print(
+        f"  searched {len(texts)} output files under data/training, data/rejected, data/cleaned, data/deduped, "
+        f"metrics: 0 planted strings, 0 pieces of 10+ characters of a key"
+    )
+    print(
+        f"  metrics/clean.json redactions = planted occurrences reaching clean: {m['redactions']}"
+    )
     print(f"  collect rejects ({len(collect_rejects)}) redacted in their excerpts")
 
 
@@ -275,17 +328,36 @@ def test_redaction_false_positives_on_the_examples(workdir):
         for line in path.read_text(encoding="utf-8").splitlines():
             lines += 1
             every.update(r.redact(line)[1])
-    print(f"\nclean on examples/: {m['in']} records, redactions {m['redactions']}; planted {planted}; "
-          f"false positives {sum(v for v in false_pos.values() if v > 0)}")
-    print(f"redactor over every example line ({lines} lines, {len(list((ROOT / 'examples').rglob('*.jsonl')))} "
-          f"files): {dict(every)}; false positives {sum(every.values()) - 3}")
+    print(
+        f"\nclean on examples/: {m['in']} records, redactions {m['redactions']}; planted {planted}; "
+        f"false positives {sum(v for v in false_pos.values() if v > 0)}"
+    )
+    print(
+        f"redactor over every example line ({lines} lines, {len(list((ROOT / 'examples').rglob('*.jsonl')))} "
+        f"files): {dict(every)}; false positives {sum(every.values()) - 3}"
+    )
     assert +false_pos == Counter() and all(v == 0 for v in false_pos.values()), false_pos
     assert sum(every.values()) == 3, every
 
 
 # --- leakage between splits ------------------------------------------------------------------------
 
-CITIES = ["서울", "부산", "대구", "인천", "광주", "대전", "울산", "수원", "제주", "춘천", "전주", "포항", "창원", "청주"]
+CITIES = [
+    "서울",
+    "부산",
+    "대구",
+    "인천",
+    "광주",
+    "대전",
+    "울산",
+    "수원",
+    "제주",
+    "춘천",
+    "전주",
+    "포항",
+    "창원",
+    "청주",
+]
 ASKS = [
     "{c} 내일 아침 날씨 어때? 우산 챙겨야 할까",
     "What's a good {c} restaurant for a team dinner of eight people",
@@ -296,7 +368,11 @@ ASKS = [
 
 def _variants(prompt: str) -> list[str]:
     """Near duplicates of a prompt (one character or word changed, punctuation added)."""
-    return [prompt, prompt + "?", prompt.replace("?", "?!") if "?" in prompt else prompt + " please"]
+    return [
+        prompt,
+        prompt + "?",
+        prompt.replace("?", "?!") if "?" in prompt else prompt + " please",
+    ]
 
 
 def held_out_near(splits: dict[str, list[str]], threshold: float) -> tuple[int, int]:
@@ -342,11 +418,24 @@ def test_near_duplicate_prompts_never_straddle_splits(workdir):
             prompts = _variants(ask.format(c=city))
             clusters.append(prompts)
             for k, prompt in enumerate(prompts):
-                rows.append({"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content":
-                             f"{city} 건은 {k + 1}번째로 정리했어요: 항목 {i * 10 + j}, 확인 코드 {k * 37 + i}."}]})
+                rows.append(
+                    {
+                        "messages": [
+                            {"role": "user", "content": prompt},
+                            {
+                                "role": "assistant",
+                                "content": f"{city} 건은 {k + 1}번째로 정리했어요: 항목 {i * 10 + j}, 확인 코드 {k * 37 + i}.",
+                            },
+                        ]
+                    }
+                )
     write_jsonl(workdir / "data/raw/near.jsonl", rows)
-    by_hash = sum(1 for c in clusters if len({bucket(group_key({"messages": [{"role": "user", "content": p}]}), cfg)
-                                              for p in c}) > 1)
+    by_hash = sum(
+        1
+        for c in clusters
+        if len({bucket(group_key({"messages": [{"role": "user", "content": p}]}), cfg) for p in c})
+        > 1
+    )
     for s in DATA_STAGES:
         run_stage(s, workdir)
     m = stage_metrics(workdir, "split")
@@ -360,17 +449,26 @@ def test_near_duplicate_prompts_never_straddle_splits(workdir):
     straddling = [c for c in clusters if len({where[normalize_text(p)] for p in c}) > 1]
     assert not straddling, straddling[:3]
     held = sum(len(v) for k, v in turns.items() if k != "train")
-    print(f"\n{len(clusters)} clusters of near-duplicate prompts ({len(distinct)} distinct first turns); the hash alone "
-          f"would split {by_hash} of them across train/held-out; after split: 0 clusters straddle; "
-          f"metrics leakage {m['leakage']}; exact Jaccard check on the files: exact {exact}, near {near} "
-          f"({held} held-out vs {len(turns['train'])} train first turns)")
+    print(
+        f"\n{len(clusters)} clusters of near-duplicate prompts ({len(distinct)} distinct first turns); the hash alone "
+        f"would split {by_hash} of them across train/held-out; after split: 0 clusters straddle; "
+        f"metrics leakage {m['leakage']}; exact Jaccard check on the files: exact {exact}, near {near} "
+        f"({held} held-out vs {len(turns['train'])} train first turns)"
+    )
 
     # A release pins the split index; new near duplicates of held-out prompts arrive.
     index = json.loads((workdir / "data/training/current/index.json").read_text())
     (workdir / "data/split_index.json").write_text(json.dumps({**index, "version": "javis-v0.1"}))
     held_out = [t for t in turns["val"] + turns["test"]]
-    new = [{"messages": [{"role": "user", "content": t + " 다시"}, {"role": "assistant", "content":
-            f"다시 확인했어요: {n}번 항목 그대로예요."}]} for n, t in enumerate(held_out)]
+    new = [
+        {
+            "messages": [
+                {"role": "user", "content": t + " 다시"},
+                {"role": "assistant", "content": f"다시 확인했어요: {n}번 항목 그대로예요."},
+            ]
+        }
+        for n, t in enumerate(held_out)
+    ]
     write_jsonl(workdir / "data/raw/week2.jsonl", new)
     for s in DATA_STAGES:
         run_stage(s, workdir)
@@ -379,8 +477,12 @@ def test_near_duplicate_prompts_never_straddle_splits(workdir):
     assert m2["leakage"] == {"exact": 0, "near": 0}, m2["leakage"]
     assert held_out_near(turns2, cfg.near_threshold) == (0, 0)
     after = json.loads((workdir / "data/training/current/index.json").read_text())
-    assert all(after["records"][rid] == s for rid, s in index["records"].items())  # nothing released moved
+    assert all(
+        after["records"][rid] == s for rid, s in index["records"].items()
+    )  # nothing released moved
     joined = sum(1 for t in held_out if (t + " 다시") in turns2["val"] + turns2["test"])
     assert joined == len(held_out), (joined, len(held_out))
-    print(f"after a release: {len(new)} new near duplicates of held-out prompts all joined their split "
-          f"(placement {m2['placement']}); leakage {m2['leakage']}; 0 released records moved")
+    print(
+        f"after a release: {len(new)} new near duplicates of held-out prompts all joined their split "
+        f"(placement {m2['placement']}); leakage {m2['leakage']}; 0 released records moved"
+    )

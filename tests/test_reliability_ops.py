@@ -32,8 +32,14 @@ import yaml
 from conftest import copy_project, set_params, tiny_project, write_jsonl
 
 BUCKET = "javis-reliability"
-ENV = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-       "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+ENV = {
+    **os.environ,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+}
 for _k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "AWS_PROFILE"):
     ENV.pop(_k, None)
 
@@ -47,10 +53,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def sh(repo: Path, *cmd: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+def sh(
+    repo: Path, *cmd: str, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
     result = subprocess.run(list(cmd), cwd=repo, capture_output=True, text=True, env=env or ENV)
     if check:
-        assert result.returncode == 0, f"{' '.join(cmd)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        assert result.returncode == 0, (
+            f"{' '.join(cmd)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return result
 
 
@@ -95,7 +105,9 @@ def snapshot(repo: Path) -> dict[str, str]:
     return files
 
 
-def start(repo: Path, args: list[str], log: Path, kill_at: str = "", shim: Path | None = None) -> subprocess.Popen:
+def start(
+    repo: Path, args: list[str], log: Path, kill_at: str = "", shim: Path | None = None
+) -> subprocess.Popen:
     """Start a command in its own process group (so kill -9 reaches everything it started); output
     goes to `log` (a pipe left unread would block it). With `kill_at`, the git shim kills the group
     when the release reaches that step."""
@@ -104,7 +116,9 @@ def start(repo: Path, args: list[str], log: Path, kill_at: str = "", shim: Path 
         env["PATH"] = f"{shim}{os.pathsep}{env['PATH']}"
         env["JAVIS_KILL_AT"] = kill_at
     with open(log, "wb") as out:
-        return subprocess.Popen(args, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            args, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def wait_for(condition, proc: subprocess.Popen, timeout: float) -> bool:
@@ -240,18 +254,29 @@ def s3(tmp_path_factory):
 
     port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto_server.log", "wb")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, env=ENV)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=ENV,
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
             break
         except OSError:
-            assert server.poll() is None and time.monotonic() < deadline, "moto_server did not start"
+            assert server.poll() is None and time.monotonic() < deadline, (
+                "moto_server did not start"
+            )
             time.sleep(0.2)
-    client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
     client.create_bucket(Bucket=BUCKET)
     forwarder = Forwarder(port)
     forwarder.start()
@@ -264,9 +289,20 @@ def s3(tmp_path_factory):
 
 # --- the chain of releases -------------------------------------------------------------------------
 
-WEEK2 = [{"messages": [{"role": "user", "content": f"이번 주 {i}번째 할 일: {w} 언제 하면 좋을까?"},
-                       {"role": "assistant", "content": f"{w}은(는) {i % 5 + 1}시쯤 하시면 좋아요. 알림을 맞춰 둘게요."}]}
-         for i, w in enumerate(["빨래", "장보기", "운동", "독서", "청소", "요리", "산책", "공부", "정리", "통화"] * 4)]
+WEEK2 = [
+    {
+        "messages": [
+            {"role": "user", "content": f"이번 주 {i}번째 할 일: {w} 언제 하면 좋을까?"},
+            {
+                "role": "assistant",
+                "content": f"{w}은(는) {i % 5 + 1}시쯤 하시면 좋아요. 알림을 맞춰 둘게요.",
+            },
+        ]
+    }
+    for i, w in enumerate(
+        ["빨래", "장보기", "운동", "독서", "청소", "요리", "산책", "공부", "정리", "통화"] * 4
+    )
+]
 
 
 @pytest.fixture(scope="module")
@@ -275,10 +311,19 @@ def chain(tmp_path_factory, tiny_base, s3):
     repo = tiny_project(root / "repo", tiny_base)
     set_params(repo, evaluate={"max_examples": 2, "batch_size": 2, "max_new_tokens": 4})
     javis(repo, "init", "--remote", f"s3://{BUCKET}/store", "--endpoint", s3.forwarder.endpoint)
-    assert "endpointurl" in (repo / ".dvc/config.local").read_text()  # the endpoint is local config, not git
+    assert (
+        "endpointurl" in (repo / ".dvc/config.local").read_text()
+    )  # the endpoint is local config, not git
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "S3 remote; two eval examples")
-    return {"repo": repo, "root": root, "s3": s3, "shim": make_shim(root / "shim"), "snap": {}, "done": set()}
+    return {
+        "repo": repo,
+        "root": root,
+        "s3": s3,
+        "shim": make_shim(root / "shim"),
+        "snap": {},
+        "done": set(),
+    }
 
 
 def need(chain: dict, step: str) -> None:
@@ -296,8 +341,10 @@ def test_release_pushes_every_output_to_s3(chain):
     assert objects > 0 and not_in_remote(repo) == {}
     chain["snap"]["javis-v0.1"] = snapshot(repo)
     chain["done"].add("v0.1")
-    print(f"\njavis-v0.1 released to s3://{BUCKET}/store (moto) in {time.perf_counter() - started:.0f} s: "
-          f"{objects} objects, `dvc status --cloud` clean")
+    print(
+        f"\njavis-v0.1 released to s3://{BUCKET}/store (moto) in {time.perf_counter() - started:.0f} s: "
+        f"{objects} objects, `dvc status --cloud` clean"
+    )
 
 
 @pytest.mark.slow
@@ -326,21 +373,32 @@ def test_kill_during_training_leaves_no_finished_output(chain):
     changed = changed_stages(repo)
     assert "train" in changed and "evaluate" in changed, changed
     adapter = repo / "models/adapter"
-    assert not (adapter / "adapter_model.safetensors").exists(), "a partial adapter under its final name"
+    assert not (adapter / "adapter_model.safetensors").exists(), (
+        "a partial adapter under its final name"
+    )
     assert git_out(repo, "rev-parse", "HEAD") == head and tags(repo) == ["javis-v0.1"]
     chain["done"].add("killed-train")
-    print(f"\nkill -9 of `dvc repro train` {time.perf_counter() - started:.0f} s in, with {killed_at} saved: "
-          f"models/adapter absent, `dvc status` lists {sorted(changed)} as changed, HEAD and tags unchanged")
+    print(
+        f"\nkill -9 of `dvc repro train` {time.perf_counter() - started:.0f} s in, with {killed_at} saved: "
+        f"models/adapter absent, `dvc status` lists {sorted(changed)} as changed, HEAD and tags unchanged"
+    )
 
 
 def release_killed_at(chain: dict, step: str) -> str:
     """Run `javis release` until the git shim kills it at `step`; returns its output."""
     log = chain["root"] / f"release-{step}.log"
-    proc = start(chain["repo"], [sys.executable, "-m", "javis.app.cli", "release", "-m", "week 2"], log,
-                 kill_at=step, shim=chain["shim"])
+    proc = start(
+        chain["repo"],
+        [sys.executable, "-m", "javis.app.cli", "release", "-m", "week 2"],
+        log,
+        kill_at=step,
+        shim=chain["shim"],
+    )
     proc.wait(timeout=1200)
     text = log.read_text(errors="replace")
-    assert proc.returncode == -signal.SIGKILL, f"not killed at {step} (exit {proc.returncode}):\n{text[-3000:]}"
+    assert proc.returncode == -signal.SIGKILL, (
+        f"not killed at {step} (exit {proc.returncode}):\n{text[-3000:]}"
+    )
     return text
 
 
@@ -357,13 +415,18 @@ def test_release_killed_at_each_step_fully_happens_or_not_at_all(chain):
 
     # 1. After the push, before the commit: nothing committed, nothing tagged.
     text = release_killed_at(chain, "before-commit")
-    assert "resuming from" in text  # the training killed in the test before resumed from its checkpoint
+    assert (
+        "resuming from" in text
+    )  # the training killed in the test before resumed from its checkpoint
     assert "step 5/6: dvc push" in text
     assert git_out(repo, "rev-parse", "HEAD") == head and "javis-v0.2" not in tags(repo)
     dirty = git_out(repo, "status", "--porcelain")
     assert "CHANGELOG.md" in dirty  # the half-written record is there, to be undone
     status = javis(repo, "status").stdout
-    assert "INTERRUPTED RELEASE: javis-v0.2 was cut off before its commit (no commit, no tag)" in status, status
+    assert (
+        "INTERRUPTED RELEASE: javis-v0.2 was cut off before its commit (no commit, no tag)"
+        in status
+    ), status
     rows.append(("after push, before commit", "no commit, no tag", "undone by the next release"))
 
     # 2. The next release undoes that record, releases again, and is killed after its commit.
@@ -373,9 +436,14 @@ def test_release_killed_at_each_step_fully_happens_or_not_at_all(chain):
     assert git_out(repo, "log", "-1", "--format=%s").startswith("Release javis-v0.2")
     assert "javis-v0.2" not in tags(repo)
     committed = git_out(repo, "show", "HEAD:CHANGELOG.md")
-    assert committed.count("## javis-v0.2 ") == 1, committed  # the undo kept the notes from doubling
+    assert committed.count("## javis-v0.2 ") == 1, (
+        committed
+    )  # the undo kept the notes from doubling
     status = javis(repo, "status").stdout
-    assert "INTERRUPTED RELEASE: javis-v0.2 was cut off after its commit and push, before its tag" in status, status
+    assert (
+        "INTERRUPTED RELEASE: javis-v0.2 was cut off after its commit and push, before its tag"
+        in status
+    ), status
     rows.append(("after commit, before tag", "commit without tag", "tagged by the next release"))
 
     # 3. The next release tags it and is killed while opening the next version.
@@ -383,12 +451,23 @@ def test_release_killed_at_each_step_fully_happens_or_not_at_all(chain):
     assert "javis-v0.2" in tags(repo)
     assert git_out(repo, "rev-parse", "javis-v0.2^{commit}") == release_commit
     status = javis(repo, "status").stdout
-    assert "INTERRUPTED RELEASE: javis-v0.2 was cut off after its tag, before the next version was opened" in status
-    rows.append(("after tag, before open-next commit", "tag, baseline not pinned", "opened by the next release"))
+    assert (
+        "INTERRUPTED RELEASE: javis-v0.2 was cut off after its tag, before the next version was opened"
+        in status
+    )
+    rows.append(
+        (
+            "after tag, before open-next commit",
+            "tag, baseline not pinned",
+            "opened by the next release",
+        )
+    )
 
     # 4. The next release finishes it; nothing else to do.
     out = javis(repo, "release", "-m", "week 2")
-    assert "javis-v0.2 was finished" in out.stdout and "released javis-v0.2" in out.stdout, out.stdout
+    assert "javis-v0.2 was finished" in out.stdout and "released javis-v0.2" in out.stdout, (
+        out.stdout
+    )
     assert tags(repo) == ["javis-v0.1", "javis-v0.2"]
     assert git_out(repo, "rev-parse", "javis-v0.2^{commit}") == release_commit
     assert git_out(repo, "log", "-1", "--format=%s").startswith("Open the version after javis-v0.2")
@@ -402,11 +481,15 @@ def test_release_killed_at_each_step_fully_happens_or_not_at_all(chain):
     assert not_in_remote(repo) == {}
     chain["snap"]["javis-v0.2"] = snapshot(repo)
     chain["done"].add("v0.2")
-    print("\nkill -9 of `javis release` (javis-v0.2) at three points; after each, `javis status` named it:")
+    print(
+        "\nkill -9 of `javis release` (javis-v0.2) at three points; after each, `javis status` named it:"
+    )
     for where, left, then in rows:
         print(f"  killed {where:36s} -> {left:26s} -> {then}")
-    print("  finally: 1 release commit, tag on it, 1 CHANGELOG entry, baseline pinned, workspace clean, "
-          "`dvc status --cloud` clean")
+    print(
+        "  finally: 1 release commit, tag on it, 1 CHANGELOG entry, baseline pinned, workspace clean, "
+        "`dvc status --cloud` clean"
+    )
 
 
 @pytest.mark.slow
@@ -414,13 +497,17 @@ def test_s3_down_or_dying_during_push_leaves_no_commit_and_no_tag(chain):
     need(chain, "v0.2")
     repo, s3 = chain["repo"], chain["s3"]
     fwd = s3.forwarder
-    set_params(repo, train={"max_steps": 2, "seed": 7})  # a new adapter, so the push has objects to upload
+    set_params(
+        repo, train={"max_steps": 2, "seed": 7}
+    )  # a new adapter, so the push has objects to upload
     sh(repo, "git", "commit", "-qam", "seed 7")
     head, before = git_out(repo, "rev-parse", "HEAD"), s3.count()
     changelog = (repo / "CHANGELOG.md").read_text()
 
     def nothing_happened(out: subprocess.CompletedProcess) -> None:
-        assert out.returncode == 2 and "step 5/6 (dvc push)" in out.stderr, out.stdout[-2000:] + out.stderr[-2000:]
+        assert out.returncode == 2 and "step 5/6 (dvc push)" in out.stderr, (
+            out.stdout[-2000:] + out.stderr[-2000:]
+        )
         assert "nothing was committed or tagged" in out.stderr
         assert git_out(repo, "rev-parse", "HEAD") == head and "javis-v0.3" not in tags(repo)
         assert not (repo / "models/adapters/javis-v0.3").exists()
@@ -449,9 +536,11 @@ def test_s3_down_or_dying_during_push_leaves_no_commit_and_no_tag(chain):
     assert (repo / "CHANGELOG.md").read_text().count("## javis-v0.3 ") == 1
     chain["snap"]["javis-v0.3"] = snapshot(repo)
     chain["done"].add("v0.3")
-    print(f"\nS3 down: `javis release` failed at step 5/6 (dvc push) after {down_s:.0f} s, no commit, no tag, no "
-          f"record files; S3 dying at the first upload: the same ({dying_s:.0f} s); back up: javis-v0.3 released, "
-          f"{s3.count() - before} new objects, `dvc status --cloud` clean")
+    print(
+        f"\nS3 down: `javis release` failed at step 5/6 (dvc push) after {down_s:.0f} s, no commit, no tag, no "
+        f"record files; S3 dying at the first upload: the same ({dying_s:.0f} s); back up: javis-v0.3 released, "
+        f"{s3.count() - before} new objects, `dvc status --cloud` clean"
+    )
 
 
 @pytest.mark.slow
@@ -462,11 +551,17 @@ def test_rollback_to_each_release_restores_its_exact_adapter(chain):
     need(chain, "v0.3")
     repo = chain["repo"]
     names = ["javis-v0.1", "javis-v0.2", "javis-v0.3"]
-    recorded = {v: yaml.safe_load(git_out(repo, "show", f"{v}:models/adapters/{v}/metadata.yaml"))["adapter"]["sha256"]
-                for v in names}
+    recorded = {
+        v: yaml.safe_load(git_out(repo, "show", f"{v}:models/adapters/{v}/metadata.yaml"))[
+            "adapter"
+        ]["sha256"]
+        for v in names
+    }
     at_release = {v: chain["snap"][v]["models/adapter/adapter_model.safetensors"] for v in names}
     assert recorded == at_release
-    assert len(set(recorded.values())) == 3, "the three releases must have different adapters to tell apart"
+    assert len(set(recorded.values())) == 3, (
+        "the three releases must have different adapters to tell apart"
+    )
     served = repo / "models/current/adapter_model.safetensors"
     steps = []
     for v in names:
@@ -489,12 +584,20 @@ def test_rollback_to_each_release_restores_its_exact_adapter(chain):
         shutil.move(repo.parent / "cache-away", cache)
     # A corrupted object in the local cache: refused before the switch (tests/test_versions.py checks
     # the refusal); the error names the object, and doing what it says serves the right bytes again.
-    obj = next(p for p in (cache / "files/md5").rglob("*") if p.is_file() and sha256(p) == recorded["javis-v0.1"])
+    obj = next(
+        p
+        for p in (cache / "files/md5").rglob("*")
+        if p.is_file() and sha256(p) == recorded["javis-v0.1"]
+    )
     obj.chmod(0o644)
     obj.write_bytes(obj.read_bytes()[:-16] + bytes(16))
     (repo / "models/adapters/javis-v0.1/adapter_model.safetensors").unlink()
     refused = javis(repo, "deploy", "javis-v0.1", check=False)
-    assert refused.returncode == 2 and "corrupted copy" in refused.stderr and obj.name in refused.stderr, refused.stderr
+    assert (
+        refused.returncode == 2
+        and "corrupted copy" in refused.stderr
+        and obj.name in refused.stderr
+    ), refused.stderr
     assert os.readlink(repo / "models/current") == "adapters/javis-v0.2"  # nothing switched
     obj.unlink()
     javis(repo, "deploy", "javis-v0.1")
@@ -502,10 +605,17 @@ def test_rollback_to_each_release_restores_its_exact_adapter(chain):
     wrong = [(what, want) for what, want, have in steps if have != recorded[want]]
     assert not wrong, wrong
     assert git_out(repo, "status", "--porcelain") == ""  # deploy never touches git
-    print("\n" + "\n".join(f"  {what:38s} serves {want}: sha256 {have[:16]} = recorded at release"
-                           for what, want, have in steps))
-    print("  a corrupted cache object of javis-v0.1: deploy refused, named the object; deleted, deploy fetched "
-          "a good copy from S3")
+    print(
+        "\n"
+        + "\n".join(
+            f"  {what:38s} serves {want}: sha256 {have[:16]} = recorded at release"
+            for what, want, have in steps
+        )
+    )
+    print(
+        "  a corrupted cache object of javis-v0.1: deploy refused, named the object; deleted, deploy fetched "
+        "a good copy from S3"
+    )
 
 
 @pytest.mark.slow
@@ -516,7 +626,9 @@ def test_fresh_clone_restores_each_tag_from_s3(chain):
     repo = chain["repo"]
     clone = chain["root"] / "clone"
     sh(chain["root"], "git", "clone", "-q", str(repo), str(clone))
-    dvc(clone, "remote", "modify", "--local", "store", "endpointurl", chain["s3"].forwarder.endpoint)
+    dvc(
+        clone, "remote", "modify", "--local", "store", "endpointurl", chain["s3"].forwarder.endpoint
+    )
     rows = []
     for v in ("javis-v0.1", "javis-v0.2", "javis-v0.3"):
         sh(clone, "git", "checkout", "-q", v)
@@ -526,8 +638,13 @@ def test_fresh_clone_restores_each_tag_from_s3(chain):
         differ = sorted(k for k in want if have.get(k) != want[k])
         assert not differ, (v, differ)
         rows.append((v, len(want), time.perf_counter() - t))
-    print("\nfresh clone + S3 remote: " + "; ".join(f"{v}: git checkout + dvc pull restored {n} files "
-                                                      f"identical ({s:.0f} s)" for v, n, s in rows))
+    print(
+        "\nfresh clone + S3 remote: "
+        + "; ".join(
+            f"{v}: git checkout + dvc pull restored {n} files identical ({s:.0f} s)"
+            for v, n, s in rows
+        )
+    )
 
 
 # --- outside the chain -----------------------------------------------------------------------------
@@ -542,14 +659,30 @@ def test_kill_during_collect_leaves_no_partial_output(tmp_path):
     n = 100_000
     with open(repo / "data/raw/big.jsonl", "w", encoding="utf-8") as f:
         for i in range(n):
-            f.write(json.dumps({"messages": [{"role": "user", "content": f"question {i}: what's the weather in Seoul"},
-                                             {"role": "assistant", "content": f"answer {i}: sunny, 18 degrees."}]}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "messages": [
+                            {
+                                "role": "user",
+                                "content": f"question {i}: what's the weather in Seoul",
+                            },
+                            {"role": "assistant", "content": f"answer {i}: sunny, 18 degrees."},
+                        ]
+                    }
+                )
+                + "\n"
+            )
     log = tmp_path / "collect.log"
     proc = start(repo, [sys.executable, "-m", "dvc", "repro", "collect"], log)
     collected = repo / "data/collected"
 
     def half_written() -> list[Path]:
-        return [p for p in collected.glob(".sft.jsonl.*.tmp") if p.stat().st_size > 256_000] if collected.exists() else []
+        return (
+            [p for p in collected.glob(".sft.jsonl.*.tmp") if p.stat().st_size > 256_000]
+            if collected.exists()
+            else []
+        )
 
     assert wait_for(half_written, proc, timeout=300), log.read_text()[-3000:]
     size = half_written()[0].stat().st_size
@@ -564,9 +697,11 @@ def test_kill_during_collect_leaves_no_partial_output(tmp_path):
     assert m["in"] == m["kept"] + m["rejected"] == n and lines == n
     assert not list(collected.glob(".*.tmp"))  # DVC cleared the output folder before the rerun
     assert "collect" not in changed_stages(repo)
-    print(f"\nkill -9 of `dvc repro collect` with {size / 1e6:.1f} MB of its temp file written: no output under "
-          f"its final name, `dvc status` lists collect; rerun: {m['in']} lines in, {lines} records out, "
-          "no temp files left, collect up to date")
+    print(
+        f"\nkill -9 of `dvc repro collect` with {size / 1e6:.1f} MB of its temp file written: no output under "
+        f"its final name, `dvc status` lists collect; rerun: {m['in']} lines in, {lines} records out, "
+        "no temp files left, collect up to date"
+    )
 
 
 def test_a_checkpoint_cut_off_while_saving_is_dropped_on_resume(tmp_path):
@@ -604,19 +739,28 @@ def test_an_interrupted_release_is_undone_or_left_to_a_person(workdir):
     before, committed = git("rev-parse", "HEAD"), (workdir / "CHANGELOG.md").read_text()
     version = versions.Version(0, 2)
     record = versions.record_paths(version, params.load())
-    record[-1].write_text("# Releases\n\n## javis-v0.2 (2026-01-02)\n- half written\n" + committed[11:])
+    record[-1].write_text(
+        "# Releases\n\n## javis-v0.2 (2026-01-02)\n- half written\n" + committed[11:]
+    )
     for path in record[:-1]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("written before the kill\n")
-    versions._marker().write_text(json.dumps({"version": version.name, "before": before, "message": "m"}))
+    versions._marker().write_text(
+        json.dumps({"version": version.name, "before": before, "message": "m"})
+    )
     assert versions.interrupted()["state"] == "uncommitted"
     said: list[str] = []
     assert versions.repair(log=said.append) == ("uncommitted", "javis-v0.2")
     assert (workdir / "CHANGELOG.md").read_text() == committed
-    assert not any(p.exists() for p in record[:-1]) and not (workdir / "models/adapters/javis-v0.2").exists()
+    assert (
+        not any(p.exists() for p in record[:-1])
+        and not (workdir / "models/adapters/javis-v0.2").exists()
+    )
     assert git("status", "--porcelain") == "" and versions.interrupted() is None
 
-    versions._marker().write_text(json.dumps({"version": version.name, "before": before, "message": "m"}))
+    versions._marker().write_text(
+        json.dumps({"version": version.name, "before": before, "message": "m"})
+    )
     (workdir / "notes.txt").write_text("the user went on working\n")
     git("add", "notes.txt")
     git("commit", "-qm", "other work")
@@ -624,4 +768,6 @@ def test_an_interrupted_release_is_undone_or_left_to_a_person(workdir):
     with pytest.raises(versions.ReleaseError, match="has new commits since"):
         versions.repair(log=said.append)
     assert git("log", "-1", "--format=%s") == "other work"  # nothing reset
-    print(f"\nuncommitted release undone ({said[0]!r}); a marker older than new commits is reported, not repaired")
+    print(
+        f"\nuncommitted release undone ({said[0]!r}); a marker older than new commits is reported, not repaired"
+    )

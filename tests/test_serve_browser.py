@@ -16,14 +16,24 @@ from javis.app import chat, serve
 from javis.data import feedback
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
 def bot(tiny_base, tmp_path_factory) -> chat.Bot:
-    return chat.load_bot(tiny_base, "You are JAVIS.", current=tmp_path_factory.mktemp("none") / "current",
-                         max_new_tokens=12)
+    return chat.load_bot(
+        tiny_base,
+        "You are JAVIS.",
+        current=tmp_path_factory.mktemp("none") / "current",
+        max_new_tokens=12,
+    )
 
 
 @pytest.fixture
@@ -49,7 +59,11 @@ def test_chat_answers_with_the_version(client, bot):
     assert r.status_code == 200
     assert r.json() == {"response": bot.reply(HI), "model_version": "base"}
     s = client.post("/api/chat/stream", json={"messages": HI})
-    assert s.status_code == 200 and s.headers["x-model-version"] == "base" and s.text.strip() == bot.reply(HI)
+    assert (
+        s.status_code == 200
+        and s.headers["x-model-version"] == "base"
+        and s.text.strip() == bot.reply(HI)
+    )
     assert client.get("/api/version").json() == {"model_version": "base"}
     assert client.post("/api/chat", json={"messages": []}).status_code == 422
     bad = client.post("/api/chat", json={"messages": [*HI, {"role": "assistant", "content": "x"}]})
@@ -57,21 +71,48 @@ def test_chat_answers_with_the_version(client, bot):
 
 
 def test_feedback_is_validated_appended_and_listed(client, tmp_path):
-    ok = client.post("/api/feedback", json={"messages": HI, "response": "Fine.", "model_version": "base",
-                                            "rating": "bad", "correction": "I'm well, thanks!"})
-    assert ok.status_code == 200 and ok.json()["rating"] == "bad" and ok.json()["file"].startswith("feedback-")
-    client.post("/api/feedback", json={"messages": HI, "response": "<script>alert(1)</script>",
-                                       "model_version": "base", "score": 5})
-    bad = client.post("/api/feedback", json={"messages": HI, "response": "x", "model_version": "base",
-                                             "rating": "meh"})
+    ok = client.post(
+        "/api/feedback",
+        json={
+            "messages": HI,
+            "response": "Fine.",
+            "model_version": "base",
+            "rating": "bad",
+            "correction": "I'm well, thanks!",
+        },
+    )
+    assert (
+        ok.status_code == 200
+        and ok.json()["rating"] == "bad"
+        and ok.json()["file"].startswith("feedback-")
+    )
+    client.post(
+        "/api/feedback",
+        json={
+            "messages": HI,
+            "response": "<script>alert(1)</script>",
+            "model_version": "base",
+            "score": 5,
+        },
+    )
+    bad = client.post(
+        "/api/feedback",
+        json={"messages": HI, "response": "x", "model_version": "base", "rating": "meh"},
+    )
     assert bad.status_code == 422 and "rating" in bad.json()["detail"]
     written = lines(tmp_path / "feedback")
     assert [(x["rating"], x.get("correction"), x.get("score")) for x in written] == [
-        ("bad", "I'm well, thanks!", None), ("good", None, 5)]
+        ("bad", "I'm well, thanks!", None),
+        ("good", None, 5),
+    ]
     history = client.get("/api/history").json()
     assert [x["id"] for x in history] == [written[1]["id"], written[0]["id"]]  # newest first
     page = client.get("/history").text
-    assert "I&#x27;m well, thanks!" in page and "&lt;script&gt;" in page and "<script>alert" not in page
+    assert (
+        "I&#x27;m well, thanks!" in page
+        and "&lt;script&gt;" in page
+        and "<script>alert" not in page
+    )
     assert "2 rated answers" in page and "👍 5/5" in page
 
 
@@ -79,14 +120,24 @@ def test_page_shows_the_version_and_is_self_contained(client):
     page = client.get("/").text
     assert '<span id="version" title="the version answering">base</span>' in page
     assert "correct it" in page and "/api/feedback" in page
-    assert "http://" not in page and "https://" not in page  # no CDN, nothing fetched from elsewhere
+    assert (
+        "http://" not in page and "https://" not in page
+    )  # no CDN, nothing fetched from elsewhere
 
 
 def test_cross_site_posts_are_refused(client):
-    r = client.post("/api/feedback", headers={"Origin": "https://evil.example"},
-                    json={"messages": HI, "response": "x", "model_version": "base", "rating": "good"})
+    r = client.post(
+        "/api/feedback",
+        headers={"Origin": "https://evil.example"},
+        json={"messages": HI, "response": "x", "model_version": "base", "rating": "good"},
+    )
     assert r.status_code == 403
-    assert client.post("/api/chat", headers={"Origin": "http://testserver"}, json={"messages": HI}).status_code == 200
+    assert (
+        client.post(
+            "/api/chat", headers={"Origin": "http://testserver"}, json={"messages": HI}
+        ).status_code
+        == 200
+    )
 
 
 def test_a_deploy_switch_reloads_the_model(tmp_path):
@@ -127,7 +178,9 @@ def chromium() -> Path:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        pytest.fail("the playwright Python package is missing: pip install playwright (its browsers are not needed)")
+        pytest.fail(
+            "the playwright Python package is missing: pip install playwright (its browsers are not needed)"
+        )
     return CHROMIUM
 
 
@@ -193,10 +246,18 @@ def test_browser_chat_and_correct_an_answer(chromium, server, bot, tmp_path):
     got = lines(folder)
     assert len(got) == 2
     fixed, good = got
-    assert fixed["rating"] == "bad" and fixed["correction"] == correction and fixed["model_version"] == "base"
-    assert fixed["messages"] == [{"role": "user", "content": question}] and fixed["response"] == shown
+    assert (
+        fixed["rating"] == "bad"
+        and fixed["correction"] == correction
+        and fixed["model_version"] == "base"
+    )
+    assert (
+        fixed["messages"] == [{"role": "user", "content": question}] and fixed["response"] == shown
+    )
     assert good["rating"] == "good" and good["messages"][:2] == [
-        {"role": "user", "content": question}, {"role": "assistant", "content": correction}]
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": correction},
+    ]
     assert feedback.read_feedback(folder)[0]["id"] == good["id"]
 
 
@@ -221,9 +282,17 @@ def test_javis_serve_command(bot, workdir, monkeypatch, capsys):
 
     ran = {}
     monkeypatch.setattr(chat, "load_bot", lambda *a, **kw: bot)
-    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: ran.update(app=app, host=host, port=port))
+    monkeypatch.setattr(
+        uvicorn, "run", lambda app, host, port, **kw: ran.update(app=app, host=host, port=port)
+    )
     assert cli.main(["serve", "--port", "9999"]) == 0
     assert ran["host"] == "127.0.0.1" and ran["port"] == 9999
     assert "base on http://127.0.0.1:9999/" in capsys.readouterr().out
     assert [r.path for r in ran["app"].routes if r.path.startswith(("/api", "/history"))] == [
-        "/api/version", "/api/chat", "/api/chat/stream", "/api/feedback", "/api/history", "/history"]
+        "/api/version",
+        "/api/chat",
+        "/api/chat/stream",
+        "/api/feedback",
+        "/api/history",
+        "/history",
+    ]

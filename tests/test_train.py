@@ -419,7 +419,11 @@ def test_length_buckets_pad_little_and_keep_every_row():
     batches = [order[k : k + 8] for k in range(0, 186, 8)]  # as a sequential data loader cuts them
     padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
     assert padded / sum(lengths) < 1.1  # random batches of 8 pad about 2x here
-    assert [len(b) for b in batches].count(2) == 1 and len(batches[-1]) == 2  # 186 = 23 x 8 + 2, the short one last
+    assert [len(b) for b in batches].count(2) == 1 and len(
+        batches[-1]
+    ) == 2  # 186 = 23 x 8 + 2, the short one last
     ranks = {row: r for r, row in enumerate(sorted(range(186), key=lambda i: (lengths[i], i)))}
     for b in batches:  # every batch is one run of neighbours in length order, whatever the seed
-        assert sorted(ranks[i] for i in b) == list(range(min(ranks[i] for i in b), min(ranks[i] for i in b) + len(b)))
+        assert sorted(ranks[i] for i in b) == list(
+            range(min(ranks[i] for i in b), min(ranks[i] for i in b) + len(b))
+        )

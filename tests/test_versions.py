@@ -35,16 +35,32 @@ def released(tmp_path_factory, tiny_base):
     javis(repo, "init", "--remote", str(root / "store"))
     sh(repo, "git", "commit", "-qam", "remote")
     out1 = javis(repo, "release", "-m", "first version")
-    extra = [{"messages": [{"role": "user", "content": f"오늘의 할 일 {i}번째 항목: {w}"},
-                           {"role": "assistant", "content": f"좋아요, {w} 일을 오늘 목록에 {i}번으로 넣었어요."}]}
-             for i, w in enumerate(["빨래", "장보기", "운동", "독서", "청소", "요리", "산책", "공부", "정리", "통화"] * 6)]
+    extra = [
+        {
+            "messages": [
+                {"role": "user", "content": f"오늘의 할 일 {i}번째 항목: {w}"},
+                {
+                    "role": "assistant",
+                    "content": f"좋아요, {w} 일을 오늘 목록에 {i}번으로 넣었어요.",
+                },
+            ]
+        }
+        for i, w in enumerate(
+            ["빨래", "장보기", "운동", "독서", "청소", "요리", "산책", "공부", "정리", "통화"] * 6
+        )
+    ]
     write_jsonl(repo / "examples/raw/week2.jsonl", extra)
     sh(repo, "git", "add", "examples/raw/week2.jsonl")
     sh(repo, "git", "commit", "-qm", "week 2 data")
     status = javis(repo, "status", "--refresh")
     out2 = javis(repo, "release", "-m", "more data")
-    return {"repo": repo, "out1": out1.stdout + out1.stderr, "out2": out2.stdout + out2.stderr,
-            "status": status.stdout, "root": root}
+    return {
+        "repo": repo,
+        "out1": out1.stdout + out1.stderr,
+        "out2": out2.stdout + out2.stderr,
+        "status": status.stdout,
+        "root": root,
+    }
 
 
 def test_release_tags_and_records(released):
@@ -52,7 +68,15 @@ def test_release_tags_and_records(released):
     tags = sh(repo, "git", "tag", "--list", "javis-v*").stdout.split()
     assert tags == ["javis-v0.1", "javis-v0.2"], released["out1"] + released["out2"]
     meta = yaml.safe_load((repo / "models/adapters/javis-v0.2/metadata.yaml").read_text())
-    for key in ("version", "created_at", "base_model", "training", "data", "changes_from_previous", "evaluation"):
+    for key in (
+        "version",
+        "created_at",
+        "base_model",
+        "training",
+        "data",
+        "changes_from_previous",
+        "evaluation",
+    ):
         assert key in meta
     assert meta["version"] == "0.2" and meta["base_model"] == "tiny-llama"
     assert {"method", "epochs", "learning_rate", "data_count"} <= set(meta["training"])
@@ -60,9 +84,15 @@ def test_release_tags_and_records(released):
     counted = sum(int(s.rsplit("(", 1)[1].rstrip(")")) for s in meta["data"]["sources"])
     assert counted == meta["training"]["data_count"] > 0
     assert any("raw/week2.jsonl" in c for c in meta["changes_from_previous"])
-    for path in ("models/configs/training_v0.2.yaml", "data/training/javis-v0.2/manifest.json",
-                 "data/training/javis-v0.2/changelog.md", "CHANGELOG.md"):
-        assert sh(repo, "git", "cat-file", "-e", f"javis-v0.2:{path}", check=False).returncode == 0, path
+    for path in (
+        "models/configs/training_v0.2.yaml",
+        "data/training/javis-v0.2/manifest.json",
+        "data/training/javis-v0.2/changelog.md",
+        "CHANGELOG.md",
+    ):
+        assert (
+            sh(repo, "git", "cat-file", "-e", f"javis-v0.2:{path}", check=False).returncode == 0
+        ), path
     assert "javis-v0.2" in (repo / "CHANGELOG.md").read_text()
     # The open-next commit pins the baseline to the last release.
     p = params.load(repo / "params.yaml")
@@ -79,7 +109,9 @@ def test_status_counts_new_records_and_the_trigger(released):
 
 
 def test_metrics_diff_between_releases(released):
-    out = sh(released["repo"], sys.executable, "-m", "dvc", "metrics", "diff", "javis-v0.1", "javis-v0.2").stdout
+    out = sh(
+        released["repo"], sys.executable, "-m", "dvc", "metrics", "diff", "javis-v0.1", "javis-v0.2"
+    ).stdout
     assert "metrics/eval.json" in out and "metrics/split.json" in out
 
 
@@ -88,7 +120,9 @@ def test_v02_was_gated_against_v01(released):
     ev = json.loads(sh(repo, "git", "show", "javis-v0.2:metrics/eval.json").stdout)
     assert set(ev) >= {"candidate", "baseline", "delta", "win_rate"}
     marker = json.loads((repo / "models/baseline/javis_baseline.json").read_text())
-    assert marker["kind"] == "adapter" and marker["tag"] == "javis-v0.1"  # what v0.2 was evaluated against
+    assert (
+        marker["kind"] == "adapter" and marker["tag"] == "javis-v0.1"
+    )  # what v0.2 was evaluated against
     assert "gate PASS loss" in released["out2"]
     assert "baseline: javis-v0.2" not in released["out2"]
 
@@ -96,8 +130,12 @@ def test_v02_was_gated_against_v01(released):
 def test_deploy_and_rollback_restore_identical_bytes(released, monkeypatch):
     repo = released["repo"]
     monkeypatch.chdir(repo)
-    recorded = {v: yaml.safe_load((repo / f"models/adapters/{v}/metadata.yaml").read_text())["adapter"]["sha256"]
-                for v in ("javis-v0.1", "javis-v0.2")}
+    recorded = {
+        v: yaml.safe_load((repo / f"models/adapters/{v}/metadata.yaml").read_text())["adapter"][
+            "sha256"
+        ]
+        for v in ("javis-v0.1", "javis-v0.2")
+    }
     versions.deploy("javis-v0.2", log=lambda *_: None)
     assert versions.current_version() == "javis-v0.2"
     versions.deploy("javis-v0.1", log=lambda *_: None)
@@ -114,10 +152,15 @@ def test_deploy_and_rollback_restore_identical_bytes(released, monkeypatch):
 def test_deploy_refuses_a_corrupted_cache_object(released, monkeypatch):
     repo = released["repo"]
     monkeypatch.chdir(repo)
-    want = yaml.safe_load((repo / "models/adapters/javis-v0.1/metadata.yaml").read_text())["adapter"]["sha256"]
+    want = yaml.safe_load((repo / "models/adapters/javis-v0.1/metadata.yaml").read_text())[
+        "adapter"
+    ]["sha256"]
     # Find the cached object of v0.1's weights and flip bytes in it (a disk error, a bad copy).
-    objects = [p for p in (repo / ".dvc/cache/files/md5").rglob("*") if p.is_file()
-               and not p.name.endswith(".dir") and versions.sha256_file(p) == want]
+    objects = [
+        p
+        for p in (repo / ".dvc/cache/files/md5").rglob("*")
+        if p.is_file() and not p.name.endswith(".dir") and versions.sha256_file(p) == want
+    ]
     assert objects, "the v0.1 weights are not in the local cache"
     obj = objects[0]
     original = obj.read_bytes()
@@ -139,7 +182,11 @@ def test_dirty_workspace_is_refused(released, monkeypatch):
     (repo / "stages/collect.py").write_text((repo / "stages/collect.py").read_text() + "\n# edit\n")
     try:
         out = javis(repo, "release", "-m", "x", check=False)
-        assert out.returncode == 2 and "uncommitted changes" in out.stderr and "stages/collect.py" in out.stderr
+        assert (
+            out.returncode == 2
+            and "uncommitted changes" in out.stderr
+            and "stages/collect.py" in out.stderr
+        )
     finally:
         sh(repo, "git", "checkout", "--", "stages/collect.py")
 
@@ -149,7 +196,18 @@ def test_failed_push_leaves_no_commit_and_no_tag(released):
     head = sh(repo, "git", "rev-parse", "HEAD").stdout
     blocker = released["root"] / "not-a-folder"
     blocker.write_text("a file where the remote folder should be")
-    sh(repo, sys.executable, "-m", "dvc", "remote", "add", "-f", "-d", "broken", str(blocker / "store"))
+    sh(
+        repo,
+        sys.executable,
+        "-m",
+        "dvc",
+        "remote",
+        "add",
+        "-f",
+        "-d",
+        "broken",
+        str(blocker / "store"),
+    )
     try:
         set_params(repo, train={"lora_r": 8})  # a change, so the release has something new to push
         sh(repo, "git", "commit", "-qam", "r8")
@@ -165,20 +223,42 @@ def test_failed_push_leaves_no_commit_and_no_tag(released):
 
 def test_gate_rules_on_crafted_results():
     gate = params.Gate()
-    good = {"candidate": {"loss": 1.0, "kept_promises": 1.0}, "baseline": {"loss": 1.2, "kept_promises": 1.0},
-            "delta": {"loss": -0.2, "tool_call_accuracy": 0.0, "style_consistency": 0.1, "kept_promises": 0.0},
-            "win_rate": {"rate": 0.8, "n": 30, "ci95_low": 0.62, "ci95_high": 0.9}}
+    good = {
+        "candidate": {"loss": 1.0, "kept_promises": 1.0},
+        "baseline": {"loss": 1.2, "kept_promises": 1.0},
+        "delta": {
+            "loss": -0.2,
+            "tool_call_accuracy": 0.0,
+            "style_consistency": 0.1,
+            "kept_promises": 0.0,
+        },
+        "win_rate": {"rate": 0.8, "n": 30, "ci95_low": 0.62, "ci95_high": 0.9},
+    }
     assert all(ok for _, ok, _ in versions.gate(good, gate))
-    shuffled = {"candidate": {"loss": 3.0}, "baseline": {"loss": 1.2},
-                "delta": {"loss": 1.8, "tool_call_accuracy": -0.5, "style_consistency": 0.0, "kept_promises": -0.5},
-                "win_rate": {"rate": 0.1, "n": 30, "ci95_low": 0.03, "ci95_high": 0.25}}
+    shuffled = {
+        "candidate": {"loss": 3.0},
+        "baseline": {"loss": 1.2},
+        "delta": {
+            "loss": 1.8,
+            "tool_call_accuracy": -0.5,
+            "style_consistency": 0.0,
+            "kept_promises": -0.5,
+        },
+        "win_rate": {"rate": 0.1, "n": 30, "ci95_low": 0.03, "ci95_high": 0.25},
+    }
     failed = {name for name, ok, _ in versions.gate(shuffled, gate) if not ok}
     assert failed == {"loss", "tool_call_accuracy", "kept_promises", "win_rate"}
-    forgot_who = {**good, "candidate": {**good["candidate"], "persona_recall": 0.5},
-                  "baseline": {**good["baseline"], "persona_recall": 0.9375},
-                  "delta": {**good["delta"], "persona_recall": -0.4375}}
+    forgot_who = {
+        **good,
+        "candidate": {**good["candidate"], "persona_recall": 0.5},
+        "baseline": {**good["baseline"], "persona_recall": 0.9375},
+        "delta": {**good["delta"], "persona_recall": -0.4375},
+    }
     failed = {name: detail for name, ok, detail in versions.gate(forgot_who, gate) if not ok}
-    assert list(failed) == ["persona_recall"] and "0.5000 vs baseline 0.9375" in failed["persona_recall"]
+    assert (
+        list(failed) == ["persona_recall"]
+        and "0.5000 vs baseline 0.9375" in failed["persona_recall"]
+    )
 
 
 def test_version_names():
@@ -189,21 +269,46 @@ def test_version_names():
     assert V.parse("javis-v1.1-dpo") == V(1, 1, "dpo")
     with pytest.raises(versions.ReleaseError, match="not a version name"):
         V.parse("v1")
-    assert versions.set_param("evaluate:\n  baseline_tag: \"\"     # c\n  x: 1\n", "evaluate", "baseline_tag",
-                              "javis-v0.1") == 'evaluate:\n  baseline_tag: "javis-v0.1"     # c\n  x: 1\n'
+    assert (
+        versions.set_param(
+            'evaluate:\n  baseline_tag: ""     # c\n  x: 1\n',
+            "evaluate",
+            "baseline_tag",
+            "javis-v0.1",
+        )
+        == 'evaluate:\n  baseline_tag: "javis-v0.1"     # c\n  x: 1\n'
+    )
 
 
 def test_versions_and_compare_commands(released):
     repo = released["repo"]
     fb = repo / "data/feedback/ratings.jsonl"
-    write_jsonl(fb, [
-        {"id": "r1", "model_version": "javis-v0.2", "messages": [{"role": "user", "content": "hi"}],
-         "response": "hello", "rating": "good"},
-        {"id": "r2", "model_version": "javis-v0.2", "messages": [{"role": "user", "content": "yo"}],
-         "response": "what", "rating": "bad"},
-        {"id": "r3", "model_version": "javis-v0.2", "messages": [{"role": "user", "content": "hm"}],
-         "response": "ok", "score": 4},
-    ])
+    write_jsonl(
+        fb,
+        [
+            {
+                "id": "r1",
+                "model_version": "javis-v0.2",
+                "messages": [{"role": "user", "content": "hi"}],
+                "response": "hello",
+                "rating": "good",
+            },
+            {
+                "id": "r2",
+                "model_version": "javis-v0.2",
+                "messages": [{"role": "user", "content": "yo"}],
+                "response": "what",
+                "rating": "bad",
+            },
+            {
+                "id": "r3",
+                "model_version": "javis-v0.2",
+                "messages": [{"role": "user", "content": "hm"}],
+                "response": "ok",
+                "score": 4,
+            },
+        ],
+    )
     try:
         out = javis(repo, "versions").stdout
         assert "javis-v0.1" in out and "javis-v0.2" in out
@@ -225,7 +330,10 @@ def test_base_swap_makes_the_next_release_major(released, tmp_path, monkeypatch)
     set_params(repo, base={"source": str(other), "name": "tiny-llama-2"})
     try:
         status = javis(repo, "status").stdout
-        assert "base model changed (tiny-llama -> tiny-llama-2)" in status and "major version" in status
+        assert (
+            "base model changed (tiny-llama -> tiny-llama-2)" in status
+            and "major version" in status
+        )
         sh(repo, sys.executable, "-m", "dvc", "repro", "base")
         monkeypatch.chdir(repo)
         last_v, last_rev = versions.releases()[-1]
@@ -249,7 +357,10 @@ def test_forget_refuses_init_from_and_purges_old_releases(released):
     assert "older releases still hold them: javis-v0.1, javis-v0.2" in out, out
     set_params(repo, train={"init_from": "javis-v0.2"})
     refused = sh(repo, sys.executable, "-m", "dvc", "repro", "init", check=False)
-    assert refused.returncode != 0 and "conversation you asked to forget" in refused.stdout + refused.stderr
+    assert (
+        refused.returncode != 0
+        and "conversation you asked to forget" in refused.stdout + refused.stderr
+    )
     sh(repo, "git", "checkout", "--", "params.yaml")
     forgotten.write_text(before)
     out = javis(repo, "forget", "conv-001", "--purge").stdout

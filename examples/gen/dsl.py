@@ -60,7 +60,10 @@ TOOL_SCHEMAS: dict[str, dict] = {
             "properties": {
                 "title": {"type": "string"},
                 "start": {"type": "string", "description": "ISO 8601 date-time with offset"},
-                "end": {"type": "string", "description": "ISO 8601 date-time; one hour after start when omitted"},
+                "end": {
+                    "type": "string",
+                    "description": "ISO 8601 date-time; one hour after start when omitted",
+                },
             },
             "required": ["title", "start"],
         },
@@ -127,14 +130,27 @@ def build(items: list, *, declare: list[str] | None = None) -> dict:
                 raise ValueError(f"tool call where a {next_role} turn belongs: {item}")
             n_calls += 1
             cid = f"call_{n_calls}"
-            messages.append({
-                "role": "assistant",
-                "content": "",
-                "tool_calls": [{"id": cid, "type": "function",
-                                "function": {"name": item.name, "arguments": dumps(item.args)}}],
-            })
-            messages.append({"role": "tool", "tool_call_id": cid, "name": item.name,
-                             "content": dumps(item.result)})
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "id": cid,
+                            "type": "function",
+                            "function": {"name": item.name, "arguments": dumps(item.args)},
+                        }
+                    ],
+                }
+            )
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": cid,
+                    "name": item.name,
+                    "content": dumps(item.result),
+                }
+            )
             if item.name not in used:
                 used.append(item.name)
         elif isinstance(item, str):

@@ -35,7 +35,7 @@ EVERYDAY_EN = {
         "What if it's my boss's meeting?",
         "Then check first whether it's really optional. If it is, tell them directly rather than "
         "just clicking decline: \"I'd like to skip Thursday's meeting to finish the client report. "
-        "Is that okay with you, or would you rather I join?\" That leaves the decision with them.",
+        'Is that okay with you, or would you rather I join?" That leaves the decision with them.',
     ],
     # --- cooking ---------------------------------------------------------------------------
     "en_jammy_egg": [
@@ -78,14 +78,14 @@ EVERYDAY_EN = {
     # --- coding ----------------------------------------------------------------------------
     "en_reverse_string": [
         "How do I reverse a string in Python?",
-        "Use slicing with a step of -1:\n\n```python\ns = \"hello\"\nprint(s[::-1])  # olleh\n```",
+        'Use slicing with a step of -1:\n\n```python\ns = "hello"\nprint(s[::-1])  # olleh\n```',
         "Nice. And how do I check if it's a palindrome, ignoring case and spaces?",
         "Normalise it first, then compare it with its reverse:\n\n"
         "```python\ndef is_palindrome(text: str) -> bool:\n"
-        "    cleaned = \"\".join(ch.lower() for ch in text if ch.isalnum())\n"
+        '    cleaned = "".join(ch.lower() for ch in text if ch.isalnum())\n'
         "    return cleaned == cleaned[::-1]\n\n"
-        "print(is_palindrome(\"Never odd or even\"))  # True\n```\n\n"
-        "`isalnum()` also drops punctuation, so \"A man, a plan, a canal: Panama\" works too.",
+        'print(is_palindrome("Never odd or even"))  # True\n```\n\n'
+        '`isalnum()` also drops punctuation, so "A man, a plan, a canal: Panama" works too.',
     ],
     "en_list_tuple": [
         "What's the difference between a list and a tuple in Python?",
@@ -104,7 +104,7 @@ EVERYDAY_EN = {
     ],
     "en_amend_commit": [
         "My last git commit message has a typo. How do I fix it?",
-        "If you haven't pushed yet:\n\n```bash\ngit commit --amend -m \"Corrected message\"\n```\n\n"
+        'If you haven\'t pushed yet:\n\n```bash\ngit commit --amend -m "Corrected message"\n```\n\n'
         "If you already pushed, amend the same way and then `git push --force-with-lease`, but only "
         "on a branch nobody else is working on, since it rewrites history.",
     ],
@@ -114,18 +114,18 @@ EVERYDAY_EN = {
         "It lets you add behaviour, like timing or logging, without changing the original code:\n\n"
         "```python\nimport time\n\ndef timed(fn):\n    def wrapper(*args, **kwargs):\n"
         "        start = time.perf_counter()\n        result = fn(*args, **kwargs)\n"
-        "        print(f\"{fn.__name__}: {time.perf_counter() - start:.3f}s\")\n"
+        '        print(f"{fn.__name__}: {time.perf_counter() - start:.3f}s")\n'
         "        return result\n    return wrapper\n\n@timed\ndef work():\n    time.sleep(0.5)\n```",
     ],
     "en_read_jsonl": [
         "How do I read a JSONL file in Python?",
         "Read it line by line and parse each line on its own:\n\n"
-        "```python\nimport json\n\nwith open(\"data.jsonl\", encoding=\"utf-8\") as f:\n"
+        '```python\nimport json\n\nwith open("data.jsonl", encoding="utf-8") as f:\n'
         "    records = [json.loads(line) for line in f if line.strip()]\n```\n\n"
         "The `if line.strip()` skips blank lines, which would otherwise raise an error.",
         "What if one line is broken?",
         "Catch the error per line so one bad line doesn't stop the rest:\n\n"
-        "```python\nrecords, bad = [], []\nwith open(\"data.jsonl\", encoding=\"utf-8\") as f:\n"
+        '```python\nrecords, bad = [], []\nwith open("data.jsonl", encoding="utf-8") as f:\n'
         "    for n, line in enumerate(f, 1):\n        if not line.strip():\n            continue\n"
         "        try:\n            records.append(json.loads(line))\n"
         "        except json.JSONDecodeError as e:\n            bad.append((n, str(e)))\n```",
@@ -183,13 +183,13 @@ EVERYDAY_EN = {
     # --- language --------------------------------------------------------------------------
     "en_affect_effect": [
         "When do I use 'affect' and when 'effect'?",
-        "Usually \"affect\" is the verb and \"effect\" the noun: \"The rain affected the game\" and "
-        "\"The rain had an effect on the game.\" A quick trick: Affect is the Action, Effect is the "
+        'Usually "affect" is the verb and "effect" the noun: "The rain affected the game" and '
+        '"The rain had an effect on the game." A quick trick: Affect is the Action, Effect is the '
         "End result.",
     ],
     "en_fewer_less": [
         "Is it 'fewer people' or 'less people'?",
-        "\"Fewer people.\" Use \"fewer\" for things you can count (people, emails, cars) and \"less\" "
+        '"Fewer people." Use "fewer" for things you can count (people, emails, cars) and "less" '
         "for amounts you can't count (time, water, stress).",
     ],
     "en_korean_greeting": [
@@ -202,13 +202,13 @@ EVERYDAY_EN = {
     ],
     "en_break_a_leg": [
         "What does 'break a leg' mean?",
-        "It means \"good luck\", especially before a performance. Theatre people say it because "
-        "wishing someone \"good luck\" directly was thought to bring bad luck.",
+        'It means "good luck", especially before a performance. Theatre people say it because '
+        'wishing someone "good luck" directly was thought to bring bad luck.',
     ],
     "en_fix_sentence": [
         "Can you check this sentence: 'Me and him goes to the gym every days.'",
-        "Corrected: \"He and I go to the gym every day.\" Three fixes: \"he and I\" for the subject, "
-        "\"go\" because the subject is plural, and \"every day\" (two words, singular) for the "
+        'Corrected: "He and I go to the gym every day." Three fixes: "he and I" for the subject, '
+        '"go" because the subject is plural, and "every day" (two words, singular) for the '
         "frequency.",
     ],
     # --- study -----------------------------------------------------------------------------
@@ -291,8 +291,8 @@ EVERYDAY_EN = {
     ],
     "en_rainy_movie": [
         "What's a good movie for a rainy Sunday?",
-        "A few cosy picks: \"Paddington 2\" if you want something warm and funny, \"Spirited Away\" "
-        "for something magical, or \"Little Miss Sunshine\" for a bittersweet comedy. Want something "
+        'A few cosy picks: "Paddington 2" if you want something warm and funny, "Spirited Away" '
+        'for something magical, or "Little Miss Sunshine" for a bittersweet comedy. Want something '
         "more thrilling instead?",
     ],
     "en_thanks": [

@@ -19,9 +19,9 @@ EVERYDAY_KO = {
     ],
     "ko_meeting_msg": [
         "회의 시간 잡는 메시지 좀 정중하게 써 줘.",
-        "이렇게 보내 보세요.\n\n\"안녕하세요, 김민준입니다. 다음 분기 일정 관련해서 30분 정도 회의를 "
+        '이렇게 보내 보세요.\n\n"안녕하세요, 김민준입니다. 다음 분기 일정 관련해서 30분 정도 회의를 '
         "하고 싶은데요, 다음 주 화요일 오후 2시나 수요일 오전 10시 중 편하신 시간이 있을까요? 어려우시면 "
-        "가능한 시간을 알려 주시면 맞추겠습니다. 감사합니다.\"",
+        '가능한 시간을 알려 주시면 맞추겠습니다. 감사합니다."',
     ],
     "ko_morning_routine": [
         "아침 루틴 짜는 것 좀 도와줘. 7시에 일어나고 9시까지 출근이야.",
@@ -77,7 +77,7 @@ EVERYDAY_KO = {
     "ko_js_equals": [
         "자바스크립트에서 == 랑 === 차이가 뭐야?",
         "`==`는 비교하기 전에 타입을 바꿔서 비교하고, `===`는 타입까지 같아야 true예요. 그래서 "
-        "`0 == \"0\"`은 true지만 `0 === \"0\"`은 false예요. 예상치 못한 변환을 피하려면 거의 항상 "
+        '`0 == "0"`은 true지만 `0 === "0"`은 false예요. 예상치 못한 변환을 피하려면 거의 항상 '
         "`===`를 쓰는 게 좋아요.",
     ],
     "ko_git_undo": [
@@ -93,11 +93,11 @@ EVERYDAY_KO = {
     "ko_list_files": [
         "파이썬으로 폴더 안 파일 목록 출력하는 코드 짜 줘.",
         "`pathlib`을 쓰면 간단해요.\n\n```python\nfrom pathlib import Path\n\n"
-        "for path in sorted(Path(\"my_folder\").iterdir()):\n    if path.is_file():\n"
+        'for path in sorted(Path("my_folder").iterdir()):\n    if path.is_file():\n'
         "        print(path.name)\n```",
         "확장자가 .txt인 것만 보고 싶어.",
-        "`glob`으로 걸러 주면 돼요.\n\n```python\nfor path in sorted(Path(\"my_folder\").glob(\"*.txt\")):\n"
-        "    print(path.name)\n```\n\n하위 폴더까지 찾으려면 `glob` 대신 `rglob(\"*.txt\")`를 쓰세요.",
+        '`glob`으로 걸러 주면 돼요.\n\n```python\nfor path in sorted(Path("my_folder").glob("*.txt")):\n'
+        '    print(path.name)\n```\n\n하위 폴더까지 찾으려면 `glob` 대신 `rglob("*.txt")`를 쓰세요.',
     ],
     "ko_sql_join": [
         "SQL에서 LEFT JOIN이랑 INNER JOIN 차이 설명해 줘.",
@@ -108,9 +108,9 @@ EVERYDAY_KO = {
     "ko_regex_digits": [
         "정규식으로 문자열이 숫자로만 돼 있는지 확인하려면?",
         "`re.fullmatch`에 `\\d+`를 쓰면 돼요.\n\n```python\nimport re\n\n"
-        "print(bool(re.fullmatch(r\"\\d+\", \"12345\")))  # True\n"
-        "print(bool(re.fullmatch(r\"\\d+\", \"12a45\")))  # False\n```\n\n"
-        "정규식 없이 `\"12345\".isdigit()`로 확인해도 되지만, 이 방법은 일부 유니코드 숫자도 true로 "
+        'print(bool(re.fullmatch(r"\\d+", "12345")))  # True\n'
+        'print(bool(re.fullmatch(r"\\d+", "12a45")))  # False\n```\n\n'
+        '정규식 없이 `"12345".isdigit()`로 확인해도 되지만, 이 방법은 일부 유니코드 숫자도 true로 '
         "처리한다는 점은 알아 두세요.",
     ],
     "ko_useeffect": [
@@ -163,25 +163,25 @@ EVERYDAY_KO = {
     "ko_sugo": [
         "영어로 '수고하셨습니다'는 뭐라고 해?",
         "딱 맞는 표현은 없어서 상황에 맞게 골라 써요.\n"
-        "- 회의나 프로젝트가 끝났을 때: \"Thanks for your hard work.\" / \"Great work, everyone.\"\n"
-        "- 퇴근할 때 동료에게: \"Have a good evening.\" / \"See you tomorrow.\"\n"
-        "- 가볍게 칭찬할 때: \"Nice job today.\"",
+        '- 회의나 프로젝트가 끝났을 때: "Thanks for your hard work." / "Great work, everyone."\n'
+        '- 퇴근할 때 동료에게: "Have a good evening." / "See you tomorrow."\n'
+        '- 가볍게 칭찬할 때: "Nice job today."',
     ],
     "ko_im_down": [
         "친구가 'I'm down'이라고 했는데 무슨 뜻이야?",
-        "제안에 \"좋아, 나도 할래\"라는 뜻이에요. 예를 들어 \"Pizza tonight?\"에 \"I'm down.\"이라고 하면 "
-        "찬성한다는 거예요. 다만 \"I'm feeling down.\"은 기분이 처진다는 뜻이라 헷갈리지 마세요.",
+        '제안에 "좋아, 나도 할래"라는 뜻이에요. 예를 들어 "Pizza tonight?"에 "I\'m down."이라고 하면 '
+        '찬성한다는 거예요. 다만 "I\'m feeling down."은 기분이 처진다는 뜻이라 헷갈리지 마세요.',
     ],
     "ko_translate_request": [
         "이 문장 자연스럽게 영어로 바꿔 줘: 내일 회의 자료 미리 공유 부탁드립니다.",
-        "\"Could you share the materials for tomorrow's meeting in advance?\" 조금 더 격식 있게는 "
-        "\"I would appreciate it if you could send the materials for tomorrow's meeting beforehand.\""
+        '"Could you share the materials for tomorrow\'s meeting in advance?" 조금 더 격식 있게는 '
+        '"I would appreciate it if you could send the materials for tomorrow\'s meeting beforehand."'
         "라고 해도 좋아요.",
     ],
     "ko_gyeoljae": [
         "'결재'랑 '결제' 차이가 뭐야?",
         "'결재'는 윗사람이 서류나 안건을 검토하고 승인하는 거고, '결제'는 돈을 내서 거래를 끝내는 거예요. "
-        "\"팀장님께 결재를 올렸다\", \"카드로 결제했다\"처럼 쓰면 돼요.",
+        '"팀장님께 결재를 올렸다", "카드로 결제했다"처럼 쓰면 돼요.',
     ],
     # --- 공부 ------------------------------------------------------------------------------
     "ko_toeic": [

@@ -72,7 +72,9 @@ class Bot:
         from transformers import GenerationConfig, TextIteratorStreamer
 
         ids = self.prompt_ids(messages)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
+        )
         config = GenerationConfig(
             max_new_tokens=self.max_new_tokens,
             do_sample=self.temperature > 0,
@@ -88,8 +90,12 @@ class Bot:
         def run() -> None:
             try:
                 with torch.inference_mode():
-                    self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                                        generation_config=config, streamer=streamer)
+                    self.model.generate(
+                        input_ids=input_ids,
+                        attention_mask=torch.ones_like(input_ids),
+                        generation_config=config,
+                        streamer=streamer,
+                    )
             except BaseException as e:  # surfaced in the caller's thread below
                 errors.append(e)
                 streamer.end()
@@ -114,8 +120,11 @@ def deployed(current: Path = CURRENT) -> tuple[str, Path | None]:
         if (target / "adapter_config.json").is_file():
             return target.name, target
         if current.is_symlink():
-            log.warning("%s -> %s is not an adapter folder (weights missing?); using the base model",
-                        current, os.readlink(current))
+            log.warning(
+                "%s -> %s is not an adapter folder (weights missing?); using the base model",
+                current,
+                os.readlink(current),
+            )
     return BASE_VERSION, None
 
 
@@ -139,8 +148,14 @@ def load_bot(
         tok = models.load_tokenizer(base, system_prompt)
         mdl = models.load_base(base, precision=precision)
         mdl.eval()
-    return Bot(mdl, tok, version, max_new_tokens=max_new_tokens, temperature=temperature,
-               max_prompt_tokens=max_prompt_tokens)
+    return Bot(
+        mdl,
+        tok,
+        version,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        max_prompt_tokens=max_prompt_tokens,
+    )
 
 
 @dataclass
@@ -154,14 +169,20 @@ class Session:
     rated: bool = False
     written: list[dict] = field(default_factory=list)
 
-    def rate(self, rating: str | None, *, score: int | None = None, correction: str | None = None) -> str:
+    def rate(
+        self, rating: str | None, *, score: int | None = None, correction: str | None = None
+    ) -> str:
         """Append one feedback line for the last answer; returns what to tell the user."""
         if self.last is None:
             return "nothing to rate yet: ask something first"
         if self.rated:
             return "this answer is already rated; rate the next one"
         prompt, answer = self.last
-        line: dict[str, Any] = {"model_version": self.bot.version, "messages": prompt, "response": answer}
+        line: dict[str, Any] = {
+            "model_version": self.bot.version,
+            "messages": prompt,
+            "response": answer,
+        }
         if rating is not None:
             line["rating"] = rating
         if score is not None:
@@ -174,7 +195,9 @@ class Session:
         if correction is not None:  # go on from the answer it should have been
             self.messages[-1] = {"role": "assistant", "content": correction}
             return "saved: 👎 with your correction (the conversation continues from it)"
-        return f"saved: {'👍' if written['rating'] == 'good' else '👎'}" + (f" ({score}/5)" if score else "")
+        return f"saved: {'👍' if written['rating'] == 'good' else '👎'}" + (
+            f" ({score}/5)" if score else ""
+        )
 
 
 def run_chat(
@@ -209,7 +232,14 @@ def run_chat(
         elif word in ("/good", "/bad"):
             out(session.rate(word[1:]) + "\n")
         elif word == "/fix":
-            out((session.rate("bad", correction=rest) if rest else "usage: /fix <the better answer>") + "\n")
+            out(
+                (
+                    session.rate("bad", correction=rest)
+                    if rest
+                    else "usage: /fix <the better answer>"
+                )
+                + "\n"
+            )
         elif word == "/score":
             if rest.isdigit() and 1 <= int(rest) <= 5:
                 out(session.rate(None, score=int(rest)) + "\n")
@@ -252,7 +282,13 @@ def _stdout(text: str) -> None:
 def main(p: Any, *, current: Path = CURRENT) -> int:
     """`javis chat` with params `p` (the `serve` section sets answer length and temperature)."""
     cfg = p.serve
-    bot = load_bot(p.paths.base, p.persona.system_prompt, current=current, max_new_tokens=cfg.max_new_tokens,
-                   temperature=cfg.temperature, max_prompt_tokens=cfg.max_prompt_tokens)
+    bot = load_bot(
+        p.paths.base,
+        p.persona.system_prompt,
+        current=current,
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=cfg.temperature,
+        max_prompt_tokens=cfg.max_prompt_tokens,
+    )
     run_chat(bot, p.paths.feedback)
     return 0

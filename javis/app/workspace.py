@@ -44,7 +44,9 @@ def ensure_data_dirs(folders: list[str]) -> list[str]:
             done.append(f"created empty {folder}/")
             continue
         result = subprocess.run(
-            [sys.executable, "-m", "dvc", "checkout", "-q", str(dvc_file)], capture_output=True, text=True
+            [sys.executable, "-m", "dvc", "checkout", "-q", str(dvc_file)],
+            capture_output=True,
+            text=True,
         )
         if result.returncode == 0 and path.is_dir():
             done.append(f"restored {folder}/ ({n} files) from the DVC cache")

@@ -56,7 +56,13 @@ def parse_line(name: str, number: int, raw: bytes, max_bytes: int = 1_000_000) -
     if not stripped:
         return None
     if len(stripped) > max_bytes:
-        return Line(name, number, None, f"too_large ({len(stripped)} bytes > {max_bytes})", stripped[:EXCERPT])
+        return Line(
+            name,
+            number,
+            None,
+            f"too_large ({len(stripped)} bytes > {max_bytes})",
+            stripped[:EXCERPT],
+        )
     try:
         stripped.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -170,7 +176,11 @@ def jobs(input_bytes: int) -> int:
     and 1 for small inputs. The outputs are the same for any number: only the wall time changes."""
     wanted = int(os.environ.get("JAVIS_JOBS", "0") or 0)
     if wanted <= 0:
-        wanted = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        wanted = (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
     return 1 if input_bytes < PARALLEL_MIN_BYTES else wanted
 
 
@@ -194,7 +204,9 @@ def read_numbered_chunks(path: str | Path, size: int = 500) -> Iterator[list[tup
         yield chunk
 
 
-def map_ordered(fn: Any, chunks: Iterator, n_jobs: int, initializer: Any = None, initargs: tuple = ()) -> Iterator:
+def map_ordered(
+    fn: Any, chunks: Iterator, n_jobs: int, initializer: Any = None, initargs: tuple = ()
+) -> Iterator:
     """`fn(chunk)` for every chunk, in order: in this process when `n_jobs` is 1, else in a pool
     of `n_jobs` processes with at most 2 x `n_jobs` chunks in flight (memory stays bounded)."""
     if n_jobs <= 1:

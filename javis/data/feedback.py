@@ -54,16 +54,36 @@ def make_line(line: dict[str, Any]) -> dict[str, Any]:
     A correction makes the rating "bad" (the answer needed fixing); a score without a rating gives
     good for 4-5 and bad for 1-3, the rule collect applies too.
     """
-    unknown = sorted(set(line) - {"id", "created_at", "model_version", "messages", "response", "rating",
-                                  "score", "correction", "meta"})
+    unknown = sorted(
+        set(line)
+        - {
+            "id",
+            "created_at",
+            "model_version",
+            "messages",
+            "response",
+            "rating",
+            "score",
+            "correction",
+            "meta",
+        }
+    )
     if unknown:
         raise FeedbackError(f"unknown field(s) {unknown}")
     messages = line.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise FeedbackError("messages: expected the conversation before the answer (a non-empty list)")
+        raise FeedbackError(
+            "messages: expected the conversation before the answer (a non-empty list)"
+        )
     for i, m in enumerate(messages, 1):
-        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
-            raise FeedbackError(f"messages[{i}]: expected {{'role': system|user|assistant|tool, 'content': str}}")
+        if (
+            not isinstance(m, dict)
+            or m.get("role") not in ROLES
+            or not isinstance(m.get("content"), str)
+        ):
+            raise FeedbackError(
+                f"messages[{i}]: expected {{'role': system|user|assistant|tool, 'content': str}}"
+            )
     if not any(m["role"] == "user" for m in messages):
         raise FeedbackError("messages: no user turn (what was the answer to?)")
     response = line.get("response")
@@ -71,9 +91,13 @@ def make_line(line: dict[str, Any]) -> dict[str, Any]:
         raise FeedbackError("response: expected the rated answer as a non-empty string")
     version = line.get("model_version")
     if not isinstance(version, str) or not version.strip():
-        raise FeedbackError("model_version: expected the name of the version that answered (e.g. javis-v0.2 or base)")
+        raise FeedbackError(
+            "model_version: expected the name of the version that answered (e.g. javis-v0.2 or base)"
+        )
     score = line.get("score")
-    if score is not None and (isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5):
+    if score is not None and (
+        isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5
+    ):
         raise FeedbackError(f"score: expected an integer 1-5, got {score!r}")
     correction = line.get("correction")
     if correction is not None and (not isinstance(correction, str) or not correction.strip()):
@@ -102,7 +126,9 @@ def make_line(line: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def append_feedback(folder: str | Path, line: dict[str, Any], *, fsync: bool = True) -> dict[str, Any]:
+def append_feedback(
+    folder: str | Path, line: dict[str, Any], *, fsync: bool = True
+) -> dict[str, Any]:
     """Validate `line`, complete it and append it to the day's file; returns the line written."""
     full = make_line(line)
     path = feedback_path(folder, full["created_at"])
@@ -115,7 +141,9 @@ def append_line(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
     """Append one whole line (`data` ends with a newline) under an exclusive flock."""
     if not data.endswith(b"\n") or b"\n" in data[:-1]:
         raise ValueError("append_line: data must be exactly one line ending with a newline")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)  # umask applies, as for every data file
+    fd = os.open(
+        path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666
+    )  # umask applies, as for every data file
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
@@ -123,7 +151,7 @@ def append_line(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
             data = b"\n" + data  # a torn line from a crashed writer: keep ours whole
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         if fsync:
             os.fsync(fd)
     finally:

@@ -47,7 +47,11 @@ def find(collected: Path, ident: str | None, match: str | None) -> list[dict]:
             continue
         for record in fileio.iter_records(path):
             meta = record.get("meta") or {}
-            if ident and ident in (record.get("id"), meta.get("orig_id"), (meta.get("import") or {}).get("id")):
+            if ident and ident in (
+                record.get("id"),
+                meta.get("orig_id"),
+                (meta.get("import") or {}).get("id"),
+            ):
                 hits.append(record)
             elif needle and needle in record_text(record):
                 hits.append(record)
@@ -60,17 +64,29 @@ def forget(p: params.Params, ident: str | None, match: str | None, reason: str, 
         raise ValueError("give a record id (or the id it had in your file) or --match TEXT")
     collected = Path(p.paths.collected)
     if not (collected / "sft.jsonl").exists():
-        raise ValueError(f"{collected} is empty: run `dvc repro collect` first, so the records can be found")
+        raise ValueError(
+            f"{collected} is empty: run `dvc repro collect` first, so the records can be found"
+        )
     hits = find(collected, ident, match)
     if not hits:
         what = f"id {ident!r}" if ident else f"text {match!r}"
-        raise ValueError(f"no collected record matches {what}; ids are in data/collected/*.jsonl "
-                         "(`id`, or `meta.orig_id` for the id in your own file)")
+        raise ValueError(
+            f"no collected record matches {what}; ids are in data/collected/*.jsonl "
+            "(`id`, or `meta.orig_id` for the id in your own file)"
+        )
     groups = sorted({group_key(r) for r in hits})
-    related = [r for kind in KINDS for r in _records(collected / f"{kind}.jsonl") if group_key(r) in set(groups)]
+    related = [
+        r
+        for kind in KINDS
+        for r in _records(collected / f"{kind}.jsonl")
+        if group_key(r) in set(groups)
+    ]
     entry = {
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "by": by, "reason": reason,
-        "ids": sorted({r["id"] for r in related}), "groups": groups,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "by": by,
+        "reason": reason,
+        "ids": sorted({r["id"] for r in related}),
+        "groups": groups,
     }
     forgotten = Path(p.paths.forgotten)
     forgotten.parent.mkdir(parents=True, exist_ok=True)
@@ -120,8 +136,15 @@ def purge(ids: set[str], groups: set[str]) -> tuple[list[str], int]:
     for v, rev in releases():
         fs = DVCFileSystem(".", rev=rev)
         hit = False
-        for top in ("data/raw", "data/feedback", "data/collected", "data/cleaned", "data/deduped",
-                    "data/training/current", "data/rejected"):
+        for top in (
+            "data/raw",
+            "data/feedback",
+            "data/collected",
+            "data/cleaned",
+            "data/deduped",
+            "data/training/current",
+            "data/rejected",
+        ):
             if not fs.exists(top):
                 continue
             for path in fs.find(top):

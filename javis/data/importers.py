@@ -70,11 +70,19 @@ TARGETS = ("raw", "feedback")
 
 # ShareGPT `from` values (LLaMA-Factory's tags and the common aliases).
 SHAREGPT_ROLES = {
-    "human": "user", "user": "user",
-    "gpt": "assistant", "assistant": "assistant", "model": "assistant", "chatgpt": "assistant",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "model": "assistant",
+    "chatgpt": "assistant",
     "system": "system",
-    "function_call": "function_call", "tool_call": "function_call",
-    "observation": "tool", "tool": "tool", "function": "tool", "ipython": "tool",
+    "function_call": "function_call",
+    "tool_call": "function_call",
+    "observation": "tool",
+    "tool": "tool",
+    "function": "tool",
+    "ipython": "tool",
 }
 # ChatML/OpenAI roles we map to ours (anything else is left for the record check to reject).
 ROLE_ALIASES = {"developer": "system", "function": "tool", "human": "user", "gpt": "assistant"}
@@ -114,15 +122,22 @@ def read_items(path: str | Path, max_line_bytes: int = 1_000_000) -> Iterator[It
     if head.startswith(b"[") and not _jsonl_of_arrays(head):
         data = path.read_bytes()
         try:
-            items = orjson.loads(data[len(fileio.BOM):] if data.startswith(fileio.BOM) else data)
+            items = orjson.loads(data[len(fileio.BOM) :] if data.startswith(fileio.BOM) else data)
         except orjson.JSONDecodeError as e:
-            raise ImportFailed(f"{path}: starts like a JSON array but is not valid JSON ({e})") from None
+            raise ImportFailed(
+                f"{path}: starts like a JSON array but is not valid JSON ({e})"
+            ) from None
         for i, obj in enumerate(items):
             err = None if isinstance(obj, dict) else f"not_object (a JSON {type(obj).__name__})"
             err = err or fileio.unwritable(obj)  # parses, but nested too deep to write back
             yield Item(i, None, obj if err is None else None, err)
         return
-    if head.startswith(b"{") and b"\n" in head and not _first_line_is_json(head) and _one_object(path):
+    if (
+        head.startswith(b"{")
+        and b"\n" in head
+        and not _first_line_is_json(head)
+        and _one_object(path)
+    ):
         raise ImportFailed(
             f"{path}: looks like one pretty-printed JSON object; expected a JSON array of records "
             "or JSONL (one record per line)"
@@ -141,7 +156,9 @@ def _one_object(path: Path) -> bool:
     """The whole file is one JSON object (pretty-printed), not JSONL with a broken first line."""
     data = path.read_bytes()
     try:
-        return isinstance(orjson.loads(data[len(fileio.BOM):] if data.startswith(fileio.BOM) else data), dict)
+        return isinstance(
+            orjson.loads(data[len(fileio.BOM) :] if data.startswith(fileio.BOM) else data), dict
+        )
     except orjson.JSONDecodeError:
         return False
 
@@ -167,10 +184,21 @@ def detect(obj: dict) -> str | None:
         if "label" in obj:
             return "kto"
         msgs = obj.get("messages")
-        openai = "tools" in obj or "functions" in obj or (
-            isinstance(msgs, list)
-            and any(isinstance(m, dict) and (m.get("tool_calls") or m.get("function_call")
-                                             or isinstance(m.get("content"), list)) for m in msgs)
+        openai = (
+            "tools" in obj
+            or "functions" in obj
+            or (
+                isinstance(msgs, list)
+                and any(
+                    isinstance(m, dict)
+                    and (
+                        m.get("tool_calls")
+                        or m.get("function_call")
+                        or isinstance(m.get("content"), list)
+                    )
+                    for m in msgs
+                )
+            )
         )
         return "openai" if openai else "chatml"
     if "conversations" in obj:
@@ -240,7 +268,9 @@ def fill_placeholders(body: dict, persona: dict[str, str]) -> None:
     for key in ("messages", "prompt", "chosen", "rejected", "completion"):
         for m in body.get(key) or []:
             if isinstance(m.get("content"), str):
-                m["content"] = PLACEHOLDER.sub(lambda g: persona.get(g.group(1), g.group(0)), m["content"])
+                m["content"] = PLACEHOLDER.sub(
+                    lambda g: persona.get(g.group(1), g.group(0)), m["content"]
+                )
 
 
 def _from_messages(obj: dict) -> tuple[str, dict]:
@@ -248,8 +278,12 @@ def _from_messages(obj: dict) -> tuple[str, dict]:
     messages = norm_messages(obj["messages"], "messages")
     if "label" in obj:
         prompt, completion = _split_last_answer(messages, "messages")
-        return "kto", {"prompt": prompt, "completion": completion, "label": _label(obj["label"], "label"),
-                       "tools": tools}
+        return "kto", {
+            "prompt": prompt,
+            "completion": completion,
+            "label": _label(obj["label"], "label"),
+            "tools": tools,
+        }
     return "sft", {"messages": messages, "tools": tools}
 
 
@@ -257,29 +291,48 @@ def _from_sharegpt(obj: dict) -> tuple[str, dict]:
     tools = norm_tools(obj.get("tools"))
     messages = sharegpt_messages(obj["conversations"], "conversations")
     system = obj.get("system")
-    if isinstance(system, str) and system.strip() and not (messages and messages[0]["role"] == "system"):
+    if (
+        isinstance(system, str)
+        and system.strip()
+        and not (messages and messages[0]["role"] == "system")
+    ):
         messages.insert(0, {"role": "system", "content": system})
     if "chosen" in obj or "rejected" in obj:
         calls = sum(len(m.get("tool_calls") or []) for m in messages)
         chosen = sharegpt_messages([_need(obj, "chosen")], "chosen", first_call=calls + 1)
         rejected = sharegpt_messages([_need(obj, "rejected")], "rejected", first_call=calls + 1)
-        return "preference", {"prompt": messages, "chosen": chosen, "rejected": rejected, "tools": tools}
+        return "preference", {
+            "prompt": messages,
+            "chosen": chosen,
+            "rejected": rejected,
+            "tools": tools,
+        }
     if "kto_tag" in obj:
         prompt, completion = _split_last_answer(messages, "conversations")
-        return "kto", {"prompt": prompt, "completion": completion, "label": _label(obj["kto_tag"], "kto_tag"),
-                       "tools": tools}
+        return "kto", {
+            "prompt": prompt,
+            "completion": completion,
+            "label": _label(obj["kto_tag"], "kto_tag"),
+            "tools": tools,
+        }
     return "sft", {"messages": messages, "tools": tools}
 
 
 def _from_alpaca(obj: dict) -> tuple[str, dict]:
     messages = alpaca_prompt(obj)
     if "chosen" in obj or "rejected" in obj:
-        return "preference", {"prompt": messages, "chosen": _answer(_need(obj, "chosen"), "chosen"),
-                              "rejected": _answer(_need(obj, "rejected"), "rejected")}
+        return "preference", {
+            "prompt": messages,
+            "chosen": _answer(_need(obj, "chosen"), "chosen"),
+            "rejected": _answer(_need(obj, "rejected"), "rejected"),
+        }
     output = obj.get("output")
     if "kto_tag" in obj:
-        return "kto", {"prompt": messages, "completion": _answer(output, "output"),
-                       "label": _label(obj["kto_tag"], "kto_tag")}
+        return "kto", {
+            "prompt": messages,
+            "completion": _answer(output, "output"),
+            "label": _label(obj["kto_tag"], "kto_tag"),
+        }
     return "sft", {"messages": [*messages, *_answer(output, "output")]}
 
 
@@ -298,9 +351,18 @@ def alpaca_prompt(obj: dict) -> list[dict]:
     if not isinstance(history, list):
         raise ConvertError("bad_history (history must be a list of [instruction, response] pairs)")
     for i, pair in enumerate(history, 1):
-        if not (isinstance(pair, list | tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
-            raise ConvertError(f"bad_history (history item {i} must be a [instruction, response] pair of strings)")
-        messages += [{"role": "user", "content": pair[0]}, {"role": "assistant", "content": pair[1]}]
+        if not (
+            isinstance(pair, list | tuple)
+            and len(pair) == 2
+            and all(isinstance(x, str) for x in pair)
+        ):
+            raise ConvertError(
+                f"bad_history (history item {i} must be a [instruction, response] pair of strings)"
+            )
+        messages += [
+            {"role": "user", "content": pair[0]},
+            {"role": "assistant", "content": pair[1]},
+        ]
     query = instruction + ("\n" + extra if extra and extra.strip() else "")
     messages.append({"role": "user", "content": query})
     return messages
@@ -322,7 +384,10 @@ def _from_dpo(obj: dict) -> tuple[str, dict]:
         else:
             raise ConvertError("no_prompt (string chosen/rejected need a prompt)")
         prompt = _with_system(obj, prompt)
-        kind, body = "preference", {"prompt": prompt, "chosen": chosen, "rejected": rejected, "tools": tools}
+        kind, body = (
+            "preference",
+            {"prompt": prompt, "chosen": chosen, "rejected": rejected, "tools": tools},
+        )
     if kind != "preference":
         raise ConvertError("not_dpo (needs chosen and rejected)")
     return kind, body
@@ -337,8 +402,12 @@ def _from_kto(obj: dict) -> tuple[str, dict]:
         kind, body = _from_alpaca(obj)
     else:
         prompt = _with_system(obj, _prompt(_need(obj, "prompt"), "prompt"))
-        body = {"prompt": prompt, "completion": _answer(_need(obj, "completion"), "completion"),
-                "label": _label(_need(obj, "label"), "label"), "tools": norm_tools(obj.get("tools"))}
+        body = {
+            "prompt": prompt,
+            "completion": _answer(_need(obj, "completion"), "completion"),
+            "label": _label(_need(obj, "label"), "label"),
+            "tools": norm_tools(obj.get("tools")),
+        }
         kind = "kto"
     if kind != "kto":
         raise ConvertError("not_kto (needs a boolean label or kto_tag)")
@@ -359,7 +428,11 @@ def _label(value: Any, key: str) -> bool:
 
 def _with_system(obj: dict, prompt: list[dict]) -> list[dict]:
     system = obj.get("system")
-    if isinstance(system, str) and system.strip() and not (prompt and prompt[0]["role"] == "system"):
+    if (
+        isinstance(system, str)
+        and system.strip()
+        and not (prompt and prompt[0]["role"] == "system")
+    ):
         return [{"role": "system", "content": system}, *prompt]
     return prompt
 
@@ -379,7 +452,11 @@ def _answer(value: Any, key: str) -> list[dict]:
         return [{"role": "assistant", "content": value}]
     if isinstance(value, dict):
         value = [value]
-    if isinstance(value, list) and value and all(isinstance(m, dict) and "from" in m for m in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(m, dict) and "from" in m for m in value)
+    ):
         return sharegpt_messages(value, key)
     msgs = norm_messages(value, key)
     if any(m["role"] != "assistant" for m in msgs):
@@ -393,13 +470,17 @@ def _implicit_prompt(chosen: list, rejected: list) -> tuple[list[dict], list[dic
     n = 0
     while n < min(len(c), len(r)) and c[n] == r[n]:
         n += 1
-    while n > 0 and c[n - 1]["role"] == "assistant":  # the answer starts after the last non-assistant turn
+    while (
+        n > 0 and c[n - 1]["role"] == "assistant"
+    ):  # the answer starts after the last non-assistant turn
         n -= 1
     if n == 0:
         raise ConvertError("no_prompt (chosen and rejected share no prompt)")
     ca, ra = c[n:], r[n:]
     if not ca or not ra or any(m["role"] != "assistant" for m in ca + ra):
-        raise ConvertError("bad_role (after the shared prompt, chosen and rejected must be assistant turns)")
+        raise ConvertError(
+            "bad_role (after the shared prompt, chosen and rejected must be assistant turns)"
+        )
     return c[:n], ca, ra
 
 
@@ -418,12 +499,19 @@ def norm_messages(value: Any, key: str) -> list[dict]:
     pending: list[dict] = []  # calls not yet answered by a tool turn
     for i, m in enumerate(value, 1):
         if not isinstance(m, dict):
-            raise ConvertError(f"bad_messages ({key} message {i} is a {type(m).__name__}, expected an object)")
+            raise ConvertError(
+                f"bad_messages ({key} message {i} is a {type(m).__name__}, expected an object)"
+            )
         role = m.get("role")
         role = ROLE_ALIASES.get(role, role) if isinstance(role, str) else role
-        msg: dict[str, Any] = {"role": role, "content": _text(m.get("content"), f"{key} message {i}")}
+        msg: dict[str, Any] = {
+            "role": role,
+            "content": _text(m.get("content"), f"{key} message {i}"),
+        }
         raw_calls = m.get("tool_calls")
-        if raw_calls is None and isinstance(m.get("function_call"), dict):  # legacy OpenAI functions
+        if raw_calls is None and isinstance(
+            m.get("function_call"), dict
+        ):  # legacy OpenAI functions
             raw_calls = [m["function_call"]]
         if raw_calls is not None:
             if not isinstance(raw_calls, list):
@@ -448,7 +536,9 @@ def norm_messages(value: Any, key: str) -> list[dict]:
 def norm_call(call: Any, n: int, where: str) -> dict:
     """One tool call -> `{"id", "type": "function", "function": {"name", "arguments": JSON text}}`."""
     if not isinstance(call, dict):
-        raise ConvertError(f"bad_tool_call ({where}: a call is a {type(call).__name__}, expected an object)")
+        raise ConvertError(
+            f"bad_tool_call ({where}: a call is a {type(call).__name__}, expected an object)"
+        )
     fn = call.get("function", call)
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
         raise ConvertError(f"bad_tool_call ({where}: a call has no function name)")
@@ -471,7 +561,9 @@ def norm_tools(value: Any) -> list[dict]:
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list):
-        raise ConvertError(f"bad_tools (tools must be a list of function schemas, got {type(value).__name__})")
+        raise ConvertError(
+            f"bad_tools (tools must be a list of function schemas, got {type(value).__name__})"
+        )
     out = []
     for i, t in enumerate(value, 1):
         fn = t.get("function", t) if isinstance(t, dict) else None
@@ -491,7 +583,9 @@ def sharegpt_messages(turns: Any, key: str, first_call: int = 1) -> list[dict]:
     for i, t in enumerate(turns, 1):
         where = f"{key} turn {i}"
         if not isinstance(t, dict):
-            raise ConvertError(f"bad_messages ({where} is a {type(t).__name__}, expected an object)")
+            raise ConvertError(
+                f"bad_messages ({where} is a {type(t).__name__}, expected an object)"
+            )
         tag = t.get("from", t.get("role"))
         role = SHAREGPT_ROLES.get(tag) if isinstance(tag, str) else None
         if role is None:
@@ -534,13 +628,21 @@ def _text(content: Any, where: str) -> str:
         for p in content:
             if isinstance(p, str):
                 parts.append(p)
-            elif isinstance(p, dict) and p.get("type", "text") == "text" and isinstance(p.get("text"), str):
+            elif (
+                isinstance(p, dict)
+                and p.get("type", "text") == "text"
+                and isinstance(p.get("text"), str)
+            ):
                 parts.append(p["text"])
             else:
                 kind = p.get("type") if isinstance(p, dict) else type(p).__name__
-                raise ConvertError(f"unsupported_content ({where} has a {kind} part; only text is imported)")
+                raise ConvertError(
+                    f"unsupported_content ({where} has a {kind} part; only text is imported)"
+                )
         return "".join(parts)
-    raise ConvertError(f"bad_content ({where}: content is a {type(content).__name__}, expected a string)")
+    raise ConvertError(
+        f"bad_content ({where}: content is a {type(content).__name__}, expected a string)"
+    )
 
 
 # --- feedback lines ----------------------------------------------------------------------------
@@ -552,9 +654,16 @@ def to_feedback(conv: Converted) -> dict:
     if conv.kind == "sft":
         prompt, answer, rating, correction = b["messages"][:-1], b["messages"][-1], "good", None
     elif conv.kind == "kto":
-        prompt, answer, rating, correction = b["prompt"], b["completion"][-1], ("good" if b["label"] else "bad"), None
+        prompt, answer, rating, correction = (
+            b["prompt"],
+            b["completion"][-1],
+            ("good" if b["label"] else "bad"),
+            None,
+        )
         if len(b["completion"]) > 1:
-            raise ConvertError("not_feedback (the completion has several messages; feedback rates one answer)")
+            raise ConvertError(
+                "not_feedback (the completion has several messages; feedback rates one answer)"
+            )
     else:
         prompt, answer, rating = b["prompt"], b["rejected"][-1], "bad"
         chosen = b["chosen"]
@@ -562,9 +671,13 @@ def to_feedback(conv: Converted) -> dict:
             raise ConvertError("not_feedback (a correction must be one text answer)")
         correction = chosen[0]["content"]
     if answer.get("tool_calls") or not answer.get("content", "").strip():
-        raise ConvertError("not_feedback (the rated answer must be text; tool calls cannot be rated as feedback)")
+        raise ConvertError(
+            "not_feedback (the rated answer must be text; tool calls cannot be rated as feedback)"
+        )
     if any(m.get("tool_calls") or m["role"] == "tool" for m in prompt):
-        raise ConvertError("not_feedback (feedback conversations cannot hold tool calls; import it as raw)")
+        raise ConvertError(
+            "not_feedback (feedback conversations cannot hold tool calls; import it as raw)"
+        )
     line: dict[str, Any] = {"messages": prompt, "response": answer["content"], "rating": rating}
     if correction is not None:
         line["correction"] = correction
@@ -588,7 +701,9 @@ class FileReport:
     imported: int = 0
     duplicate: int = 0
     formats: Counter[str] = field(default_factory=Counter)
-    rejected: list[tuple[int, int | None, str]] = field(default_factory=list)  # (index, line, reason)
+    rejected: list[tuple[int, int | None, str]] = field(
+        default_factory=list
+    )  # (index, line, reason)
 
 
 @dataclass
@@ -689,13 +804,27 @@ def import_files(
             meta: dict[str, Any] = {"imported_from": str(path), "index": item.index}
             if item.line is not None:
                 meta["line"] = item.line
-            meta.update({"source": rep.source, "format": conv.format, "imported_at": stamp, "content_hash": h})
+            meta.update(
+                {
+                    "source": rep.source,
+                    "format": conv.format,
+                    "imported_at": stamp,
+                    "content_hash": h,
+                }
+            )
             if item.obj.get("id") is not None:
                 meta["orig_id"] = item.obj["id"]
             rid = f"import-{h.split(':', 1)[1][:16]}"
             if fb_line is not None:  # the same checks as `javis chat`/`serve` lines
-                record = feedback.make_line({"id": rid, "created_at": stamp, "model_version": f"import:{rep.source}",
-                                             **fb_line, "meta": meta})
+                record = feedback.make_line(
+                    {
+                        "id": rid,
+                        "created_at": stamp,
+                        "model_version": f"import:{rep.source}",
+                        **fb_line,
+                        "meta": meta,
+                    }
+                )
             else:
                 record = {"id": rid, **conv.body, "meta": meta}
             batch.append((h, record, rep))
@@ -715,11 +844,17 @@ def import_files(
                 known.add(h)
                 rep.imported += 1
                 fresh.append(record)
-                index_lines.append(fileio.dumps({"hash": h, "id": record["id"], "source": name,
-                                             "imported_at": stamp}))
+                index_lines.append(
+                    fileio.dumps(
+                        {"hash": h, "id": record["id"], "source": name, "imported_at": stamp}
+                    )
+                )
             if not fresh:
                 continue
-            out = folder / f"{name}-{stamp.replace(':', '').replace('-', '')}-{secrets.token_hex(2)}.jsonl"
+            out = (
+                folder
+                / f"{name}-{stamp.replace(':', '').replace('-', '')}-{secrets.token_hex(2)}.jsonl"
+            )
             with fileio.atomic_open(out) as f:
                 for record in fresh:
                     f.write(fileio.dumps(record))
@@ -767,7 +902,9 @@ def readd_to_dvc(folder: Path, timeout: float = 300.0) -> str:
             return f"dvc add {folder}: done (commit {folder}.dvc to pin it)"
         text = result.stderr + result.stdout
         if any(s in text for s in DVC_LOCK_ERRORS) and time.monotonic() < deadline:
-            log.info("import: DVC is busy (another DVC command holds its lock); retrying in %.1f s", wait)
+            log.info(
+                "import: DVC is busy (another DVC command holds its lock); retrying in %.1f s", wait
+            )
             time.sleep(wait)
             wait = min(wait * 1.5, 2.0)
             continue
@@ -780,8 +917,16 @@ def readd_to_dvc(folder: Path, timeout: float = 300.0) -> str:
 # --- the command -------------------------------------------------------------------------------
 
 
-def main(p: Any, files: list[str], *, fmt: str = "auto", target: str = "raw", source: str | None = None,
-         dvc_add: bool = True, out: Any = None) -> int:
+def main(
+    p: Any,
+    files: list[str],
+    *,
+    fmt: str = "auto",
+    target: str = "raw",
+    source: str | None = None,
+    dvc_add: bool = True,
+    out: Any = None,
+) -> int:
     """`javis import`: import, then print what was detected, every reject and the totals.
 
     Exit status 0 when every file could be read (rejected records are reported, not fatal), 1 when a
@@ -791,22 +936,37 @@ def main(p: Any, files: list[str], *, fmt: str = "auto", target: str = "raw", so
     folder = p.paths.raw if target == "raw" else p.paths.feedback
     persona = {"name": p.persona.name, "author": p.persona.author}
     try:
-        report = import_files(files, folder, fmt=fmt, target=target, source=source, persona=persona,
-                              dvc_add=dvc_add, max_line_bytes=p.collect.max_line_bytes)
+        report = import_files(
+            files,
+            folder,
+            fmt=fmt,
+            target=target,
+            source=source,
+            persona=persona,
+            dvc_add=dvc_add,
+            max_line_bytes=p.collect.max_line_bytes,
+        )
     except ImportFailed as e:
         write(f"javis import: {e}")
         return 1
     for rep in report.files:
-        how = ", ".join(f"{name} ({n})" for name, n in rep.formats.most_common()) or "nothing convertible"
+        how = (
+            ", ".join(f"{name} ({n})" for name, n in rep.formats.most_common())
+            or "nothing convertible"
+        )
         label = "detected" if fmt == "auto" else "read as"
         write(f"{rep.path}: {label} {how}; source {rep.source}")
         for index, line, reason in rep.rejected:
             where = f"line {line}" if line is not None else f"#{index}"
             write(f"  rejected {where}: {reason}")
-        write(f"  read {rep.read}, imported {rep.imported}, duplicate {rep.duplicate}, rejected {len(rep.rejected)}")
+        write(
+            f"  read {rep.read}, imported {rep.imported}, duplicate {rep.duplicate}, rejected {len(rep.rejected)}"
+        )
     for path, n in report.written:
         write(f"wrote {path} ({n} records)")
     t = report.totals()
-    write(f"read {t['read']} / imported {t['imported']} / duplicate {t['duplicate']} / rejected {t['rejected']}")
+    write(
+        f"read {t['read']} / imported {t['imported']} / duplicate {t['duplicate']} / rejected {t['rejected']}"
+    )
     write(report.dvc)
     return 1 if report.dvc_failed else 0

@@ -34,7 +34,9 @@ def content_of(message: dict) -> str:
     content = message.get("content")
     text = content if isinstance(content, str) else ""
     calls = message.get("tool_calls")
-    for call in calls if isinstance(calls, list) else []:  # any shape: invalid records are hashed too
+    for call in (
+        calls if isinstance(calls, list) else []
+    ):  # any shape: invalid records are hashed too
         fn = call.get("function", call) if isinstance(call, dict) else {}
         if not isinstance(fn, dict):
             fn = {}
@@ -69,11 +71,18 @@ def record_text(record: dict) -> str:
         return messages_key(record["messages"])
     if kind == "preference":
         return "\n".join(
-            [messages_key(record["prompt"]), "chosen: " + messages_key(record["chosen"]),
-             "rejected: " + messages_key(record["rejected"])]
+            [
+                messages_key(record["prompt"]),
+                "chosen: " + messages_key(record["chosen"]),
+                "rejected: " + messages_key(record["rejected"]),
+            ]
         )
     return "\n".join(
-        [messages_key(record["prompt"]), f"label: {record['label']}", messages_key(record["completion"])]
+        [
+            messages_key(record["prompt"]),
+            f"label: {record['label']}",
+            messages_key(record["completion"]),
+        ]
     )
 
 
@@ -149,7 +158,13 @@ def all_text_fields(record: dict) -> list[tuple[Any, Any]]:
 
 def _nested_strings(value: Any, out: list[tuple[Any, Any]]) -> None:
     """(container, key) of every string value inside a JSON value (object keys are left alone)."""
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
     for key, item in list(items):
         if isinstance(item, str):
             out.append((value, key))

@@ -18,7 +18,9 @@ def validate(record: dict) -> str | None:
         return "bad_tools (tools must be a list of function schemas)"
     declared = tool_names(tools or [])
     if kind == "sft":
-        return check_conversation(record.get("messages"), declared, "messages", must_end="assistant")
+        return check_conversation(
+            record.get("messages"), declared, "messages", must_end="assistant"
+        )
     if kind == "preference":
         if err := check_conversation(record.get("prompt"), declared, "prompt", must_end="prompt"):
             return err

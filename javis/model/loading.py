@@ -351,7 +351,9 @@ def _joinable_cache(model: Any) -> bool:
     return all(type(layer) is DynamicLayer for layer in DynamicCache(config=model.config).layers)
 
 
-def _decode_batch(model: Any, rows: list[list[int]], eos: int, max_new_tokens: int) -> list[list[int]]:
+def _decode_batch(
+    model: Any, rows: list[list[int]], eos: int, max_new_tokens: int
+) -> list[list[int]]:
     """Greedy new tokens for each prompt: prefill one prompt at a time, decode together (left-padded
     caches, a row leaves at its end token). Only for a `_joinable_cache` model."""
     import torch
@@ -372,8 +374,14 @@ def _decode_batch(model: Any, rows: list[list[int]], eos: int, max_new_tokens: i
     width = max(lengths)
     cache = DynamicCache(config=config)
     for layer in range(len(caches[0].layers)):
-        keys = [F.pad(c.layers[layer].keys, (0, 0, width - n, 0)) for c, n in zip(caches, lengths, strict=True)]
-        values = [F.pad(c.layers[layer].values, (0, 0, width - n, 0)) for c, n in zip(caches, lengths, strict=True)]
+        keys = [
+            F.pad(c.layers[layer].keys, (0, 0, width - n, 0))
+            for c, n in zip(caches, lengths, strict=True)
+        ]
+        values = [
+            F.pad(c.layers[layer].values, (0, 0, width - n, 0))
+            for c, n in zip(caches, lengths, strict=True)
+        ]
         cache.update(torch.cat(keys), torch.cat(values), layer)
     del caches
     mask = torch.zeros((len(rows), width), dtype=torch.long, device=dev)
@@ -397,15 +405,20 @@ def _decode_batch(model: Any, rows: list[list[int]], eos: int, max_new_tokens: i
             alive = [alive[j] for j in live.tolist()]
         mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
         logits = model(
-            input_ids=step_ids[:, None], attention_mask=mask, position_ids=position[:, None],
-            cache=cache, use_cache=True,
+            input_ids=step_ids[:, None],
+            attention_mask=mask,
+            position_ids=position[:, None],
+            cache=cache,
+            use_cache=True,
         ).logits
         step_ids = logits[:, -1].argmax(-1)
         position = position + 1
     return new
 
 
-def _generate_padded(model: Any, rows: list[list[int]], eos: int, pad: int, max_new_tokens: int) -> list[list[int]]:
+def _generate_padded(
+    model: Any, rows: list[list[int]], eos: int, pad: int, max_new_tokens: int
+) -> list[list[int]]:
     """HF `generate` on the left-padded batch (greedy): new tokens per row."""
     import torch
     from transformers import GenerationConfig
@@ -417,8 +430,12 @@ def _generate_padded(model: Any, rows: list[list[int]], eos: int, pad: int, max_
     for row, seq in enumerate(rows):
         ids[row, width - len(seq) :] = torch.tensor(seq)
         mask[row, width - len(seq) :] = 1
-    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=pad)
-    gen = model.generate(input_ids=ids.to(dev), attention_mask=mask.to(dev), generation_config=config)
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=pad
+    )
+    gen = model.generate(
+        input_ids=ids.to(dev), attention_mask=mask.to(dev), generation_config=config
+    )
     return [row[width:].tolist() for row in gen]
 
 
@@ -428,13 +445,19 @@ def _generate_padded(model: Any, rows: list[list[int]], eos: int, pad: int, max_
 LOGITS_BUDGET = 1 << 28
 
 
-def _loss_batches(order: list[int], lengths: list[int], batch_size: int, vocab: int) -> list[list[int]]:
+def _loss_batches(
+    order: list[int], lengths: list[int], batch_size: int, vocab: int
+) -> list[list[int]]:
     """`order` (longest first) cut into batches of at most `batch_size` rows whose padded logits
     stay within LOGITS_BUDGET floats (a longer row goes alone)."""
     batches: list[list[int]] = []
     for i in order:
         last = batches[-1] if batches else None
-        if last and len(last) < batch_size and (len(last) + 1) * lengths[last[0]] * vocab <= LOGITS_BUDGET:
+        if (
+            last
+            and len(last) < batch_size
+            and (len(last) + 1) * lengths[last[0]] * vocab <= LOGITS_BUDGET
+        ):
             last.append(i)
         else:
             batches.append([i])

@@ -21,8 +21,12 @@ class ReleaseFetchError(SystemExit):
 
 def commit_of(rev: str, param: str) -> str:
     """The full commit hash `rev` (a tag or a commit) names; a clear error when there is none."""
-    out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise ReleaseFetchError(
             f"{param}: {rev!r} is not a tag or commit of this repository; list releases with "
@@ -73,7 +77,9 @@ def fetch_adapter(commit: str, adapter_path: str, dest: Path, label: str) -> Non
         raise ReleaseFetchError(f"{adapter_path} of {label} is not an adapter (missing {missing})")
 
 
-def materialise(out: Path, marker_name: str, marker: dict, commit: str = "", adapter_path: str = "") -> None:
+def materialise(
+    out: Path, marker_name: str, marker: dict, commit: str = "", adapter_path: str = ""
+) -> None:
     """Build the folder beside `out` (the adapter at `commit`, if any, and a marker), then swap it in:
     `out` is whole or absent."""
     out.parent.mkdir(parents=True, exist_ok=True)

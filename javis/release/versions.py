@@ -54,7 +54,9 @@ class ReleaseError(RuntimeError):
 def git(*args: str, check: bool = True) -> str:
     result = subprocess.run(["git", *args], capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise ReleaseError(f"git {' '.join(args)}: {result.stderr.strip() or result.stdout.strip()}")
+        raise ReleaseError(
+            f"git {' '.join(args)}: {result.stderr.strip() or result.stdout.strip()}"
+        )
     return result.stdout.strip()
 
 
@@ -64,7 +66,9 @@ def dvc(*args: str, stream: bool = False) -> str:
     if stream:
         result = subprocess.run(cmd)
         if result.returncode != 0:
-            raise ReleaseError(f"dvc {' '.join(args)} failed (exit {result.returncode}); see its output above")
+            raise ReleaseError(
+                f"dvc {' '.join(args)} failed (exit {result.returncode}); see its output above"
+            )
         return ""
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -99,13 +103,21 @@ class Version:
     def parse(cls, name: str) -> Version:
         m = NAME.match(name)
         if not m:
-            raise ReleaseError(f"{name!r} is not a version name; expected javis-v<major>.<minor>[-<tag>], e.g. javis-v0.2")
+            raise ReleaseError(
+                f"{name!r} is not a version name; expected javis-v<major>.<minor>[-<tag>], e.g. javis-v0.2"
+            )
         return cls(int(m["major"]), int(m["minor"]), m["tag"] or "")
 
 
 def releases() -> list[tuple[Version, str]]:
     """(version, commit) of every release tag, oldest first."""
-    out = git("tag", "--list", f"{PREFIX}*", "--format=%(refname:short) %(objectname) %(*objectname)", check=False)
+    out = git(
+        "tag",
+        "--list",
+        f"{PREFIX}*",
+        "--format=%(refname:short) %(objectname) %(*objectname)",
+        check=False,
+    )
     found = []
     for line in out.splitlines():
         parts = line.split()
@@ -130,7 +142,9 @@ def resolve(name: str) -> tuple[Version, str]:
 
 def next_version(last: Version | None, major: bool, tag: str) -> Version:
     if tag and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", tag):
-        raise ReleaseError(f"--tag {tag!r}: use lower-case letters, digits, '.', '_' or '-' (e.g. dpo, tools)")
+        raise ReleaseError(
+            f"--tag {tag!r}: use lower-case letters, digits, '.', '_' or '-' (e.g. dpo, tools)"
+        )
     if last is None:
         return Version(1, 0, tag) if major else Version(0, 1, tag)
     if major:
@@ -143,28 +157,51 @@ def next_version(last: Version | None, major: bool, tag: str) -> Version:
 
 def gate(result: dict, cfg: params.Gate) -> list[tuple[str, bool, str]]:
     """(rule, passed, detail) for this run's candidate-vs-baseline delta; a missing metric passes."""
-    cand, base, delta = result.get("candidate", {}), result.get("baseline", {}), result.get("delta", {})
+    cand, base, delta = (
+        result.get("candidate", {}),
+        result.get("baseline", {}),
+        result.get("delta", {}),
+    )
     rules: list[tuple[str, bool, str]] = []
 
     def rule(name: str, value: float | None, ok: bool, detail: str) -> None:
         rules.append((name, True if value is None else ok, "n/a" if value is None else detail))
 
     d = delta.get("loss")
-    rule("loss", d, d is not None and d <= cfg.max_loss_increase,
-         f"candidate {_f(cand.get('loss'))} vs baseline {_f(base.get('loss'))} (delta {_f(d)}, allowed +{cfg.max_loss_increase})")
-    for key, tol in (("tool_call_accuracy", cfg.max_tool_accuracy_drop), ("style_consistency", cfg.max_style_drop)):
+    rule(
+        "loss",
+        d,
+        d is not None and d <= cfg.max_loss_increase,
+        f"candidate {_f(cand.get('loss'))} vs baseline {_f(base.get('loss'))} (delta {_f(d)}, allowed +{cfg.max_loss_increase})",
+    )
+    for key, tol in (
+        ("tool_call_accuracy", cfg.max_tool_accuracy_drop),
+        ("style_consistency", cfg.max_style_drop),
+    ):
         d = delta.get(key)
         rule(key, d, d is not None and d >= -tol, f"delta {_f(d)} (allowed -{tol})")
     d = delta.get("kept_promises")
-    rule("kept_promises", d, d is not None and d >= -cfg.max_promise_drop,
-         f"candidate {_f(cand.get('kept_promises'))} vs baseline {_f(base.get('kept_promises'))} (allowed -{cfg.max_promise_drop})")
+    rule(
+        "kept_promises",
+        d,
+        d is not None and d >= -cfg.max_promise_drop,
+        f"candidate {_f(cand.get('kept_promises'))} vs baseline {_f(base.get('kept_promises'))} (allowed -{cfg.max_promise_drop})",
+    )
     d = delta.get("persona_recall")
-    rule("persona_recall", d, d is not None and d >= -cfg.max_persona_drop,
-         f"candidate {_f(cand.get('persona_recall'))} vs baseline {_f(base.get('persona_recall'))} (allowed -{cfg.max_persona_drop})")
+    rule(
+        "persona_recall",
+        d,
+        d is not None and d >= -cfg.max_persona_drop,
+        f"candidate {_f(cand.get('persona_recall'))} vs baseline {_f(base.get('persona_recall'))} (allowed -{cfg.max_persona_drop})",
+    )
     wr = result.get("win_rate") or {}
     low = wr.get("ci95_low")
-    rule("win_rate", low, low is not None and low >= cfg.min_win_rate_low,
-         f"{_f(wr.get('rate'))} over n={wr.get('n')}, 95% interval [{_f(low)}, {_f(wr.get('ci95_high'))}] (floor {cfg.min_win_rate_low})")
+    rule(
+        "win_rate",
+        low,
+        low is not None and low >= cfg.min_win_rate_low,
+        f"{_f(wr.get('rate'))} over n={wr.get('n')}, 95% interval [{_f(low)}, {_f(wr.get('ci95_high'))}] (floor {cfg.min_win_rate_low})",
+    )
     return rules
 
 
@@ -201,11 +238,16 @@ def user_satisfaction(version: str, feedback: Path) -> dict[str, Any]:
     if not scores:
         return {"mean": None, "n": 0, "text": "not rated yet"}
     mean = sum(scores) / len(scores)
-    return {"mean": round(mean, 2), "n": len(scores), "text": f"{mean:.1f}/5 ({len(scores)} ratings)"}
+    return {
+        "mean": round(mean, 2),
+        "n": len(scores),
+        "text": f"{mean:.1f}/5 ({len(scores)} ratings)",
+    }
 
 
-def changes_from_previous(manifest: dict, result: dict, previous: str | None, p: params.Params,
-                          last_meta: dict | None) -> list[str]:
+def changes_from_previous(
+    manifest: dict, result: dict, previous: str | None, p: params.Params, last_meta: dict | None
+) -> list[str]:
     """Plain-language changes: data added/removed by source and reason, params changed, metric deltas."""
     changes = []
     for kind, sources in sorted((manifest.get("added") or {}).items()):
@@ -222,8 +264,14 @@ def changes_from_previous(manifest: dict, result: dict, previous: str | None, p:
         if last_meta.get("base_model") != base_name(p):
             changes.append(f"base model: {last_meta.get('base_model')} -> {base_name(p)}")
     for key, d in sorted((result.get("delta") or {}).items()):
-        if isinstance(d, float) and key in ("loss", "tool_call_accuracy", "style_consistency", "language_match",
-                                             "kept_promises", "regression_chrf"):
+        if isinstance(d, float) and key in (
+            "loss",
+            "tool_call_accuracy",
+            "style_consistency",
+            "language_match",
+            "kept_promises",
+            "regression_chrf",
+        ):
             changes.append(f"{key} {d:+.4f} vs {previous or 'the base model'}")
     return changes or ["no data or parameter changes"]
 
@@ -236,8 +284,13 @@ def training_summary(p: params.Params, manifest: dict) -> dict[str, Any]:
     t = p.train
     lora = "QLoRA" if t.quantize == "4bit" else "LoRA"
     stages = t.method.upper().replace("+", " + ")
-    return {"method": f"{lora} {stages}", "epochs": t.epochs, "learning_rate": t.learning_rate,
-            "lora_r": t.lora_r, "data_count": manifest.get("data_count", 0)}
+    return {
+        "method": f"{lora} {stages}",
+        "epochs": t.epochs,
+        "learning_rate": t.learning_rate,
+        "lora_r": t.lora_r,
+        "data_count": manifest.get("data_count", 0),
+    }
 
 
 def source_counts(manifest: dict) -> list[str]:
@@ -246,8 +299,14 @@ def source_counts(manifest: dict) -> list[str]:
     return [f"{source} ({n})" for source, n in sorted(counts.items()) if n]
 
 
-def write_record(version: Version, p: params.Params, result: dict, previous: str | None,
-                 override: dict | None, message: str) -> list[Path]:
+def write_record(
+    version: Version,
+    p: params.Params,
+    result: dict,
+    previous: str | None,
+    override: dict | None,
+    message: str,
+) -> list[Path]:
     """Write the release record files; returns the paths written (for the commit, or to undo)."""
     manifest = json.loads((Path(p.paths.training) / "manifest.json").read_text())
     last_meta = None
@@ -256,7 +315,11 @@ def write_record(version: Version, p: params.Params, result: dict, previous: str
         last_meta = yaml.safe_load(text) if text else None
     adapter = Path(p.paths.adapter)
     weights = adapter / "adapter_model.safetensors"
-    train_info = json.loads((adapter / "javis_train.json").read_text()) if (adapter / "javis_train.json").exists() else {}
+    train_info = (
+        json.loads((adapter / "javis_train.json").read_text())
+        if (adapter / "javis_train.json").exists()
+        else {}
+    )
     cand = result.get("candidate", {})
     sat = user_satisfaction(version.name, Path(p.paths.feedback))
     meta: dict[str, Any] = {
@@ -266,8 +329,11 @@ def write_record(version: Version, p: params.Params, result: dict, previous: str
         "base_model": base_name(p),
         "base_fingerprint": (train_info.get("base") or {}).get("fingerprint"),
         "training": training_summary(p, manifest),
-        "data": {"sources": source_counts(manifest), "count": manifest.get("data_count", 0),
-                 "regression_cases": manifest.get("regression", 0)},
+        "data": {
+            "sources": source_counts(manifest),
+            "count": manifest.get("data_count", 0),
+            "regression_cases": manifest.get("regression", 0),
+        },
         "changes_from_previous": changes_from_previous(manifest, result, previous, p, last_meta),
         "evaluation": {
             "tool_accuracy": cand.get("tool_call_accuracy"),
@@ -279,8 +345,10 @@ def write_record(version: Version, p: params.Params, result: dict, previous: str
             "win_rate_vs_previous": (result.get("win_rate") or {}).get("rate"),
             "baseline": previous or "base model",
         },
-        "adapter": {"sha256": sha256_file(weights) if weights.exists() else None,
-                    "precision": train_info.get("precision")},
+        "adapter": {
+            "sha256": sha256_file(weights) if weights.exists() else None,
+            "precision": train_info.get("precision"),
+        },
         "message": message,
     }
     if override:
@@ -289,18 +357,28 @@ def write_record(version: Version, p: params.Params, result: dict, previous: str
     written = record_paths(version, p)[:-1]  # CHANGELOG.md is added once its notes are written
     fileio.write_text(written[0], yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
     fileio.write_text(written[1], model_card(meta))
-    config = {k: p.raw.get(k) for k in ("base", "train", "persona", "collect", "clean", "dedupe", "split", "evaluate")}
-    fileio.write_text(written[2], f"# Training config of {version.name} (params.yaml as released)\n"
-                  + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    config = {
+        k: p.raw.get(k)
+        for k in ("base", "train", "persona", "collect", "clean", "dedupe", "split", "evaluate")
+    }
+    fileio.write_text(
+        written[2],
+        f"# Training config of {version.name} (params.yaml as released)\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+    )
     for name in ("manifest.json", "changelog.md"):
-        fileio.write_text(data_folder / name, (Path(p.paths.training) / name).read_text(encoding="utf-8"))
+        fileio.write_text(
+            data_folder / name, (Path(p.paths.training) / name).read_text(encoding="utf-8")
+        )
     notes = [f"## {version.name} ({meta['created_at']})", "", message or "", ""]
     notes += [f"- {c}" for c in meta["changes_from_previous"]]
     if override:
         notes.append(f"- gate overridden by {override['by']}: {override['why']}")
     old = CHANGELOG.read_text(encoding="utf-8") if CHANGELOG.exists() else "# Releases\n"
     head, _, rest = old.partition("\n")
-    fileio.write_text(CHANGELOG, head + "\n\n" + "\n".join(n for n in notes if n is not None) + "\n" + rest)
+    fileio.write_text(
+        CHANGELOG, head + "\n\n" + "\n".join(n for n in notes if n is not None) + "\n" + rest
+    )
     written.append(CHANGELOG)
     return written
 
@@ -309,37 +387,60 @@ def record_paths(version: Version, p: params.Params) -> list[Path]:
     """The files a release record writes, CHANGELOG.md last (committed by the release, or undone)."""
     folder = ADAPTERS / version.name
     data_folder = Path(p.paths.training).parent / version.name
-    return [folder / "metadata.yaml", folder / "README.md", CONFIGS / f"training_v{version.number}.yaml",
-            data_folder / "manifest.json", data_folder / "changelog.md", CHANGELOG]
+    return [
+        folder / "metadata.yaml",
+        folder / "README.md",
+        CONFIGS / f"training_v{version.number}.yaml",
+        data_folder / "manifest.json",
+        data_folder / "changelog.md",
+        CHANGELOG,
+    ]
 
 
 def model_card(meta: dict) -> str:
     ev = meta["evaluation"]
     lines = [
-        f"# JAVIS {meta['version']} ({meta['name']})", "",
+        f"# JAVIS {meta['version']} ({meta['name']})",
+        "",
         f"A LoRA adapter for `{meta['base_model']}`, trained with {meta['training']['method']} on "
-        f"{meta['training']['data_count']} records ({meta['created_at']}).", "",
-        "| metric | value |", "|---|---|",
+        f"{meta['training']['data_count']} records ({meta['created_at']}).",
+        "",
+        "| metric | value |",
+        "|---|---|",
     ]
     lines += [f"| {k} | {v} |" for k, v in ev.items()]
-    lines += ["", "## Changes from the previous version", ""] + [f"- {c}" for c in meta["changes_from_previous"]]
-    lines += ["", "Restore this version: `javis deploy " + meta["name"] + "` (serve it) or `git checkout "
-              + meta["name"] + " && dvc pull` (the whole workspace)."]
+    lines += ["", "## Changes from the previous version", ""] + [
+        f"- {c}" for c in meta["changes_from_previous"]
+    ]
+    lines += [
+        "",
+        "Restore this version: `javis deploy "
+        + meta["name"]
+        + "` (serve it) or `git checkout "
+        + meta["name"]
+        + " && dvc pull` (the whole workspace).",
+    ]
     return "\n".join(lines) + "\n"
 
 
 # --- release -----------------------------------------------------------------------------------
 
 # What a release may carry uncommitted: the DAG's own outputs, data pins, params and the record.
-RELEASABLE = re.compile(r"^(dvc\.lock|params\.yaml|\.dvc/config|metrics/[^/]+\.json|data/[^/]+\.dvc|data/split_index\.json|"
-                        r"CHANGELOG\.md|models/adapters/.*|models/configs/.*|data/training/javis-v.*|dvclive/.*)$")
+RELEASABLE = re.compile(
+    r"^(dvc\.lock|params\.yaml|\.dvc/config|metrics/[^/]+\.json|data/[^/]+\.dvc|data/split_index\.json|"
+    r"CHANGELOG\.md|models/adapters/.*|models/configs/.*|data/training/javis-v.*|dvclive/.*)$"
+)
 
 
 def uncommitted() -> tuple[list[str], list[str]]:
     """(changes a release may carry, changes that make the workspace dirty)."""
     ok, dirty = [], []
-    out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for line in out.splitlines():
         path = line[3:].split(" -> ")[-1].strip('"')
         (ok if RELEASABLE.match(path) else dirty).append(path)
@@ -354,21 +455,36 @@ class Outcome:
     forced: bool
 
 
-def release(*, major: bool = False, tag: str = "", message: str = "", force: bool = False,
-            repro: bool = True, log=print) -> Outcome:
+def release(
+    *,
+    major: bool = False,
+    tag: str = "",
+    message: str = "",
+    force: bool = False,
+    repro: bool = True,
+    log=print,
+) -> Outcome:
     """clean workspace -> dvc repro -> gate -> release record -> dvc push -> commit -> tag."""
     p = params.load()
     repaired = repair(log=log)
-    if repaired and repaired[0] in ("untagged", "unopened"):  # finished now: it was the release asked for
+    if repaired and repaired[0] in (
+        "untagged",
+        "unopened",
+    ):  # finished now: it was the release asked for
         name = repaired[1]
         return Outcome(name, git("rev-parse", f"{name}^{{commit}}"), [], False)
     _, dirty = uncommitted()
     if dirty:
-        raise ReleaseError("step 1/6 (clean workspace): uncommitted changes outside the pipeline's own files: "
-                           + ", ".join(dirty[:8]) + ("..." if len(dirty) > 8 else "")
-                           + "; commit or stash them first, so the release pins exactly what it ran")
+        raise ReleaseError(
+            "step 1/6 (clean workspace): uncommitted changes outside the pipeline's own files: "
+            + ", ".join(dirty[:8])
+            + ("..." if len(dirty) > 8 else "")
+            + "; commit or stash them first, so the release pins exactly what it ran"
+        )
     if force and not message:
-        raise ReleaseError("--force needs -m MESSAGE saying why the gate is overridden (it is recorded)")
+        raise ReleaseError(
+            "--force needs -m MESSAGE saying why the gate is overridden (it is recorded)"
+        )
     history = releases()
     last = history[-1][0] if history else None
     if repro:
@@ -376,7 +492,9 @@ def release(*, major: bool = False, tag: str = "", message: str = "", force: boo
         dvc("repro", stream=True)
     eval_path = Path(p.paths.metrics) / "eval.json"
     if not eval_path.exists():
-        raise ReleaseError(f"step 3/6 (gate): {eval_path} is missing; the evaluate stage must run before a release")
+        raise ReleaseError(
+            f"step 3/6 (gate): {eval_path} is missing; the evaluate stage must run before a release"
+        )
     result = json.loads(eval_path.read_text())
     rules = gate(result, p.release.gate)
     failed = [r for r in rules if not r[1]]
@@ -386,17 +504,31 @@ def release(*, major: bool = False, tag: str = "", message: str = "", force: boo
     if failed:
         if not force:
             worst = worst_regressions(Path(p.paths.metrics))
-            hint = ("\n  records to review (largest loss increase first):\n" + "\n".join(worst)) if worst else ""
-            raise ReleaseError("step 3/6 (gate): failed on " + ", ".join(r[0] for r in failed)
-                               + "; nothing was committed or tagged. Review the data, or release anyway with "
-                               "--force -m 'why'" + hint)
-        override = {"by": git_user(), "why": message, "failed": [r[0] for r in failed],
-                    "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+            hint = (
+                ("\n  records to review (largest loss increase first):\n" + "\n".join(worst))
+                if worst
+                else ""
+            )
+            raise ReleaseError(
+                "step 3/6 (gate): failed on "
+                + ", ".join(r[0] for r in failed)
+                + "; nothing was committed or tagged. Review the data, or release anyway with "
+                "--force -m 'why'" + hint
+            )
+        override = {
+            "by": git_user(),
+            "why": message,
+            "failed": [r[0] for r in failed],
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
     base_changed = last is not None and _base_changed(history[-1][1], p)
     version = next_version(last, major or base_changed, tag)
     if any(v.name == version.name for v, _ in history):
         raise ReleaseError(f"step 4/6 (name): {version.name} exists already")
-    log(f"step 4/6: release record for {version.name}" + (" (major: the base changed)" if base_changed else ""))
+    log(
+        f"step 4/6: release record for {version.name}"
+        + (" (major: the base changed)" if base_changed else "")
+    )
     previous = last.name if last else None
     before = git("rev-parse", "HEAD")
     # Until the next version is opened, a marker says how to finish or undo this release if the
@@ -409,8 +541,10 @@ def release(*, major: bool = False, tag: str = "", message: str = "", force: boo
             try:
                 dvc("push")
             except ReleaseError as e:
-                raise ReleaseError(f"step 5/6 (dvc push): {e}; nothing was committed or tagged; "
-                                   "fix the remote (`dvc remote list`, `javis init --remote`) and run again") from e
+                raise ReleaseError(
+                    f"step 5/6 (dvc push): {e}; nothing was committed or tagged; "
+                    "fix the remote (`dvc remote list`, `javis init --remote`) and run again"
+                ) from e
         log("step 6/6: commit and tag")
         git("add", "-A", "--", ".")
         git("commit", "-q", "-m", f"Release {version.name}" + (f": {message}" if message else ""))
@@ -446,7 +580,9 @@ def interrupted() -> dict | None:
     name, head = m["version"], git("rev-parse", "HEAD")
     subject = git("log", "-1", "--format=%s")
     if git("rev-parse", "-q", "--verify", f"refs/tags/{name}", check=False):
-        m["state"] = "opened" if subject.startswith(f"Open the version after {name}:") else "unopened"
+        m["state"] = (
+            "opened" if subject.startswith(f"Open the version after {name}:") else "unopened"
+        )
     elif head == m["before"]:
         m["state"] = "uncommitted"
     elif subject == f"Release {name}" or subject.startswith(f"Release {name}: "):
@@ -469,18 +605,23 @@ def repair(log=print) -> tuple[str, str] | None:
     if state == "moved":
         raise ReleaseError(
             f"a release of {name} was cut off and the repository has new commits since; check "
-            f"CHANGELOG.md and {ADAPTERS / name}/ by hand, then delete {_marker()}")
+            f"CHANGELOG.md and {ADAPTERS / name}/ by hand, then delete {_marker()}"
+        )
     p = params.load()
     version = Version.parse(name)
     if state == "uncommitted":
         _undo(m["before"], record_paths(version, p))
-        log(f"an interrupted release of {name} (cut off before its commit) was undone: no commit, no tag")
+        log(
+            f"an interrupted release of {name} (cut off before its commit) was undone: no commit, no tag"
+        )
     else:
         if state == "untagged":
             git("tag", "-a", name, "-m", m.get("message") or f"javis {name}")
         if state in ("untagged", "unopened"):
             open_next(version, git("rev-parse", f"{name}^{{commit}}"), p)
-        log(f"an interrupted release of {name} was finished (it was {state}): tagged, next version opened")
+        log(
+            f"an interrupted release of {name} was finished (it was {state}): tagged, next version opened"
+        )
     _marker().unlink(missing_ok=True)
     return state, name
 
@@ -514,13 +655,22 @@ def open_next(version: Version, commit: str, p: params.Params) -> None:
     fileio.write_text(params.PARAMS_FILE, text)
     params.load()  # still valid
     git("add", p.paths.split_index, params.PARAMS_FILE)
-    git("commit", "-q", "-m", f"Open the version after {version.name}: baseline and split index pinned to it")
+    git(
+        "commit",
+        "-q",
+        "-m",
+        f"Open the version after {version.name}: baseline and split index pinned to it",
+    )
 
 
 def set_param(text: str, section: str, key: str, value: str) -> str:
     """Set `section.key` in params.yaml text, keeping comments and layout."""
-    pattern = re.compile(rf"(^{section}:\n(?:[ \t]+.*\n|\n)*?[ \t]+{key}:[ \t]*)([^#\n]*?)([ \t]*(?:#.*)?)$", re.M)
-    new, n = pattern.subn(lambda m: m.group(1) + json.dumps(value) + (m.group(3) or ""), text, count=1)
+    pattern = re.compile(
+        rf"(^{section}:\n(?:[ \t]+.*\n|\n)*?[ \t]+{key}:[ \t]*)([^#\n]*?)([ \t]*(?:#.*)?)$", re.M
+    )
+    new, n = pattern.subn(
+        lambda m: m.group(1) + json.dumps(value) + (m.group(3) or ""), text, count=1
+    )
     if n != 1:
         raise ReleaseError(f"params.yaml: cannot find {section}.{key} to set it")
     return new
@@ -553,11 +703,24 @@ def worst_regressions(metrics: Path, n: int = 5) -> list[str]:
     for s in fileio.iter_records(path):
         c, b = s.get("candidate", {}), s.get("baseline", {})
         if s.get("set") == "persona" and c.get("named") is False and b.get("named") is True:
-            broken.append(f"    forgot who it is {s.get('id')}: {prompt_text(s)[:70]!r} -> {str(c.get('answer'))[:70]!r}")
+            broken.append(
+                f"    forgot who it is {s.get('id')}: {prompt_text(s)[:70]!r} -> {str(c.get('answer'))[:70]!r}"
+            )
         elif s.get("set") == "regression" and c.get("kept") is False and b.get("kept") is not False:
-            broken.append(f"    broken promise {s.get('id')}: {prompt_text(s)[:70]!r} -> {str(c.get('answer'))[:70]!r}")
-        elif isinstance(c.get("loss"), float) and isinstance(b.get("loss"), float) and c["loss"] > b["loss"]:
-            lost.append((c["loss"] - b["loss"], f"    loss +{c['loss'] - b['loss']:.3f} {s.get('id')}: {prompt_text(s)[:70]!r}"))
+            broken.append(
+                f"    broken promise {s.get('id')}: {prompt_text(s)[:70]!r} -> {str(c.get('answer'))[:70]!r}"
+            )
+        elif (
+            isinstance(c.get("loss"), float)
+            and isinstance(b.get("loss"), float)
+            and c["loss"] > b["loss"]
+        ):
+            lost.append(
+                (
+                    c["loss"] - b["loss"],
+                    f"    loss +{c['loss'] - b['loss']:.3f} {s.get('id')}: {prompt_text(s)[:70]!r}",
+                )
+            )
     lost.sort(key=lambda r: -r[0])
     return (broken + [line for _, line in lost])[:n]
 
@@ -566,7 +729,11 @@ def prompt_text(sample: dict) -> str:
     """The last user turn of an eval sample's prompt (what the example asked)."""
     prompt = sample.get("prompt")
     if isinstance(prompt, list):
-        users = [m.get("content") or "" for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
+        users = [
+            m.get("content") or ""
+            for m in prompt
+            if isinstance(m, dict) and m.get("role") == "user"
+        ]
         return users[-1] if users else ""
     return str(prompt or sample.get("id"))
 
@@ -613,10 +780,12 @@ def verify(version: str, folder: Path, paths: params.Paths) -> dict:
     if want and want != have:
         # `dvc fetch` keeps an object the cache already has, corrupted or not: the copy must go first.
         obj = cache_object(resolve(version)[1], f"{paths.adapter}/adapter_model.safetensors")
-        raise ReleaseError(f"{version}: adapter weights sha256 {have[:16]} differ from the release record's "
-                           f"{want[:16]}: the local DVC cache holds a corrupted copy; nothing was switched. "
-                           f"Delete {obj or 'that cache object'} and run `javis deploy {version}` again: "
-                           "it fetches a good copy from the DVC remote")
+        raise ReleaseError(
+            f"{version}: adapter weights sha256 {have[:16]} differ from the release record's "
+            f"{want[:16]}: the local DVC cache holds a corrupted copy; nothing was switched. "
+            f"Delete {obj or 'that cache object'} and run `javis deploy {version}` again: "
+            "it fetches a good copy from the DVC remote"
+        )
     try:
         check_adapter_base(folder, paths.base, "deploy")
     except ModelError as e:
@@ -657,12 +826,20 @@ def deploy(version: str, *, log=print) -> Path:
         status = f"hook exit {result.returncode}"
         if result.returncode != 0:
             log(f"deploy.hook failed (exit {result.returncode}): {result.stderr.strip()[:500]}")
-    entry = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "version": v.name, "commit": rev,
-             "previous": previous, "by": git_user(), "hook": status}
+    entry = {
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "version": v.name,
+        "commit": rev,
+        "previous": previous,
+        "by": git_user(),
+        "hook": status,
+    }
     DEPLOY_LOG.parent.mkdir(parents=True, exist_ok=True)
     with open(DEPLOY_LOG, "a", encoding="utf-8") as f:
         f.write(json.dumps(entry) + "\n")
-    log(f"deployed {v.name}: models/current -> adapters/{v.name} (was {previous or 'nothing'}; {status})")
+    log(
+        f"deployed {v.name}: models/current -> adapters/{v.name} (was {previous or 'nothing'}; {status})"
+    )
     return folder
 
 
@@ -675,13 +852,19 @@ def current_version() -> str | None:
 def rollback(version: str | None = None, *, log=print) -> Path:
     """Serve `version`, or the version deployed before the current one."""
     if version is None:
-        history = [json.loads(line) for line in DEPLOY_LOG.read_text().splitlines()] if DEPLOY_LOG.exists() else []
+        history = (
+            [json.loads(line) for line in DEPLOY_LOG.read_text().splitlines()]
+            if DEPLOY_LOG.exists()
+            else []
+        )
         now = current_version()
         earlier = [e["version"] for e in history if e["version"] != now]
         if not earlier:
             done = [v.name for v, _ in releases() if v.name != now]
             if not done:
-                raise ReleaseError("nothing to roll back to: no other release has been deployed or made")
+                raise ReleaseError(
+                    "nothing to roll back to: no other release has been deployed or made"
+                )
             earlier = done
         version = earlier[-1]
     return deploy(version, log=log)
@@ -702,13 +885,20 @@ def version_rows(p: params.Params) -> list[dict]:
         text = show(rev, str(ADAPTERS / v.name / "metadata.yaml"))
         meta = yaml.safe_load(text) if text else {}
         ev = meta.get("evaluation") or {}
-        rows.append({
-            "version": v.name, "date": meta.get("created_at"), "base": meta.get("base_model"),
-            "method": (meta.get("training") or {}).get("method"), "data": (meta.get("training") or {}).get("data_count"),
-            "loss": ev.get("loss"), "tool_accuracy": ev.get("tool_accuracy"), "style": ev.get("style_consistency"),
-            "persona": ev.get("persona_recall"),
-            "satisfaction": user_satisfaction(v.name, Path(p.paths.feedback))["text"],
-            "deployed": v.name == deployed, "commit": rev[:10],
-        })
+        rows.append(
+            {
+                "version": v.name,
+                "date": meta.get("created_at"),
+                "base": meta.get("base_model"),
+                "method": (meta.get("training") or {}).get("method"),
+                "data": (meta.get("training") or {}).get("data_count"),
+                "loss": ev.get("loss"),
+                "tool_accuracy": ev.get("tool_accuracy"),
+                "style": ev.get("style_consistency"),
+                "persona": ev.get("persona_recall"),
+                "satisfaction": user_satisfaction(v.name, Path(p.paths.feedback))["text"],
+                "deployed": v.name == deployed,
+                "commit": rev[:10],
+            }
+        )
     return rows
-
