@@ -27,7 +27,8 @@ bench: setup dirs
 	python benchmarks/run.py
 
 lint: setup
-	ruff check javis stages tests benchmarks
+	ruff check javis stages tests benchmarks examples
+	ruff format --check javis stages tests benchmarks examples
 
 setup: $(VENV)/.installed
 

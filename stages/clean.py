@@ -52,11 +52,8 @@ def clean_record(
 
 
 # One worker's state (a process of its own when clean runs with several jobs; see fileio.map_ordered).
-_worker: dict = {}
-
-
-def _start_worker(cfg: params.Clean) -> None:
-    _worker["cfg"], _worker["redactor"] = cfg, Redactor()
+def _worker_state(cfg: params.Clean) -> dict:
+    return {"cfg": cfg, "redactor": Redactor()}
 
 
 def clean_lines(
@@ -64,7 +61,8 @@ def clean_lines(
 ) -> tuple[str, list[tuple[str, bool, str, Counter[str], dict | None, bytes]]]:
     """Clean a chunk of collected lines of one kind: per record (source, keep, reason, redactions,
     quality scores, the line to write: the record, or its reject entry)."""
-    cfg, redactor = _worker["cfg"], _worker["redactor"]
+    state = fileio.worker_state()
+    cfg, redactor = state["cfg"], state["redactor"]
     kind, lines = chunk
     out = []
     for raw in lines:
@@ -109,7 +107,7 @@ def main() -> None:
         chunks = (
             (kind, chunk) for kind in KINDS for chunk in fileio.read_chunks(src / f"{kind}.jsonl")
         )
-        for kind, results in fileio.map_ordered(clean_lines, chunks, jobs, _start_worker, (cfg,)):
+        for kind, results in fileio.map_ordered(clean_lines, chunks, jobs, _worker_state, (cfg,)):
             for source, keep, reason, counts, scores, line in results:
                 acc.seen(source)
                 redactions.update(counts)

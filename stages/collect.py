@@ -231,15 +231,15 @@ def reject_entry(
 
 # One worker's state (a process of its own when collect runs with several jobs; see fileio.map_ordered):
 # what the feedback decided (answers rated bad) and what `javis forget` removed.
-_worker: dict = {}
-
-
-def _start_worker(
+def _worker_state(
     bad_answers: dict[str, dict], forgotten: tuple[set[str], set[str]], max_bytes: int
-) -> None:
-    _worker.update(
-        bad_answers=bad_answers, forgotten=forgotten, max_bytes=max_bytes, redactor=Redactor()
-    )
+) -> dict:
+    return {
+        "bad_answers": bad_answers,
+        "forgotten": forgotten,
+        "max_bytes": max_bytes,
+        "redactor": Redactor(),
+    }
 
 
 def log_lines(
@@ -248,8 +248,9 @@ def log_lines(
     """Log lines of one file -> per line (kind or "rejected", the reject reason or "", the line to
     write). Lines are independent once the feedback is read, so chunks run in any process."""
     rel, name, lines = chunk
-    bad_answers, (forgotten_ids, forgotten_groups) = _worker["bad_answers"], _worker["forgotten"]
-    redactor, max_bytes = _worker["redactor"], _worker["max_bytes"]
+    state = fileio.worker_state()
+    bad_answers, (forgotten_ids, forgotten_groups) = state["bad_answers"], state["forgotten"]
+    redactor, max_bytes = state["redactor"], state["max_bytes"]
     out = []
     for number, raw in lines:
         line = fileio.parse_line(name, number, raw, max_bytes)
@@ -376,7 +377,7 @@ def main() -> None:
             for chunk in fileio.read_numbered_chunks(path)
         )
         init = (bad_answers, (forgotten_ids, forgotten_groups), cfg.max_line_bytes)
-        for rel, results in fileio.map_ordered(log_lines, chunks, jobs, _start_worker, init):
+        for rel, results in fileio.map_ordered(log_lines, chunks, jobs, _worker_state, init):
             for kind, reason, line in results:
                 acc.seen(rel)
                 w.write_line(kind, line)

@@ -89,11 +89,8 @@ def signature(record: dict, cfg: params.Dedupe) -> tuple[str, RMinHash]:
 
 
 # One worker's state (a process of its own when dedupe runs with several jobs; see fileio.map_ordered).
-_worker: dict = {}
-
-
-def _start_worker(cfg: params.Dedupe) -> None:
-    _worker["cfg"] = cfg
+def _worker_state(cfg: params.Dedupe) -> dict:
+    return {"cfg": cfg}
 
 
 def sign_lines(
@@ -106,7 +103,12 @@ def sign_lines(
     for raw in lines:
         record = orjson.loads(raw)
         out.append(
-            (record.get("source", "?"), record["id"], *signature(record, _worker["cfg"]), raw)
+            (
+                record.get("source", "?"),
+                record["id"],
+                *signature(record, fileio.worker_state()["cfg"]),
+                raw,
+            )
         )
     return kind, out
 
@@ -133,7 +135,7 @@ def main() -> None:
         chunks = (
             (kind, chunk) for kind in KINDS for chunk in fileio.read_chunks(src / f"{kind}.jsonl")
         )
-        for kind, results in fileio.map_ordered(sign_lines, chunks, jobs, _start_worker, (cfg,)):
+        for kind, results in fileio.map_ordered(sign_lines, chunks, jobs, _worker_state, (cfg,)):
             deduper = dedupers[kind]
             for source, record_id, h, m, line in results:
                 acc.seen(source)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import read_jsonl, write_jsonl
+from helpers import read_jsonl, write_jsonl
 
 from javis.core import params
 from stages import clean, collect, dedupe, split
@@ -553,7 +553,7 @@ def test_stages_write_the_same_bytes_with_one_and_two_jobs(workdir, monkeypatch,
     import logging
     import sys
 
-    from conftest import ROOT
+    from helpers import ROOT
 
     from javis.core import fileio
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY_GATE, copy_project, set_params, write_jsonl
+from helpers import TINY_GATE, copy_project, set_params, write_jsonl
 
 pytestmark = pytest.mark.slow
 

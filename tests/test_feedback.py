@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import read_jsonl
+from helpers import read_jsonl
 
 from javis.app import chat, cli
 from javis.data import feedback

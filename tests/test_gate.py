@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import LOSS_GATE, read_jsonl, set_params, sh, tiny_project
+from helpers import LOSS_GATE, read_jsonl, set_params, sh, tiny_project
 
 # The tiny model's generations are noise, so only the loss-based rules are judged here (LOSS_GATE);
 # the rules on generated text are tested on crafted results.

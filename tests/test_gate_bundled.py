@@ -17,7 +17,7 @@ import random
 import sys
 
 import pytest
-from conftest import (
+from helpers import (
     LOSS_GATE,
     TINY_GATE,
     copy_project,

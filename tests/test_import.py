@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, copy_project, read_jsonl, write_jsonl
+from helpers import ROOT, copy_project, read_jsonl, write_jsonl
 
 from javis.core import params
 from javis.data import importers

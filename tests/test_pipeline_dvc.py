@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_project, read_jsonl, write_jsonl
+from helpers import copy_project, read_jsonl, write_jsonl
 
 DATA_STAGES = ["collect", "clean", "dedupe", "split"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import malformed
 import pytest
-from conftest import ROOT, read_jsonl, write_jsonl
+from helpers import ROOT, read_jsonl, write_jsonl
 
 from javis.core import fileio, params
 from javis.data import importers

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, set_params, tiny_project, write_jsonl
+from helpers import copy_project, set_params, tiny_project, write_jsonl
 
 BUCKET = "javis-reliability"
 ENV = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import read_jsonl, set_params, tiny_project, write_jsonl
+from helpers import read_jsonl, set_params, tiny_project, write_jsonl
 
 from javis.core import params
 from javis.release import versions
@@ -323,7 +323,7 @@ def test_versions_and_compare_commands(released):
 
 
 def test_base_swap_makes_the_next_release_major(released, tmp_path, monkeypatch):
-    from conftest import make_base
+    from helpers import make_base
 
     repo = released["repo"]
     other = make_base(tmp_path / "other-base", seed=1)

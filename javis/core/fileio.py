@@ -9,7 +9,9 @@ so a crashed stage never leaves a partial file under the final name.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import shutil
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -128,6 +130,35 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
+@contextlib.contextmanager
+def replace_dir(out: str | Path) -> Iterator[Path]:
+    """A temp folder beside `out` to build a whole folder in; on success it replaces `out` (removed
+    first when it exists), on failure it is removed. `out` is whole or absent, never half written."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o777 & ~_UMASK)  # mkdtemp makes 0700; a finished folder gets the usual mode
+    try:
+        yield tmp
+        if out.is_symlink() or out.is_file():
+            out.unlink()
+        elif out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     """Atomically write pretty, key-sorted JSON (stable bytes for git and DVC)."""
     with atomic_open(path) as f:
@@ -204,20 +235,39 @@ def read_numbered_chunks(path: str | Path, size: int = 500) -> Iterator[list[tup
         yield chunk
 
 
+# One worker process's state, set once by `map_ordered` from `init(*initargs)`; a chunk function
+# reads it with `worker_state()` (the same in this process when the map runs with one job).
+_WORKER_STATE: dict[str, Any] = {}
+
+
+def worker_state() -> dict[str, Any]:
+    """The state `map_ordered`'s `init` returned, in the process running the chunk function."""
+    return _WORKER_STATE
+
+
+def _install_worker(init: Any, initargs: tuple) -> None:
+    _WORKER_STATE.clear()
+    _WORKER_STATE.update(init(*initargs))
+
+
 def map_ordered(
-    fn: Any, chunks: Iterator, n_jobs: int, initializer: Any = None, initargs: tuple = ()
+    fn: Any, chunks: Iterator, n_jobs: int, init: Any = None, initargs: tuple = ()
 ) -> Iterator:
     """`fn(chunk)` for every chunk, in order: in this process when `n_jobs` is 1, else in a pool
-    of `n_jobs` processes with at most 2 x `n_jobs` chunks in flight (memory stays bounded)."""
+    of `n_jobs` processes with at most 2 x `n_jobs` chunks in flight (memory stays bounded).
+    `init(*initargs)` returns each worker's state (a dict), read by `fn` with `worker_state()`."""
     if n_jobs <= 1:
-        if initializer is not None:
-            initializer(*initargs)
+        if init is not None:
+            _install_worker(init, initargs)
         yield from map(fn, chunks)
         return
     import multiprocessing
     from collections import deque
 
-    with multiprocessing.get_context().Pool(n_jobs, initializer, initargs) as pool:
+    args = (init, initargs) if init is not None else ()
+    with multiprocessing.get_context().Pool(
+        n_jobs, _install_worker if args else None, args
+    ) as pool:
         pending: deque = deque()
         for chunk in chunks:
             pending.append(pool.apply_async(fn, (chunk,)))

@@ -1,0 +1,255 @@
+"""Helpers shared by the tests (imported as `from helpers import ...`): a tiny ChatML tokenizer and
+Llama base made here, never downloaded; JSONL files; the project copied into a temp git + DVC repo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+CORPUS = [
+    "system user assistant tool You are JAVIS, the personal assistant of Minjun Kim.",
+    "Hello! How are you? I am fine, thank you. What is the weather in Seoul today?",
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Seoul"}}\n</tool_call>',
+    "안녕하세요 저는 자비스입니다. 무엇을 도와드릴까요? 서울 날씨는 맑아요.",
+    "# Tools You may call one or more functions to assist with the user query.",
+    "0123456789 {}[]()<>:;,.!?'\"-_/\\|@#$%^&*+=~`",
+]
+
+
+def make_tokenizer(path: Path | None = None):
+    """A byte-level BPE tokenizer (~500 tokens) with the ChatML special tokens, trained in ms."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=500, special_tokens=SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(CORPUS * 4, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+    )
+    if path is not None:
+        fast.save_pretrained(path)
+    return fast
+
+
+def make_base(path: Path, seed: int = 0) -> Path:
+    """A tiny random Llama (2 layers, width 64) and its tokenizer saved as a plain HF folder."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = make_tokenizer(path)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(path)
+    return path
+
+
+# --- the project in a temp folder (data stages, DVC) ---------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    """Rows are dicts (written as JSON) or str (written as they are: for broken lines)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write((row if isinstance(row, str) else json.dumps(row, ensure_ascii=False)) + "\n")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    return [
+        json.loads(line)
+        for line in Path(path).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def copy_project(dest: Path) -> Path:
+    """A git + DVC repository holding a copy of this project's code, params and examples."""
+    import shutil
+    import subprocess
+
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("javis", "stages", "examples"):
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    for name in (
+        "dvc.yaml",
+        "params.yaml",
+        ".dvcignore",
+        ".gitignore",
+        "data/split_index.json",
+        "data/forgotten.jsonl",
+        "models/adapters/.gitignore",
+    ):
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, dest / name)
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+
+    def run(*cmd: str) -> None:
+        subprocess.run(cmd, cwd=dest, env=env, check=True, capture_output=True)
+
+    run("git", "init", "-q", "-b", "main")
+    run("dvc", "init", "-q")
+    run("dvc", "config", "core.analytics", "false")
+    (dest / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    (dest / "data" / "feedback").mkdir(parents=True, exist_ok=True)
+    run("dvc", "add", "-q", "data/raw", "data/feedback")
+    run("git", "add", "-A")
+    run("git", "commit", "-q", "-m", "init")
+    return dest
+
+
+def set_params(repo: Path, **sections: dict) -> None:
+    """Override params.yaml sections (deep-merged) in a project copy."""
+    import yaml
+
+    path = repo / "params.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def merge(into: dict, new: dict) -> None:
+        for k, v in new.items():
+            if isinstance(v, dict) and isinstance(into.get(k), dict):
+                merge(into[k], v)
+            else:
+                into[k] = v
+
+    merge(data, sections)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+TINY_TRAIN = {
+    "epochs": 1.0,
+    "max_steps": 2,
+    "batch_size": 4,
+    "max_length": 256,
+    "precision": "fp32",
+    "lora_r": 4,
+    "lora_alpha": 8,
+    "save_steps": 100,
+    "logging_steps": 1,
+}
+TINY_EVAL = {"max_new_tokens": 8, "max_examples": 6, "batch_size": 6}
+# A random tiny model's answers are noise: its releases pass on loss alone (gate logic is tested on crafted results).
+TINY_GATE = {
+    "gate": {
+        "max_loss_increase": 0.5,
+        "max_tool_accuracy_drop": 1.0,
+        "max_style_drop": 1.0,
+        "max_promise_drop": 1.0,
+        "min_win_rate_low": 0.0,
+        "max_persona_drop": 1.0,
+    }
+}
+
+
+# The shipped loss and win-rate rules (params.Gate defaults), the rules on generated text switched off:
+# for candidates whose short or noisy generations say nothing about style, tools or identity.
+LOSS_GATE = {
+    "max_loss_increase": 0.05,
+    "min_win_rate_low": 0.25,
+    "max_tool_accuracy_drop": 1.0,
+    "max_style_drop": 1.0,
+    "max_promise_drop": 1.0,
+    "max_persona_drop": 1.0,
+}
+
+
+def sh(repo: Path, *cmd: str, check: bool = True):
+    """Run a command in `repo`; with `check`, a failure shows the ends of its output."""
+    import subprocess
+
+    result = subprocess.run(list(cmd), cwd=repo, capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, f"{cmd}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    return result
+
+
+def tiny_project(dest: Path, base: Path) -> Path:
+    """A project copy whose whole DAG runs in seconds: the tiny base, 2 training steps, 6 eval examples."""
+    import subprocess
+
+    repo = copy_project(dest)
+    set_params(
+        repo,
+        base={"source": str(base), "name": "tiny-llama"},
+        train=TINY_TRAIN,
+        evaluate=TINY_EVAL,
+        release=TINY_GATE,
+    )
+    subprocess.run(
+        ["git", "commit", "-qam", "tiny settings"],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
+    )
+    return repo
+
+
+def shuffle_trained_answers(repo: Path, seed: int = 0) -> int:
+    """Permute the final answers of the plain (no tool) conversations that train on, in examples/raw/*;
+    test records keep theirs, so the candidate is judged on the true answers. Returns how many moved."""
+    import random
+
+    trained = {}
+    for r in read_jsonl(repo / "data/training/current/train.jsonl"):
+        meta = r.get("meta", {})
+        if str(meta.get("file", "")).startswith("examples/raw/"):
+            trained.setdefault(meta["file"], set()).add(meta["line"])
+    moved = 0
+    for name, lines in trained.items():
+        rows = read_jsonl(repo / name)
+        plain = [
+            i
+            for i in range(len(rows))
+            if i + 1 in lines
+            and not rows[i].get("tools")
+            and rows[i]["messages"][-1]["role"] == "assistant"
+            and isinstance(rows[i]["messages"][-1].get("content"), str)
+        ]
+        answers = [rows[i]["messages"][-1]["content"] for i in plain]
+        random.Random(seed).shuffle(answers)
+        for i, answer in zip(plain, answers, strict=True):
+            moved += rows[i]["messages"][-1]["content"] != answer
+            rows[i]["messages"][-1]["content"] = answer
+        write_jsonl(repo / name, rows)
+    return moved
