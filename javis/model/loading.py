@@ -39,6 +39,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 BASE_INFO = "javis_base.json"  # written by stages/base.py beside the weights
 TRAIN_INFO = "javis_train.json"  # written by stages/train.py beside the adapter
+BASELINE_INFO = "javis_baseline.json"  # written by stages/baseline.py into models/baseline/
+INIT_INFO = "javis_init.json"  # written by stages/init.py into models/init/
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
