@@ -59,15 +59,14 @@ def test_chat_answers_with_the_version(client, bot):
     assert r.status_code == 200
     assert r.json() == {"response": bot.reply(HI), "model_version": "base"}
     s = client.post("/api/chat/stream", json={"messages": HI})
-    assert (
-        s.status_code == 200
-        and s.headers["x-model-version"] == "base"
-        and s.text.strip() == bot.reply(HI)
-    )
+    assert s.status_code == 200
+    assert s.headers["x-model-version"] == "base"
+    assert s.text.strip() == bot.reply(HI)
     assert client.get("/api/version").json() == {"model_version": "base"}
     assert client.post("/api/chat", json={"messages": []}).status_code == 422
     bad = client.post("/api/chat", json={"messages": [*HI, {"role": "assistant", "content": "x"}]})
-    assert bad.status_code == 422 and "last message" in bad.json()["detail"]
+    assert bad.status_code == 422
+    assert "last message" in bad.json()["detail"]
 
 
 def test_feedback_is_validated_appended_and_listed(client, tmp_path):
@@ -81,11 +80,9 @@ def test_feedback_is_validated_appended_and_listed(client, tmp_path):
             "correction": "I'm well, thanks!",
         },
     )
-    assert (
-        ok.status_code == 200
-        and ok.json()["rating"] == "bad"
-        and ok.json()["file"].startswith("feedback-")
-    )
+    assert ok.status_code == 200
+    assert ok.json()["rating"] == "bad"
+    assert ok.json()["file"].startswith("feedback-")
     client.post(
         "/api/feedback",
         json={
@@ -99,7 +96,8 @@ def test_feedback_is_validated_appended_and_listed(client, tmp_path):
         "/api/feedback",
         json={"messages": HI, "response": "x", "model_version": "base", "rating": "meh"},
     )
-    assert bad.status_code == 422 and "rating" in bad.json()["detail"]
+    assert bad.status_code == 422
+    assert "rating" in bad.json()["detail"]
     written = lines(tmp_path / "feedback")
     assert [(x["rating"], x.get("correction"), x.get("score")) for x in written] == [
         ("bad", "I'm well, thanks!", None),
@@ -108,21 +106,20 @@ def test_feedback_is_validated_appended_and_listed(client, tmp_path):
     history = client.get("/api/history").json()
     assert [x["id"] for x in history] == [written[1]["id"], written[0]["id"]]  # newest first
     page = client.get("/history").text
-    assert (
-        "I&#x27;m well, thanks!" in page
-        and "&lt;script&gt;" in page
-        and "<script>alert" not in page
-    )
-    assert "2 rated answers" in page and "👍 5/5" in page
+    assert "I&#x27;m well, thanks!" in page
+    assert "&lt;script&gt;" in page
+    assert "<script>alert" not in page
+    assert "2 rated answers" in page
+    assert "👍 5/5" in page
 
 
 def test_page_shows_the_version_and_is_self_contained(client):
     page = client.get("/").text
     assert '<span id="version" title="the version answering">base</span>' in page
-    assert "correct it" in page and "/api/feedback" in page
-    assert (
-        "http://" not in page and "https://" not in page
-    )  # no CDN, nothing fetched from elsewhere
+    assert "correct it" in page
+    assert "/api/feedback" in page
+    assert "http://" not in page  # no CDN, nothing fetched from elsewhere
+    assert "https://" not in page
 
 
 def test_cross_site_posts_are_refused(client):
@@ -154,13 +151,15 @@ def test_a_deploy_switch_reloads_the_model(tmp_path):
         return chat.Bot(None, None, version)
 
     bots = serve.Deployed(load, current)
-    assert bots.get().version == "base" and bots.get().version == "base"
+    assert bots.get().version == "base"
+    assert bots.get().version == "base"
     os.symlink(adapters / "javis-v0.1", current)
     assert bots.get().version == "javis-v0.1"
     tmp = tmp_path / "next"
     os.symlink(adapters / "javis-v0.2", tmp)
     os.replace(tmp, current)  # how `javis deploy` switches
-    assert bots.get().version == "javis-v0.2" and bots.get().version == "javis-v0.2"
+    assert bots.get().version == "javis-v0.2"
+    assert bots.get().version == "javis-v0.2"
     assert loads == ["base", "javis-v0.1", "javis-v0.2"]
 
 
@@ -246,15 +245,13 @@ def test_browser_chat_and_correct_an_answer(chromium, server, bot, tmp_path):
     got = lines(folder)
     assert len(got) == 2
     fixed, good = got
-    assert (
-        fixed["rating"] == "bad"
-        and fixed["correction"] == correction
-        and fixed["model_version"] == "base"
-    )
-    assert (
-        fixed["messages"] == [{"role": "user", "content": question}] and fixed["response"] == shown
-    )
-    assert good["rating"] == "good" and good["messages"][:2] == [
+    assert fixed["rating"] == "bad"
+    assert fixed["correction"] == correction
+    assert fixed["model_version"] == "base"
+    assert fixed["messages"] == [{"role": "user", "content": question}]
+    assert fixed["response"] == shown
+    assert good["rating"] == "good"
+    assert good["messages"][:2] == [
         {"role": "user", "content": question},
         {"role": "assistant", "content": correction},
     ]
@@ -286,7 +283,8 @@ def test_javis_serve_command(bot, workdir, monkeypatch, capsys):
         uvicorn, "run", lambda app, host, port, **kw: ran.update(app=app, host=host, port=port)
     )
     assert cli.main(["serve", "--port", "9999"]) == 0
-    assert ran["host"] == "127.0.0.1" and ran["port"] == 9999
+    assert ran["host"] == "127.0.0.1"
+    assert ran["port"] == 9999
     assert "base on http://127.0.0.1:9999/" in capsys.readouterr().out
     assert [r.path for r in ran["app"].routes if r.path.startswith(("/api", "/history"))] == [
         "/api/version",
