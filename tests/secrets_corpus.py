@@ -52,6 +52,8 @@ PHONE_5 = "031-725-9988"
 INTL_1 = "+1 415 555 0134"
 INTL_2 = "+44 20 7946 0321"
 INTL_3 = "+81 3-5555-0142"
+INTL_4 = "(415) 555-0198"  # no +: written as a North American number
+INTL_5 = "4155550177"  # no +, no grouping: beside "call me at"
 RRN_1 = "900915-1234567"
 RRN_2 = "021107-4123456"
 RRN_3 = "851231-5123456"
@@ -59,6 +61,7 @@ CARD_1 = "4111 1111 1111 1111"
 CARD_2 = "5555-5555-5555-4444"
 CARD_3 = "378282246310005"
 CARD_4 = "4012888888881881"
+CARD_5 = "5500000000000004"  # bare, in a tool call's `card` argument
 # Only reaches reject files: a secret cut by the reject's size limit must not leak its first part.
 CUT_KEY = "AKIAZ8Y7X6W5V4U3T2S1"
 CUT_PW = "Cut-Me-Not-7781"
@@ -97,6 +100,8 @@ PLANTED: list[tuple[str, str]] = [
     ("PII:phone_intl", INTL_1),
     ("PII:phone_intl", INTL_2),
     ("PII:phone_intl", INTL_3),
+    ("PII:phone_intl", INTL_4),
+    ("PII:phone_intl", INTL_5),
     ("PII:rrn", RRN_1),
     ("PII:rrn", RRN_2),
     ("PII:rrn", RRN_3),
@@ -104,6 +109,7 @@ PLANTED: list[tuple[str, str]] = [
     ("PII:card", CARD_2),
     ("PII:card", CARD_3),
     ("PII:card", CARD_4),
+    ("PII:card", CARD_5),
     ("SECRET:aws_key", CUT_KEY),
     ("SECRET:password", CUT_PW),
 ]
@@ -416,6 +422,21 @@ def raw_lines() -> list[dict | str]:
                 u("누가 이 메시지 보냈어?", name=EMAIL_1),
                 a("회사 보안팀이 보낸 공지예요."),
             ]
+        },
+        {
+            "messages": [
+                u(f"My cell is {INTL_4}; if I don't answer, call me at {INTL_5}."),
+                a("Saved both numbers to your contact card."),
+            ]
+        },
+        {
+            "messages": [
+                u("Pay the gas bill with the other card."),
+                call("pay", {"card": CARD_5, "amount": 31500}),
+                {"role": "tool", "tool_call_id": "call_1", "content": '{"ok": true}'},
+                a("Paid 31,500 won for gas."),
+            ],
+            "tools": TOOLS,
         },
         # Records the stages reject still hold the planted text: they must be redacted too.
         {

@@ -6,9 +6,16 @@ AKIAIOSFODNN7EXAMPLE, Stripe's and the card networks' test numbers, jwt.io's sam
 
 from __future__ import annotations
 
+import random
+import sys
+from pathlib import Path
+
 import pytest
 
-from javis.data.redact import Redactor, luhn_valid, rrn_valid
+from javis.data.redact import Redactor, card_valid, luhn_valid, rrn_valid
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = ROOT.parent / "shared" / "corpora"
 
 GITHUB = "ghp_" + "a1B2c3D4e5F6" * 3
 GITHUB_FINE = "github_pat_" + "11ABCDEFG0" * 8 + "xy"
@@ -86,6 +93,14 @@ PLANTED = [
     ("Charge 5555-5555-5555-4444 please", "5555-5555-5555-4444", "PII:card"),
     ("amex 378282246310005 expires 12/27", "378282246310005", "PII:card"),
     ("card no. 4012888888881881.", "4012888888881881", "PII:card"),
+    ("체크카드 번호 5500000000000004 맞아?", "5500000000000004", "PII:card"),
+    ("Charge it to 6011 1111 1111 1117 today", "6011 1111 1111 1117", "PII:card"),
+    ("JCB 3530111333300000 로 결제", "3530111333300000", "PII:card"),
+    ("My cell is (415) 555-0198, text me.", "(415) 555-0198", "PII:phone_intl"),
+    ("Reach the front desk at 212-555-0143.", "212-555-0143", "PII:phone_intl"),
+    ("call me at 4155550100 tonight", "4155550100", "PII:phone_intl"),
+    ("WhatsApp 44 7700 900123 after six", "44 7700 900123", "PII:phone_intl"),
+    ("+14155550100 is the hotline", "+14155550100", "PII:phone_intl"),
 ]
 
 ORDINARY = [
@@ -131,6 +146,18 @@ ORDINARY = [
     "Call the API with `requests.get(url, timeout=10)`.",
     "Note: the meeting moved to Friday.",
     "전화 주세요! 저녁 7시 이후면 괜찮아요.",
+    # Numbers in arithmetic, ids, ISBNs and dates (LLaMA-Factory's demo sets and chat).
+    "Find the solution for 472547338 + 960397912423686. Numbers and symbols only, please.",
+    "472547338\n+960397912423686\n-------\n1007411131329104",
+    "answer 256626720691 + 1646615806005?\nThe result is:\n\n4212883012996",
+    "Provide a step-by-step calculation for 355909190063-746.",
+    "Could you work out 2930861750638 plus 52341951985411 for me?",
+    '{"title": "Harry Potter", "ISBN": "9780747542155"}',
+    "The tracking number is 123456789012.",
+    "user id 482910375561 logged in at 1679433381",
+    "I'll call you on 2026-11-27 at 10:00.",
+    "Call the API 100000000 times and count the errors.",
+    "카드 혜택은 2024-2025년에 바뀌어요.",
 ]
 
 
@@ -316,3 +343,257 @@ PEM_BODY = "MIIEowIBAAKCAQEAx4UbaDzY5xjW7ZtQWr5dqkG1Y0Vh3n7R2p9LmSxqT0b"
 )
 def test_private_key_blocks_in_any_shape(redactor: Redactor, text: str, expected: str) -> None:
     assert redactor.redact(text) == (expected, {"SECRET:private_key": 1})
+
+
+# --- numbers: cards and phone numbers against arithmetic and ids (issue 15, item 2) -------------
+
+# The LLaMA-Factory `dpo_en_demo.json` record whose numbers became `<PII:card>` and
+# `<PII:phone_intl>` (hiyouga/LLaMA-Factory, data/dpo_en_demo.json, Apache-2.0).
+DPO_ARITHMETIC = [
+    "Find the solution for 472547338 + 960397912423686. Numbers and symbols only, please.",
+    "472547338 + 960397912423686 = 960398384971024",
+    "To find the solution for 472547338 + 960397912423686, simply add the two numbers together:"
+    "\n\n472547338\n+960397912423686\n-------\n1007411131329104\n\nSo the sum is 1007411131329104.",
+]
+
+
+def test_the_arithmetic_sentence_of_dpo_en_demo_stays_as_it_is(redactor: Redactor) -> None:
+    text = DPO_ARITHMETIC[0]
+    out, counts = redactor.redact(text)
+    assert out == text, f"the sum's operands were redacted: {out!r}"
+    assert counts == {}, f"redactions counted on a sum: {counts}"
+
+
+def test_the_whole_dpo_en_demo_record_stays_as_it_is(redactor: Redactor) -> None:
+    out, counts = redactor.redact_texts(DPO_ARITHMETIC)
+    assert out == DPO_ARITHMETIC, f"a number of the record was redacted: {out!r}"
+    assert counts == {}, f"redactions counted on the record: {counts}"
+
+
+def _luhn_completed(body: str) -> str:
+    """`body` plus the check digit that makes it Luhn-valid."""
+    return next(body + d for d in "0123456789" if luhn_valid(body + d))
+
+
+def _random_luhn_numbers(prefixes: tuple[str, ...], length: int, n: int) -> list[str]:
+    rng = random.Random(15)
+    out = []
+    for i in range(n):
+        prefix = prefixes[i % len(prefixes)]
+        body = prefix + "".join(rng.choice("0123456789") for _ in range(length - len(prefix) - 1))
+        out.append(_luhn_completed(body))
+    return out
+
+
+# Prefixes no card network issues (1 airlines, 7 petroleum, 8 telecom, 9 national use; 2 outside
+# Mastercard's 2221-2720 and Mir's 2200-2204; 3 outside Amex, Diners and JCB).
+BAD_IIN = ("1", "7", "8", "9", "20", "21", "28", "29", "31", "32", "33", "350", "3590")
+BAD_IIN_NUMBERS = _random_luhn_numbers(BAD_IIN, 16, 60) + _random_luhn_numbers(BAD_IIN, 15, 30)
+
+
+def test_bad_iin_numbers_are_luhn_valid_but_no_card_number() -> None:
+    assert all(luhn_valid(n) for n in BAD_IIN_NUMBERS), "every test number passes Luhn"
+    assert not [n for n in BAD_IIN_NUMBERS if card_valid(n)], "no test number has an issuer prefix"
+
+
+@pytest.mark.parametrize("number", BAD_IIN_NUMBERS[:40:3])
+def test_luhn_valid_numbers_with_a_bad_issuer_prefix_are_no_card(
+    redactor: Redactor, number: str
+) -> None:
+    grouped = " ".join(number[i : i + 4] for i in range(0, 16, 4))
+    for text in (f"card {number}", f"카드 {grouped} 결제", f"{number} (credit)"):
+        out, counts = redactor.redact(text)
+        assert "PII:card" not in counts, f"{text!r} became {out!r}"
+
+
+def test_one_random_luhn_valid_number_in_ten_is_still_no_card_without_a_word(
+    redactor: Redactor,
+) -> None:
+    """A Luhn check alone passes one random number in ten; with an issuer prefix (4, Visa) bare
+    runs still need a card word."""
+    visa_like = _random_luhn_numbers(("4",), 16, 50)
+    assert all(card_valid(n) for n in visa_like), "each has Visa's prefix, length and Luhn"
+    hits = [n for n in visa_like if redactor.redact(f"the sum is {n}.")[1]]
+    assert hits == [], f"bare numbers without a card word redacted: {hits}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "card 4111111111111111",
+        "my credit card is 4111111111111111",
+        "4111111111111111 is my Visa",
+        "결제 카드 4111111111111111 로 해 줘",
+        "cc# 4111111111111111",
+    ],
+)
+def test_a_bare_16_digit_run_with_a_card_word_is_a_card(redactor: Redactor, text: str) -> None:
+    out, counts = redactor.redact(text)
+    assert counts == {"PII:card": 1}, f"{text!r} gave {counts}"
+    assert out == text.replace("4111111111111111", "<PII:card>"), f"{text!r} became {out!r}"
+
+
+def test_a_bare_16_digit_run_without_a_card_word_is_no_card(redactor: Redactor) -> None:
+    text = "The answer is 4111111111111111."
+    assert redactor.redact(text) == (text, {}), "a bare valid-looking number alone stays"
+
+
+@pytest.mark.parametrize(
+    "card", ["4111 1111 1111 1111", "5500-0000-0000-0004", "3782 822463 10005", "3056 930902 5904"]
+)
+def test_a_formatted_test_card_is_caught_without_a_word(redactor: Redactor, card: str) -> None:
+    text = f"here: {card} thanks"
+    out, counts = redactor.redact(text)
+    assert counts == {"PII:card": 1}, f"{card!r} gave {counts}"
+    assert out == "here: <PII:card> thanks", f"{card!r}: {out!r}"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "4111 1111 11111111",  # mixed grouping
+        "4111-1111 1111-1111",  # mixed separators
+        "3782 8224 6310 005",  # Amex's 15 digits in groups of 4
+        "4111 1111 1111 1111 1111",  # a fifth group: a longer number
+    ],
+)
+def test_implausibly_grouped_numbers_are_no_card(redactor: Redactor, number: str) -> None:
+    text = f"번호 {number} 확인"
+    assert redactor.redact(text) == (text, {}), f"{number!r} was redacted"
+
+
+def test_a_card_word_in_the_previous_turn_counts(redactor: Redactor) -> None:
+    record = {
+        "messages": [
+            {"role": "user", "content": "내 카드 번호 기억해?"},
+            {"role": "assistant", "content": "네, 4012888888881881 이에요."},
+        ]
+    }
+    assert redactor.redact_record(record) == {"PII:card": 1}, "the answer's number is a card"
+    assert record["messages"][1]["content"] == "네, <PII:card> 이에요.", record
+
+
+def test_a_tool_argument_named_card_counts_as_its_word(redactor: Redactor) -> None:
+    call = {"name": "pay", "arguments": {"card": "4012888888881881", "amount": 48200}}
+    record = {"messages": [{"role": "assistant", "content": None, "tool_calls": [call]}]}
+    assert redactor.redact_record(record) == {"PII:card": 1}, "the `card` key is the card word"
+    assert call["arguments"] == {"card": "<PII:card>", "amount": 48200}, call
+
+
+def test_a_number_far_from_the_card_word_is_no_card(redactor: Redactor) -> None:
+    text = "My card was declined yesterday, so I solved this instead: 4111111111111111 - 1"
+    assert redactor.redact(text) == (text, {}), "the word is over 48 characters before it"
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "010-1234-5678",
+        "01012345678",
+        "010 1234 5678",
+        "010.1234.5678",
+        "02-123-4567",
+        "02-1234-5678",
+        "031-987-6543",
+        "(02) 555-1234",
+        "070-1234-5678",
+        "+82 10-1234-5678",
+        "+82-10-1234-5678",
+        "+821012345678",
+    ],
+)
+def test_korean_phone_formats_are_still_caught(redactor: Redactor, phone: str) -> None:
+    text = f"제 번호는 {phone}이에요."
+    out, counts = redactor.redact(text)
+    assert counts == {"PII:phone_kr": 1}, f"{phone!r} gave {counts}"
+    assert out == "제 번호는 <PII:phone_kr>이에요.", f"{phone!r}: {out!r}"
+
+
+def test_plus_82_mobile_number_is_caught(redactor: Redactor) -> None:
+    out, counts = redactor.redact("From abroad: +82 10-1234-5678")
+    assert out == "From abroad: <PII:phone_kr>", out
+    assert counts == {"PII:phone_kr": 1}, counts
+
+
+def test_call_me_at_a_korean_mobile_is_caught(redactor: Redactor) -> None:
+    out, counts = redactor.redact("call me at 010-9876-5432 after 6")
+    assert out == "call me at <PII:phone_kr> after 6", out
+    assert counts == {"PII:phone_kr": 1}, counts
+
+
+@pytest.mark.parametrize("number", ["123456789012", "4155550100", "44 7700 900123"])
+def test_a_bare_number_is_no_phone_without_a_phone_word(redactor: Redactor, number: str) -> None:
+    text = f"Order id {number} shipped."
+    assert redactor.redact(text) == (text, {}), f"{number!r} was redacted"
+
+
+def test_the_same_number_beside_a_phone_word_is_a_phone(redactor: Redactor) -> None:
+    out, counts = redactor.redact("My mobile: 4155550100.")
+    assert out == "My mobile: <PII:phone_intl>.", out
+    assert counts == {"PII:phone_intl": 1}, counts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "472547338\n+960397912423686",
+        "5 +14155550100 = 14155550105",
+        "(12) +3456789012",
+    ],
+)
+def test_a_plus_number_that_is_a_sum_s_operand_is_no_phone(redactor: Redactor, text: str) -> None:
+    assert redactor.redact(text) == (text, {}), f"{text!r} was redacted"
+
+
+def test_a_plus_operand_beside_a_phone_word_is_a_phone(redactor: Redactor) -> None:
+    out, counts = redactor.redact("phone 12\n+14155550100")
+    assert out == "phone 12\n<PII:phone_intl>", out
+    assert counts == {"PII:phone_intl": 1}, counts
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'll call you on 2026-11-27.", "Call center hours changed in 1999-2007.", "call 2026 11 27"],
+)
+def test_dates_beside_a_phone_word_are_no_phone(redactor: Redactor, text: str) -> None:
+    assert redactor.redact(text) == (text, {}), f"{text!r} was redacted"
+
+
+def _corpus_counts() -> dict[str, dict[str, int]]:
+    """Redactions per type in every file of ../shared/corpora, redacted record by record the way
+    `benchmarks/redaction_fp.py` does (one list of strings per record, in order)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import redaction_fp
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    redactor = Redactor()
+    out = {}
+    for path in sorted(p for p in CORPORA.rglob("*") if p.is_file()):
+        counts: dict[str, int] = {}
+        for strings in redaction_fp.records_of(path):
+            for kind, _ in redaction_fp.hits_in(redactor, strings):
+                counts[kind] = counts.get(kind, 0) + 1
+        out[str(path.relative_to(CORPORA))] = counts
+    return out
+
+
+# Reviewed by eye (`python benchmarks/redaction_fp.py --show`): every remaining number redaction in
+# the corpora. None: the LLaMA-Factory sets hold sums, ids, ISBNs and dates, no card or phone number.
+REVIEWED_NUMBER_HITS: dict[str, dict[str, int]] = {}
+
+
+@pytest.mark.skipif(not CORPORA.is_dir(), reason=f"no third-party corpora at {CORPORA}")
+def test_no_card_or_phone_redactions_on_the_third_party_corpora() -> None:
+    counts = _corpus_counts()
+    lf = [name for name in counts if name.startswith("llamafactory/") and name.endswith(".json")]
+    assert lf, f"no LLaMA-Factory set under {CORPORA}"
+    print(f"\nredactions per file in {CORPORA}:")
+    for name, c in counts.items():
+        print(f"  {name:45} {c or '-'}")
+    for name, c in counts.items():
+        want = REVIEWED_NUMBER_HITS.get(name, {})
+        for kind in ("PII:card", "PII:phone_intl"):
+            assert c.get(kind, 0) == want.get(kind, 0), (
+                f"{name}: {c.get(kind, 0)} {kind} redactions, reviewed {want.get(kind, 0)}"
+            )

@@ -1,10 +1,24 @@
 """Secret and PII redaction: every rule compiled into one regex, so a text is scanned once.
 
+One module, over the ~400-line guide on purpose: it is one table of rules (`RULES`, with the
+checks and label tables it refers to, ~560 lines) and the one engine that compiles that table into
+a regex (~180 lines); every rule's pattern is written for the engine's anchor scheme below, so the
+two are read together.
+
 A match becomes a typed placeholder (`<SECRET:aws_key>`, `<PII:email>`, ...). Rules that find a
 secret by its label ("password:", "api_key=", "Bearer", "비밀번호는") keep the label and replace only
-the value. Matches that a regex cannot judge alone are checked afterwards (card numbers by Luhn,
-resident registration numbers by their birth date, label values by their shape); a match that
-fails its check is left as it is and scanning resumes one character later.
+the value. Matches that a regex cannot judge alone are checked afterwards (card numbers by issuer
+prefix, length and Luhn, resident registration numbers by their birth date, label values by their
+shape); a match that fails its check is left as it is, the next rule on the same anchor is tried
+at that place, then scanning resumes one character later.
+
+Numbers are where ordinary text looks most like PII (sums, ids, ISBNs), so number rules also look
+at the words around a match (`Rule.words`, within `_NEAR_BEFORE`/`_NEAR_AFTER` characters; before
+a match, in the text as redacted so far, and in the end of the record's previous string): a bare
+digit run is a card only beside a card or payment word, a number without `+` is a phone number
+only beside a phone word unless it is written as one (`(650) 253-0000`), and a `+` number that is
+a sum's operand ("472547338\n+960397912423686") needs a phone word too. Measured on the
+LLaMA-Factory demo sets and the samples by `benchmarks/redaction_fp.py`.
 
 The secret patterns are adapted from gitleaks' default rules (gitleaks/gitleaks
 `config/gitleaks.toml`, cited by rule id) and detect-secrets' regex plugins (Yelp/detect-secrets
@@ -66,6 +80,8 @@ class Rule:
     the whole match (extended by `left`) is. `left` matches the text right before the anchor that
     belongs to the match; no `left` match, no redaction. `check(secret)` returns False for a match
     that is not a secret. An empty `placeholder` means the label found by `left` decides it.
+    When `needs_words(text, start, end)` is true for a match, it counts only with a `words` match
+    near it (see `Redactor._near`).
     """
 
     name: str
@@ -74,6 +90,8 @@ class Rule:
     pattern: str
     left: str = ""
     check: Callable[[str], bool] | None = None
+    words: re.Pattern[str] | None = None
+    needs_words: Callable[[str, int, int], bool] | None = None
 
 
 def luhn_valid(number: str) -> bool:
@@ -109,6 +127,88 @@ def rrn_valid(number: str) -> bool:
 def _intl_phone(value: str) -> bool:
     """E.164 allows at most 15 digits; fewer than 8 is a sum ("+1 2 3"), not a phone number."""
     return 8 <= sum(c.isdigit() for c in value) <= 15
+
+
+# Issuer prefixes (IIN ranges) of the card networks, with the lengths each issues: (first digits
+# from, to, lengths). Maestro: its 50, 56-58, 63 and 67 ranges (the rest of 6 is Discover, UnionPay
+# and RuPay). No network issues cards starting with 1 (airlines), 7 (petroleum), 8 (telecom) or 9
+# (national use) in this form, so ISBNs (978...) and most sums are no card at all.
+_CARD_RANGES: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    ("4", "4", (13, 16, 19)),  # Visa
+    ("51", "55", (16,)),  # Mastercard
+    ("2221", "2720", (16,)),  # Mastercard 2-series
+    ("2200", "2204", (16, 17, 18, 19)),  # Mir
+    ("34", "34", (15,)),  # American Express
+    ("37", "37", (15,)),
+    ("300", "305", (14, 15, 16, 17, 18, 19)),  # Diners Club
+    ("3095", "3095", (14, 15, 16, 17, 18, 19)),
+    ("36", "36", (14, 15, 16, 17, 18, 19)),
+    ("38", "39", (16, 17, 18, 19)),
+    ("3528", "3589", (16, 17, 18, 19)),  # JCB
+    ("6011", "6011", (16, 17, 18, 19)),  # Discover
+    ("644", "649", (16, 17, 18, 19)),
+    ("65", "65", (16, 17, 18, 19)),
+    ("62", "62", (16, 17, 18, 19)),  # UnionPay
+    ("60", "60", (16,)),  # RuPay
+    ("50", "50", (13, 14, 15, 16, 17, 18, 19)),  # Maestro
+    ("56", "58", (13, 14, 15, 16, 17, 18, 19)),
+    ("63", "63", (13, 14, 15, 16, 17, 18, 19)),
+    ("67", "67", (13, 14, 15, 16, 17, 18, 19)),
+)
+
+
+def card_valid(number: str) -> bool:
+    """A card number: an issuer's prefix, a length that issuer uses, and a valid Luhn checksum."""
+    digits = "".join(c for c in number if c.isdigit())
+    return luhn_valid(digits) and any(
+        lo <= digits[: len(lo)] <= hi and len(digits) in lengths for lo, hi, lengths in _CARD_RANGES
+    )
+
+
+# Words that make a number near them a card or a phone number. A word does not continue a longer
+# one ("discard", "function_call") nor a placeholder (`<PII:card>`: a second pass changes nothing).
+_W = r"(?<![A-Za-z0-9_:])"
+_CARD_WORDS = re.compile(
+    rf"(?i:{_W}(?:card|credit|debit|visa|master ?card|amex|american express|jcb|diners|unionpay"
+    rf"|maestro|cvc|cvv|payment|cc(?![A-Za-z])))|카드|신용|결제"
+)
+# "call" only as calling someone ("call me at", "call 415...", "call back"): "call the API
+# 100000000 times" is code.
+_PHONE_WORDS = re.compile(
+    rf"(?i:{_W}(?:phone|telephone|tel(?![A-Za-z])|mobile|cell|whatsapp|fax|sms"
+    r"|call(?:s|ed|ing)?(?=[ \t]{1,4}(?:(?:me|us|him|her|them|at|on|back)(?![A-Za-z])|[0-9+(]))))"
+    r"|전화|휴대폰|핸드폰|연락처|电话|電話|手机"
+)
+# A phone number written as one, needing no word: North American (`(650) 253-0000`,
+# `415-555-0100`, `1-800-555-0199`; area and exchange codes start with 2..9).
+_NANP = re.compile(
+    r"(?:1[ .-])?(?:\([2-9][0-9]{2}\) ?[2-9][0-9]{2}-|[2-9][0-9]{2}-[2-9][0-9]{2}-"
+    r"|[2-9][0-9]{2}\.[2-9][0-9]{2}\.)[0-9]{4}"
+)
+# A `+` number that is the operand of a sum: a number or a closing bracket before it (across
+# spaces and newlines), or `=` after it.
+_OPERAND_BEFORE = re.compile(r"[0-9)\]][ \t\r\n]{0,8}\Z")
+_OPERAND_AFTER = re.compile(r"[ \t]{0,8}=")
+_PHONE_END = r"(?![0-9A-Za-z]|[ .-][0-9]|[.-][A-Za-z])"
+# After a number's first digit: not a date or a year range, even beside "call" ("I'll call you
+# on 2026-11-27", "1999-2007").
+_YEAR = r"(?:(?<=1)[89][0-9]{2}|(?<=2)[0-9]{3})"  # the rest of 1800..2999, after its first digit
+_NOT_DATE = rf"(?!{_YEAR}(?:-[01][0-9]-[0-3][0-9]| [01][0-9] [0-3][0-9]|-[12][0-9]{{3}}(?![0-9])))"
+
+
+def _bare(text: str, start: int, end: int) -> bool:
+    """A digit run without separators (`4111111111111111`, not `4111 1111 1111 1111`)."""
+    return text[start:end].isdigit()
+
+
+def _not_phone_shaped(text: str, start: int, end: int) -> bool:
+    return _NANP.fullmatch(text, start, end) is None
+
+
+def _operand(text: str, start: int, end: int) -> bool:
+    return bool(
+        _OPERAND_BEFORE.search(text, max(0, start - 16), start) or _OPERAND_AFTER.match(text, end)
+    )
 
 
 _DIGIT, _LETTER, _UPPER, _LOWER = (re.compile(c) for c in ("[0-9]", "[^\\W\\d_]", "[A-Z]", "[a-z]"))
@@ -395,44 +495,85 @@ RULES: tuple[Rule, ...] = (
         rf"{_NUM_START}(?:(?<=\+)82[ .-]?(?:\(0\))?|(?<=\()0|(?<=0))(?:1[016789]|2|[3-6][1-5]|70)"
         r"(?:[0-9]{7,8}|(?:[ .-]|\)[ \t]?)[0-9]{3,4}[ .-][0-9]{4})(?![0-9])",
     ),
-    # PII: international numbers with a + prefix (E.164: 8..15 digits in all, `_intl_phone`).
+    # PII: international numbers with a + prefix (E.164: 8..15 digits in all, `_intl_phone`); as
+    # the operand of a sum ("472547338 +960397912423686 ="), only beside a phone word.
     Rule(
         "phone_intl",
         "PII:phone_intl",
         "+",
         rf"{_NUM_START}[1-9][0-9]{{0,2}}(?:[ .-]?\([0-9]{{1,4}}\))?(?:[ .-]?[0-9]{{1,4}}){{2,5}}(?![0-9])",
         check=_intl_phone,
+        words=_PHONE_WORDS,
+        needs_words=_operand,
     ),
-    # PII: payment card numbers, 13..19 digits in groups of 4 (or Amex 4-6-5), Luhn-valid only. No
-    # card number starts with 0 (ISO/IEC 7812), and one that goes on "-abc" is a UUID.
+    # PII: payment card numbers (`card_valid`: issuer prefix, length, Luhn), grouped as printed on
+    # cards, one separator throughout: 4-4-4-4 (16 digits), 4-6-5 (Amex, 15) or 4-6-4 (Diners, 14);
+    # or unseparated (13..19 digits), then only beside a card or payment word ("card no.", "카드").
+    # Anchors 2..6: the first digit of every issuer's prefix. One that goes on "-abc" is a UUID.
     Rule(
         "card",
         "PII:card",
-        _DIGITS[1:],
-        rf"{_NUM_START}(?:[0-9]{{3}}[ -]?[0-9]{{4}}[ -]?[0-9]{{4}}[ -]?[0-9]{{1,7}}"
-        r"|[0-9]{3}[ -]?[0-9]{6}[ -]?[0-9]{4,5})(?![0-9A-Za-z]|-[0-9A-Za-z])",
-        check=luhn_valid,
+        "23456",
+        rf"{_NUM_START}(?=[0-9 -]{{12}})(?<![0-9] .)(?:[0-9]{{12,18}}"
+        r"|[0-9]{3}(?: [0-9]{4}){3}(?! [0-9]{4}(?![0-9]))|[0-9]{3}(?:-[0-9]{4}){3}"
+        r"|[0-9]{3} [0-9]{6} [0-9]{4,5}|[0-9]{3}-[0-9]{6}-[0-9]{4,5})"
+        r"(?![0-9A-Za-z]|[.-][0-9A-Za-z])",
+        check=card_valid,
+        words=_CARD_WORDS,
+        needs_words=_bare,
+    ),
+    # PII: phone numbers without a + (a + number or a Korean one is matched above): written as a
+    # North American number (`_NANP`), or any 8..15 digits (single spaces or dashes between) beside
+    # a phone word ("call me at 4155550100", "WhatsApp 44 7700 900123"). Not inside a longer
+    # number, a version or an id.
+    Rule(
+        "phone_plain",
+        "PII:phone_intl",
+        _DIGITS,
+        rf"{_NUM_START}(?=[0-9 ().-]{{7}})(?<![0-9][ -].)"
+        r"(?:(?<=1)[ .-](?:\([2-9][0-9]{2}\) ?[0-9]{3}-|[2-9][0-9]{2}-[0-9]{3}-"
+        r"|[2-9][0-9]{2}\.[0-9]{3}\.)[0-9]{4}"
+        r"|(?<=[2-9])[0-9]{2}(?:-[0-9]{3}-|\.[0-9]{3}\.)[0-9]{4}"
+        rf"|{_NOT_DATE}(?:[ -]?[0-9]){{7,14}}){_PHONE_END}",
+        check=_intl_phone,
+        words=_PHONE_WORDS,
+        needs_words=_not_phone_shaped,
+    ),
+    Rule(
+        "phone_paren",
+        "PII:phone_intl",
+        "(",
+        rf"{_START}[2-9][0-9]{{2}}\) ?[0-9]{{3}}-[0-9]{{4}}{_PHONE_END}",
+        check=_intl_phone,
+        words=_PHONE_WORDS,
+        needs_words=_not_phone_shaped,
     ),
 )
 
 
-def _combined(rules: tuple[Rule, ...]) -> tuple[re.Pattern[str], dict[str, Rule]]:
+def _combined(
+    rules: tuple[Rule, ...],
+) -> tuple[re.Pattern[str], dict[str, Rule], dict[str, list[tuple[str, str]]]]:
     """One regex: an alternation over anchor characters, each holding its rules' alternatives.
 
     Each alternative ends in an empty named group that identifies the rule (`match.lastgroup`):
     leading with it would cost `re` a jump per alternative tried. Digits come first: in chat they
-    are the most frequent anchors.
+    are the most frequent anchors. Also returns, per anchor, its (group, `anchor(?:body)`) in
+    order: each alternative on its own, to try the next rules where one fails its check.
     """
     by_anchor: dict[str, list[str]] = {}
     groups: dict[str, Rule] = {}
+    alone: dict[str, list[tuple[str, str]]] = {}
     for rule in rules:
         for i, anchor in enumerate(rule.anchors):
             group = f"{rule.name}__{i}"
             groups[group] = rule
-            body = rule.pattern.replace("(?P<v>", f"(?P<{group}__v>")
-            by_anchor.setdefault(anchor, []).append(f"{body}(?P<{group}>)")
+            body = rule.pattern.replace("(?P<v>", f"(?P<{group}__v>") + f"(?P<{group}>)"
+            by_anchor.setdefault(anchor, []).append(body)
+            alone.setdefault(anchor, []).append((group, f"{re.escape(anchor)}(?:{body})"))
     order = sorted(by_anchor, key=lambda a: (not a.isdigit(), a.isalpha(), not a.isascii(), a))
-    return re.compile("|".join(_anchor_alternative(a, by_anchor[a]) for a in order)), groups
+    regex = re.compile("|".join(_anchor_alternative(a, by_anchor[a]) for a in order))
+    return regex, groups, alone
 
 
 def _anchor_alternative(anchor: str, bodies: list[str]) -> str:
@@ -444,34 +585,65 @@ def _anchor_alternative(anchor: str, bodies: list[str]) -> str:
     return f"{re.escape(anchor)}(?:{'|'.join(bodies)})"
 
 
+_NEAR_BEFORE = 48  # characters before a number where its card or phone word may be
+_NEAR_AFTER = 24  # ... and after it ("4111111111111111 is my Visa")
+_MESSAGE_KEYS = frozenset({"content", "name", "arguments"})  # the other keys are an object's
+
+
 class Redactor:
     """Replaces secrets and PII in text with typed placeholders, in one regex pass."""
 
     def __init__(self) -> None:
-        self._regex, self._groups = _combined(RULES)
+        self._regex, self._groups, alone = _combined(RULES)
         self._left = {rule.name: re.compile(rule.left) for rule in RULES if rule.left}
+        # Per group, the alternatives after it on the same anchor, each as its own regex.
+        self._then: dict[str, list[re.Pattern[str]]] = {
+            group: [re.compile(pattern) for _, pattern in same[k + 1 :]]
+            for same in alone.values()
+            for k, (group, _) in enumerate(same)
+        }
 
     def redact(self, text: str) -> tuple[str, Counter[str]]:
         """`text` with every secret and PII replaced, and the count per placeholder type."""
         counts: Counter[str] = Counter()
         return self._redact(text, counts), counts
 
-    def redact_record(self, record: dict) -> Counter[str]:
-        """Redact every text field of `record` in place; the counts per placeholder type."""
+    def redact_texts(self, texts: list[str]) -> tuple[list[str], Counter[str]]:
+        """Several strings of one record, in order: a card or phone word at the end of one counts
+        for a number at the start of the next ("내 카드 번호 기억해?" / "네, 4012888888881881")."""
         counts: Counter[str] = Counter()
+        out: list[str] = []
+        for text in texts:
+            out.append(self._redact(text, counts, out[-1] if out else ""))
+        return out, counts
+
+    def redact_record(self, record: dict) -> Counter[str]:
+        """Redact every text field of `record` in place; the counts per placeholder type.
+
+        Fields are redacted in order, each seeing the end of the one before (`redact_texts`); a
+        string inside a tool call's arguments object also sees its key (`{"card": "4111..."}`).
+        """
+        counts: Counter[str] = Counter()
+        before = ""
         for container, key in all_text_fields(record):
-            container[key] = self._redact(container[key], counts)
+            if key.__class__ is str and key not in _MESSAGE_KEYS:
+                before = f"{before[-_NEAR_BEFORE:]}\n{key}: "
+            before = container[key] = self._redact(container[key], counts, before)
         return counts
 
-    def _redact(self, text: str, counts: Counter[str]) -> str:
-        """`text` redacted; adds what it replaced to `counts`."""
+    def _redact(self, text: str, counts: Counter[str], before: str = "") -> str:
+        """`text` redacted; adds what it replaced to `counts`. `before`: the text that precedes
+        `text` (the end of the record's previous string), where a number's word may be."""
         match = self._regex.search(text)
         if match is None:
             return text
-        parts: list[str] = []
+        parts: list[str] = [before[-_NEAR_BEFORE:]] if before else []
+        head = len(parts)
         done = 0
         while match is not None:
-            found = self._resolve(text, match, done)
+            found = self._resolve(text, match, done, parts)
+            if found is None:
+                found = self._next_rule(text, match, done, parts)
             if found is None:
                 match = self._regex.search(text, match.start() + 1)
                 continue
@@ -482,12 +654,27 @@ class Redactor:
             done = end
             match = self._regex.search(text, max(end, match.end()))
         parts.append(text[done:])
-        return "".join(parts)
+        return "".join(parts[head:])
 
-    def _resolve(self, text: str, match: re.Match[str], done: int) -> tuple[int, int, str] | None:
+    def _next_rule(
+        self, text: str, failed: re.Match[str], done: int, parts: list[str]
+    ) -> tuple[int, int, str] | None:
+        """The first rule after the failed one on its anchor that matches there and holds."""
+        for regex in self._then[failed.lastgroup or ""]:
+            match = regex.match(text, failed.start())
+            if match is not None:
+                found = self._resolve(text, match, done, parts)
+                if found is not None:
+                    return found
+        return None
+
+    def _resolve(
+        self, text: str, match: re.Match[str], done: int, parts: list[str]
+    ) -> tuple[int, int, str] | None:
         """The span to replace and its placeholder, or None when the match is no secret.
 
         `done`: where the text is already redacted; nothing before it is looked at again.
+        `parts`: the output so far (what comes before `done`), for `_near`.
         """
         group = match.lastgroup or ""
         rule = self._groups[group]
@@ -514,6 +701,9 @@ class Redactor:
         secret = text[start:end]
         if check is not None and not check(secret):
             return None
+        if rule.needs_words is not None and rule.needs_words(text, start, end):
+            if not self._near(rule.words, text, start, end, done, parts):
+                return None
         if placeholder == "SECRET:generic_api_key" and rule.name != "anthropic_key":
             # A labelled value in a known format is typed by it: "token: ghp_..." is a GitHub token.
             placeholder = self._specific(secret) or placeholder
@@ -524,6 +714,24 @@ class Redactor:
         ):
             return None
         return start, end, placeholder
+
+    @staticmethod
+    def _near(
+        words: re.Pattern[str] | None, text: str, start: int, end: int, done: int, parts: list[str]
+    ) -> bool:
+        """A `words` match within `_NEAR_BEFORE` characters before `start` or `_NEAR_AFTER` after
+        `end`. Before it, the text is read as redacted so far (the output, then `text[done:start]`),
+        so that redacting the output again finds the same words."""
+        if words is None:
+            return False
+        before = text[max(done, start - _NEAR_BEFORE) : start]
+        i = len(parts)
+        while len(before) < _NEAR_BEFORE and i:
+            i -= 1
+            before = parts[i] + before
+        return bool(
+            words.search(before[-_NEAR_BEFORE:]) or words.search(text[end : end + _NEAR_AFTER])
+        )
 
     def _specific(self, value: str) -> str | None:
         """The placeholder of a rule that finds exactly `value` (a known key format), if any."""
