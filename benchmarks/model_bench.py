@@ -2,15 +2,15 @@
 
     python benchmarks/run.py --only train,eval     # both parts (~10 min on 2 cores)
 
-- train: our train stage's SFT trainer (`stages.train.sft_trainer`: exact length buckets, no
+- train: our train stage's SFT trainer (`javis.model.training.sft_trainer`: exact length buckets, no
   gradient checkpointing, bf16 where the hardware has it) against TRL's `SFTTrainer` with its
   defaults (random batches padded to the longest, gradient checkpointing on; precision as ours
   picks it: TRL would default to bf16 even where the CPU lacks it), on the same training split, LoRA, learning rate, batch size, steps and seed. Both train on
   assistant tokens only, so their losses are the same quantity. Reported: non-padding tokens per
   second of training (model load and tokenisation excluded), the ratio, each run's loss per step,
   and each resulting adapter's loss on the validation split, measured the same way
-  (`javis.model.assistant_nll`): the loss curves must agree for the speed to count.
-- eval: the evaluate stage's batched greedy generation (`javis.model.generate_batch`: prompts
+  (`javis.model.loss.assistant_nll`): the loss curves must agree for the speed to count.
+- eval: the evaluate stage's batched greedy generation (`javis.model.generation.generate_batch`: prompts
   grouped by length, each prefilled alone, decoded together) against one prompt at a time, on the
   same test prompts.
 
@@ -173,9 +173,9 @@ def _setup(folder: Path):
 
 
 def _val_loss(model, tokenizer, rows: list[dict]) -> float:
-    from javis.model import loading as jm
+    from javis.model.loss import assistant_nll
 
-    res = jm.assistant_nll(
+    res = assistant_nll(
         model,
         tokenizer,
         [r["messages"] for r in rows],
@@ -190,7 +190,7 @@ def work_train(folder: Path, mode: str, steps: int, batch: int) -> dict:
 
     p = _setup(folder)
     from javis.model import loading as jm
-    from stages import train as st
+    from javis.model import train_plan, training
 
     p.sections["train"] = dataclasses.replace(
         p.train,
@@ -201,7 +201,7 @@ def work_train(folder: Path, mode: str, steps: int, batch: int) -> dict:
         save_steps=10_000,
         logging_steps=1,
     )
-    pl = st.plan(p)
+    pl = train_plan.plan(p.train, p.paths, p.persona)
     tokenizer = jm.load_tokenizer(pl.base_dir, p.persona.system_prompt)
     run_dir = folder / f"run-{mode}"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -210,7 +210,7 @@ def work_train(folder: Path, mode: str, steps: int, batch: int) -> dict:
         # No evaluation inside the timed loop (the stage evaluates on val at each epoch's end, which
         # an 8-step run reaches): both sides are measured on the training loop alone.
         pl.rows["val"] = []
-        trainer, _, _ = st.sft_trainer(pl, tokenizer, run_dir, _NoLive())
+        trainer, _, _ = training.sft_trainer(pl, tokenizer, run_dir, _NoLive())
         settings = "length buckets, no grad. checkpointing"
     else:
         from datasets import Dataset
@@ -296,6 +296,7 @@ def work_eval(folder: Path, mode: str, prompts: int, new_tokens: int) -> dict:
     p = _setup(folder)
     from javis.core import fileio
     from javis.model import loading as jm
+    from javis.model.generation import generate_batch
 
     jm.set_determinism(p.evaluate.seed, p.train.threads)
     tokenizer = jm.load_tokenizer(p.paths.base, p.persona.system_prompt)
@@ -310,7 +311,7 @@ def work_eval(folder: Path, mode: str, prompts: int, new_tokens: int) -> dict:
             break
     batch = p.evaluate.batch_size if mode == "batched" else 1
     started = time.perf_counter()
-    answers = jm.generate_batch(
+    answers = generate_batch(
         model, tokenizer, convs, tools=tools, max_new_tokens=new_tokens, batch_size=batch
     )
     return {

@@ -382,7 +382,7 @@ def data_report(results: list[dict]) -> str:
 
 
 def word_shingles(text: str, n: int) -> set[str]:
-    from stages.dedupe import shingles
+    from javis.data.dedup import shingles
 
     return set(shingles(text, n))
 
@@ -494,7 +494,7 @@ class DatasketchDeduper:
     def __init__(self, cfg) -> None:
         from datasketch import MinHashLSH
 
-        from stages.dedupe import bands_for
+        from javis.data.dedup import bands_for
 
         self.cfg = cfg
         b = bands_for(cfg.num_perm, cfg.threshold)
@@ -505,8 +505,8 @@ class DatasketchDeduper:
     def check(self, record: dict) -> bool:
         from datasketch import MinHash
 
+        from javis.data.dedup import shingles
         from javis.data.records import digest, record_text
-        from stages.dedupe import shingles
 
         text = record_text(record)
         h = digest(text)
@@ -525,7 +525,7 @@ class DatasketchDeduper:
 def neardup_throughput(result: dict, docs: int) -> dict:
     """Docs/s of the stage's Deduper (rensa) and of the same algorithm on datasketch, same records."""
     from javis.core import params
-    from stages.dedupe import Deduper
+    from javis.data.dedup import Deduper
 
     folder = Path(result["folder"])
     records = []
@@ -555,8 +555,8 @@ def neardup_throughput(result: dict, docs: int) -> dict:
     from datasketch import MinHash
     from rensa import RMinHash
 
+    from javis.data.dedup import shingles
     from javis.data.records import record_text
-    from stages.dedupe import shingles
 
     tokens = [shingles(record_text(r), cfg.shingle) for r in records]
     start = time.perf_counter()

@@ -1,3 +1,1 @@
-"""javis: grow your own assistant model, version by version."""
-
-__version__ = "0.1.0"
+"""javis: grow your own assistant model, version by version (docs/DESIGN.md: the layers)."""

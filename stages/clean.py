@@ -4,13 +4,8 @@ Reads  data/collected/{sft,preference,kto}.jsonl
 Writes data/cleaned/{sft,preference,kto}.jsonl, data/rejected/clean.jsonl, metrics/clean.json
 Run    python -m stages.clean
 
-Per record, in order:
-1. schema (javis/schema.py): roles, order, non-empty content, tool calls parse and name a declared tool;
-2. redaction (javis/redact.py): secrets and PII become typed placeholders (`<SECRET:aws_key>`,
-   `<PII:email>`), counted per type; rejected records are redacted too;
-3. quality (javis/quality.py): the brief's six criteria scored 1-5; the record's score is the
-   minimum; kept when >= clean.min_score. Scores stay in `meta.quality`; a reject names the criterion.
-   KTO negatives (label false) and preference `rejected` answers are bad on purpose: not filtered.
+What happens to one record (schema, redaction, the six quality criteria) is in
+javis/data/cleaning.py; here the records stream through it and are counted.
 """
 
 from __future__ import annotations
@@ -19,75 +14,14 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-import orjson
-
-from javis.core import fileio, params
-from javis.data import quality
+from javis.core import fileio, params, stage
+from javis.data import cleaning, quality
 from javis.data.records import KINDS
-from javis.data.redact import Redactor
-from javis.data.schema import validate
 
 log = logging.getLogger("javis.clean")
 
 
-def clean_record(
-    record: dict, redactor: Redactor, cfg: params.Clean
-) -> tuple[bool, str, Counter[str]]:
-    """(keep, reason, redaction counts). Redacts `record` in place; adds `meta.quality`."""
-    if err := validate(record):
-        counts = redactor.redact_record(record)
-        return False, err, counts
-    counts = redactor.redact_record(record) if cfg.redact else Counter()
-    scores = quality.score_record(record, cfg)
-    record.setdefault("meta", {})["quality"] = {c: s for c, (s, _) in scores.items()}
-    if counts:
-        record["meta"]["redacted"] = dict(counts)
-    worst = min(scores, key=lambda c: (scores[c][0], quality.CRITERIA.index(c)))
-    score, why = scores[worst]
-    if record.get("label") is False:
-        return True, "", counts  # a KTO negative is a bad answer on purpose: scored, not filtered
-    if score < cfg.min_score:
-        return False, f"quality_{worst} (score {score} < {cfg.min_score}: {why})", counts
-    return True, "", counts
-
-
-# One worker's state (a process of its own when clean runs with several jobs; see fileio.map_ordered).
-def _worker_state(cfg: params.Clean) -> dict:
-    return {"cfg": cfg, "redactor": Redactor()}
-
-
-def clean_lines(
-    chunk: tuple[str, list[bytes]],
-) -> tuple[str, list[tuple[str, bool, str, Counter[str], dict | None, bytes]]]:
-    """Clean a chunk of collected lines of one kind: per record (source, keep, reason, redactions,
-    quality scores, the line to write: the record, or its reject entry)."""
-    state = fileio.worker_state()
-    cfg, redactor = state["cfg"], state["redactor"]
-    kind, lines = chunk
-    out = []
-    for raw in lines:
-        record = orjson.loads(raw)
-        source = record.get("source", "?")
-        keep, reason, counts = clean_record(record, redactor, cfg)
-        meta = record.get("meta", {})
-        if not keep:
-            record = {
-                "stage": "clean",
-                "file": meta.get("file"),
-                "line": meta.get("line"),
-                "id": record.get("id"),
-                "source": source,
-                "reason": reason,
-                "record": record,
-            }
-        out.append((source, keep, reason, counts, meta.get("quality"), fileio.dumps(record)))
-    return kind, out
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    p = params.load()
-    paths, cfg = p.paths, p.clean
+def main(paths: params.Paths, cfg: params.Clean) -> None:
     src, out = Path(paths.collected), Path(paths.cleaned)
     acc = fileio.Accounting("clean")
     redactions: Counter[str] = Counter()
@@ -107,8 +41,11 @@ def main() -> None:
         chunks = (
             (kind, chunk) for kind in KINDS for chunk in fileio.read_chunks(src / f"{kind}.jsonl")
         )
-        for kind, results in fileio.map_ordered(clean_lines, chunks, jobs, _worker_state, (cfg,)):
-            for source, keep, reason, counts, scores, line in results:
+        results = fileio.map_ordered(
+            cleaning.clean_lines, chunks, jobs, cleaning.worker_state, (cfg,)
+        )
+        for kind, lines in results:
+            for source, keep, reason, counts, scores, line in lines:
                 acc.seen(source)
                 redactions.update(counts)
                 for c, s in (scores or {}).items():
@@ -139,4 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main, "paths", "clean")

@@ -1,291 +1,30 @@
 """collect: chat logs and feedback -> SFT, preference and KTO records, with provenance.
 
 Reads  data/raw/**.jsonl and data/feedback/**.jsonl (or examples/raw, examples/feedback when both
-       are empty and `collect.use_examples: auto`)
+       are empty and `collect.use_examples: auto`), data/forgotten.jsonl
 Writes data/collected/{sft,preference,kto}.jsonl, data/rejected/collect.jsonl, metrics/collect.json
 Run    python -m stages.collect
 
-Rules (DESIGN.md, "Records and the rules that make them"):
-- a log line with `messages` -> SFT; a line already shaped as a preference or KTO record passes through;
-- feedback good -> SFT + KTO(true); bad -> KTO(false); bad + correction -> SFT (the correction),
-  a preference pair (chosen = correction, rejected = original; a regression case) and KTO(true);
-- the brief's good/bad/corrected_responses.jsonl are read as they are: the rating comes from the
-  file name and a correction pairs with its bad answer by the conversation before the answer;
-- feedback overrides the log: an answer rated bad is cut from any logged conversation holding it.
-Every input line is counted: kept (it produced records) or rejected with file, line and reason.
+The rules that turn lines into records are in javis/data/collecting.py (docs/DESIGN.md, "Records
+and the rules that make them"). Every input line is counted: kept (it produced records) or
+rejected with file, line and reason.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from javis.core import fileio, params
-from javis.data import forget
-from javis.data.records import content_of, digest, messages_key, normalize_text, record_id
+from javis.core import fileio, params, stage
+from javis.data import collecting, forget
+from javis.data.records import KINDS
 from javis.data.redact import Redactor
 
 log = logging.getLogger("javis.collect")
 
-BRIEF_FILES = {
-    "good_responses.jsonl": "good",
-    "bad_responses.jsonl": "bad",
-    "corrected_responses.jsonl": "corrected",
-}
 
-
-@dataclass
-class Event:
-    """One rated answer: the conversation before it, the answer, the rating, maybe a correction."""
-
-    prompt: list[dict]
-    response: str | None
-    rating: str  # good | bad | corrected (a correction whose bad answer is unknown)
-    meta: dict
-    correction: str | None = None
-    source: str = ""
-    lines: list[tuple[str, int]] = field(default_factory=list)
-
-
-def roots(paths: params.Paths, use_examples: str) -> tuple[Path, Path, bool]:
-    """The raw and feedback folders to read, and whether they are the bundled examples."""
-    raw, feedback = Path(paths.raw), Path(paths.feedback)
-    empty = not fileio.list_files(raw) and not fileio.list_files(feedback)
-    if use_examples == "always" or (use_examples == "auto" and empty):
-        ex = Path(paths.examples)
-        return ex / "raw", ex / "feedback", True
-    return raw, feedback, False
-
-
-def answer_key(prompt: list[dict], response: str) -> str:
-    """Identifies 'this answer to this question' across logs and feedback: the last user turn and
-    the answer, so a bad answer is found in a log even when the earlier context differs."""
-    last_user = next((m for m in reversed(prompt) if m.get("role") == "user"), {})
-    return digest(normalize_text(content_of(last_user)), normalize_text(response))
-
-
-def check_messages(value: object) -> str | None:
-    """The minimal shape collect needs; full validation is the clean stage's job."""
-    if not isinstance(value, list) or not value:
-        return "no_messages (expected a non-empty list of messages)"
-    if not all(isinstance(m, dict) for m in value):
-        return "bad_messages (every message must be an object)"
-    return None
-
-
-def split_answer(messages: list[dict]) -> tuple[list[dict], str] | None:
-    """(conversation before the last assistant turn, that turn's text), for the brief's files."""
-    for i in range(len(messages) - 1, -1, -1):
-        m = messages[i]
-        if m.get("role") == "assistant" and isinstance(m.get("content"), str):
-            return messages[:i], m["content"]
-    return None
-
-
-def parse_feedback(line: fileio.Line, rel: str) -> Event | str:
-    """A feedback line (ours or the brief's) -> Event, or the reason it can't be one."""
-    obj = line.obj
-    assert obj is not None
-    meta = {"file": line.file, "line": line.line, "orig_id": obj.get("id")}
-    brief = BRIEF_FILES.get(Path(rel).name)
-    if brief:
-        if err := check_messages(obj.get("messages")):
-            return err
-        parts = split_answer(obj["messages"])
-        if parts is None:
-            return "no_answer (no assistant message to rate)"
-        prompt, answer = parts
-        if brief == "corrected":
-            return Event(prompt, None, "corrected", meta, correction=answer)
-        return Event(prompt, answer, brief, meta)
-    if err := check_messages(obj.get("messages")):
-        return err
-    response = obj.get("response")
-    if not isinstance(response, str) or not response.strip():
-        return "no_response (feedback needs the rated answer as a non-empty string)"
-    rating, score = obj.get("rating"), obj.get("score")
-    if score is not None and (
-        isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5
-    ):
-        return f"bad_score ({score!r}; expected an integer 1-5)"
-    if rating is None and score is not None:
-        rating = "good" if score >= 4 else "bad"
-    if rating not in ("good", "bad"):
-        return f"bad_rating ({rating!r}; expected 'good' or 'bad', or a score 1-5)"
-    correction = obj.get("correction")
-    if correction is not None and (not isinstance(correction, str) or not correction.strip()):
-        return "bad_correction (expected a non-empty string)"
-    if correction and rating == "good":
-        rating = "bad"  # a corrected answer was not good enough as it was
-    for key in ("created_at", "model_version", "score"):
-        if obj.get(key) is not None:
-            meta[key] = obj[key]
-    return Event(obj["messages"], response, rating, meta, correction=correction)
-
-
-def event_records(ev: Event) -> Iterator[tuple[str, dict]]:
-    """The training records one rated answer yields, by DESIGN.md's rules."""
-    meta = {**ev.meta, "rating": ev.rating}
-    base = {"source": ev.source}
-
-    def rec(kind: str, body: dict, **extra: object) -> tuple[str, dict]:
-        r = {**body, **base, "meta": {**meta, **extra}}
-        return kind, {"id": record_id(kind, r), **r}
-
-    def answer(text: str) -> list[dict]:
-        return [{"role": "assistant", "content": text}]
-
-    if ev.rating == "good" and ev.response is not None:
-        yield rec("sft", {"messages": [*ev.prompt, *answer(ev.response)]})
-        yield rec("kto", {"prompt": ev.prompt, "completion": answer(ev.response), "label": True})
-        return
-    if ev.response is not None:
-        yield rec("kto", {"prompt": ev.prompt, "completion": answer(ev.response), "label": False})
-    if ev.correction:
-        yield rec("sft", {"messages": [*ev.prompt, *answer(ev.correction)]}, correction=True)
-        yield rec(
-            "kto",
-            {"prompt": ev.prompt, "completion": answer(ev.correction), "label": True},
-            correction=True,
-        )
-        if ev.response is not None:
-            yield rec(
-                "preference",
-                {
-                    "prompt": ev.prompt,
-                    "chosen": answer(ev.correction),
-                    "rejected": answer(ev.response),
-                },
-                correction=True,
-                regression=True,
-            )
-
-
-def log_record(
-    obj: dict, meta: dict, source: str, bad_answers: dict[str, dict]
-) -> tuple[str, dict] | str:
-    """A raw line -> (kind, record) or a reject reason. Bad-rated answers are cut out."""
-    if "chosen" in obj or "rejected" in obj:
-        for key in ("prompt", "chosen", "rejected"):
-            if err := check_messages(obj.get(key)):
-                return f"{err.split(' ')[0]} ({key})"
-        body = {k: obj[k] for k in ("prompt", "chosen", "rejected")}
-        kind = "preference"
-        if obj.get("tools") is not None:
-            body["tools"] = obj["tools"]
-    elif "completion" in obj:
-        for key in ("prompt", "completion"):
-            if err := check_messages(obj.get(key)):
-                return f"{err.split(' ')[0]} ({key})"
-        if not isinstance(obj.get("label"), bool):
-            return "bad_label (a KTO record needs a boolean label)"
-        body = {k: obj[k] for k in ("prompt", "completion", "label")}
-        kind = "kto"
-        if obj.get("tools") is not None:
-            body["tools"] = obj["tools"]
-    else:
-        if err := check_messages(obj.get("messages")):
-            return err
-        messages = obj["messages"]
-        for i, m in enumerate(messages):
-            if m.get("role") != "assistant" or not isinstance(m.get("content"), str):
-                continue
-            hit = bad_answers.get(answer_key(messages[:i], m["content"]))
-            if hit is None:
-                continue
-            kept = messages[:i]
-            while kept and kept[-1].get("role") != "assistant":
-                kept = kept[:-1]
-            where = f"{hit['file']}:{hit['line']}"
-            if not any(k.get("role") == "assistant" for k in kept):
-                return f"rated_bad (message {i + 1} was rated bad in {where})"
-            meta = {**meta, "trimmed_at_message": i + 1, "trimmed_because": f"rated bad in {where}"}
-            messages = kept
-            break
-        body = {"messages": messages}
-        if obj.get("tools") is not None:
-            body["tools"] = obj["tools"]
-        kind = "sft"
-    record = {**body, "source": source, "meta": meta}
-    return kind, {"id": record_id(kind, record), **record}
-
-
-def reject_entry(
-    redactor: Redactor, source: str, file: str, line: int, reason: str, raw: bytes | None = None
-) -> dict:
-    entry: dict = {
-        "stage": "collect",
-        "file": file,
-        "line": line,
-        "source": source,
-        "reason": reason,
-    }
-    if raw is not None:
-        # Redact a longer window than is kept: a secret cut by the excerpt's end would no longer
-        # match its rule, and its first part would be written as it is.
-        entry["raw"] = redactor.redact(raw[: fileio.EXCERPT].decode("utf-8", "replace"))[0][:2000]
-    return entry
-
-
-# One worker's state (a process of its own when collect runs with several jobs; see fileio.map_ordered):
-# what the feedback decided (answers rated bad) and what `javis forget` removed.
-def _worker_state(
-    bad_answers: dict[str, dict], forgotten: tuple[set[str], set[str]], max_bytes: int
-) -> dict:
-    return {
-        "bad_answers": bad_answers,
-        "forgotten": forgotten,
-        "max_bytes": max_bytes,
-        "redactor": Redactor(),
-    }
-
-
-def log_lines(
-    chunk: tuple[str, str, list[tuple[int, bytes]]],
-) -> tuple[str, list[tuple[str, str, bytes]]]:
-    """Log lines of one file -> per line (kind or "rejected", the reject reason or "", the line to
-    write). Lines are independent once the feedback is read, so chunks run in any process."""
-    rel, name, lines = chunk
-    state = fileio.worker_state()
-    bad_answers, (forgotten_ids, forgotten_groups) = state["bad_answers"], state["forgotten"]
-    redactor, max_bytes = state["redactor"], state["max_bytes"]
-    out = []
-    for number, raw in lines:
-        line = fileio.parse_line(name, number, raw, max_bytes)
-        if line is None:
-            continue
-        reason, excerpt = line.error, line.raw
-        if reason is None:
-            assert line.obj is not None
-            meta = {"file": line.file, "line": line.line, "orig_id": line.obj.get("id")}
-            if isinstance(line.obj.get("meta"), dict):
-                meta["import"] = line.obj["meta"]  # provenance from `javis import`
-            result = log_record(line.obj, meta, rel, bad_answers)
-            if isinstance(result, str):
-                reason = result
-            else:
-                kind, record = result
-                if not forget.is_forgotten(record, forgotten_ids, forgotten_groups):
-                    out.append((kind, "", fileio.dumps(record)))
-                    continue
-                reason, excerpt = "forgotten (javis forget; content not kept)", None
-        out.append(
-            (
-                "rejected",
-                reason,
-                fileio.dumps(reject_entry(redactor, rel, line.file, line.line, reason, excerpt)),
-            )
-        )
-    return rel, out
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    p = params.load()
-    paths, cfg = p.paths, p.collect
-    raw_root, fb_root, from_examples = roots(paths, cfg.use_examples)
+def main(paths: params.Paths, cfg: params.Collect) -> None:
+    raw_root, fb_root, from_examples = collecting.roots(paths, cfg.use_examples)
     log.info(
         "collect: reading %s and %s%s",
         raw_root,
@@ -295,73 +34,28 @@ def main() -> None:
     acc = fileio.Accounting("collect")
     acc.extra["from_examples"] = from_examples
     redactor = Redactor()
-    out = Path(paths.collected)
-    rejected_path = Path(paths.rejected) / "collect.jsonl"
     skipped: list[str] = []
-    forgotten_ids, forgotten_groups = forget.load(paths.forgotten)
+    forgotten = forget.load(paths.forgotten)
 
     with fileio.JsonlWriter() as w:
-        for kind in ("sft", "preference", "kto"):
-            w.open(kind, out / f"{kind}.jsonl")
-        w.open("rejected", rejected_path)
+        for kind in KINDS:
+            w.open(kind, Path(paths.collected) / f"{kind}.jsonl")
+        w.open("rejected", Path(paths.rejected) / "collect.jsonl")
 
         def reject(
             source: str, file: str, line: int, reason: str, raw: bytes | None = None
         ) -> None:
             acc.rejected(source, reason)
-            w.write("rejected", reject_entry(redactor, source, file, line, reason, raw))
-
-        def files(root: Path, label: str) -> Iterator[tuple[Path, str]]:
-            for path in fileio.list_files(root):
-                rel = f"{label}/{path.relative_to(root).as_posix()}"
-                if path.suffix != ".jsonl":
-                    skipped.append(str(path))
-                    log.warning(
-                        "collect: %s is not .jsonl; skipped (bring other formats in with `javis import`)",
-                        path,
-                    )
-                    continue
-                yield path, rel
+            w.write("rejected", collecting.reject_entry(redactor, source, file, line, reason, raw))
 
         # Feedback first: its ratings decide what the logs may train on.
-        events: list[Event] = []
-        corrections: dict[str, list[Event]] = {}
-        for path, rel in files(fb_root, "feedback"):
-            for line in fileio.read_jsonl(path, cfg.max_line_bytes):
-                acc.seen(rel)
-                if line.error:
-                    reject(rel, line.file, line.line, line.error, line.raw)
-                    continue
-                ev = parse_feedback(line, rel)
-                if isinstance(ev, str):
-                    reject(rel, line.file, line.line, ev, line.raw)
-                    continue
-                ev.source, ev.lines = rel, [(line.file, line.line)]
-                if ev.rating == "corrected":
-                    corrections.setdefault(messages_key(ev.prompt), []).append(ev)
-                else:
-                    events.append(ev)
-        for ev in events:  # pair the brief's corrected answers with their bad ones
-            if ev.rating == "bad" and not ev.correction:
-                pending = corrections.get(messages_key(ev.prompt))
-                if pending:
-                    fix = pending.pop(0)
-                    ev.correction = fix.correction
-                    ev.meta["correction_from"] = f"{fix.meta['file']}:{fix.meta['line']}"
-                    acc.kept(fix.source)
-        events += [fix for pending in corrections.values() for fix in pending]
-        bad_answers: dict[str, dict] = {}
+        feedback_files = collecting.input_files(fb_root, "feedback", skipped)
+        events = collecting.feedback_events(feedback_files, cfg.max_line_bytes, acc, reject)
+        bad_answers = collecting.bad_answer_index(events)
         for ev in events:
-            if ev.rating == "bad" and ev.response is not None:
-                bad_answers[answer_key(ev.prompt, ev.response)] = ev.meta
-            records = list(event_records(ev))
-            if any(forget.is_forgotten(r, forgotten_ids, forgotten_groups) for _, r in records):
-                reject(
-                    ev.source,
-                    ev.meta["file"],
-                    ev.meta["line"],
-                    "forgotten (javis forget; content not kept)",
-                )
+            records = list(collecting.event_records(ev))
+            if any(forget.is_forgotten(r, *forgotten) for _, r in records):
+                reject(ev.source, ev.meta["file"], ev.meta["line"], collecting.FORGOTTEN)
                 continue
             for kind, record in records:
                 w.write(kind, record)
@@ -369,16 +63,19 @@ def main() -> None:
 
         # The log lines, in worker processes when the logs are large: results come back in input
         # order, so the outputs are byte-identical for any number of jobs.
-        logs = list(files(raw_root, "raw"))
+        logs = list(collecting.input_files(raw_root, "raw", skipped))
         jobs = fileio.jobs(sum(path.stat().st_size for path, _ in logs))
         chunks = (
             (rel, str(path), chunk)
             for path, rel in logs
             for chunk in fileio.read_numbered_chunks(path)
         )
-        init = (bad_answers, (forgotten_ids, forgotten_groups), cfg.max_line_bytes)
-        for rel, results in fileio.map_ordered(log_lines, chunks, jobs, _worker_state, init):
-            for kind, reason, line in results:
+        init = (bad_answers, forgotten, cfg.max_line_bytes)
+        results = fileio.map_ordered(
+            collecting.log_lines, chunks, jobs, collecting.worker_state, init
+        )
+        for rel, lines in results:
+            for kind, reason, line in lines:
                 acc.seen(rel)
                 w.write_line(kind, line)
                 if reason:
@@ -386,22 +83,21 @@ def main() -> None:
                 else:
                     acc.kept(rel)
 
-        acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in ("sft", "preference", "kto")}
+        acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in KINDS}
         acc.extra["skipped_files"] = skipped
         metrics = (
             acc.metrics()
         )  # checks in == kept + rejected before anything is renamed into place
     fileio.write_json(Path(paths.metrics) / "collect.json", metrics)
-    t = metrics
     log.info(
         "collect: %d lines in, %d kept, %d rejected -> %s (%d jobs)",
-        t["in"],
-        t["kept"],
-        t["rejected"],
-        t["records_out"],
+        metrics["in"],
+        metrics["kept"],
+        metrics["rejected"],
+        metrics["records_out"],
         jobs,
     )
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main, "paths", "collect")

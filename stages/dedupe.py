@@ -4,11 +4,10 @@ Reads  data/cleaned/{sft,preference,kto}.jsonl
 Writes data/deduped/{sft,preference,kto}.jsonl, data/rejected/dedupe.jsonl, metrics/dedupe.json
 Run    python -m stages.dedupe
 
-Records are compared within their kind. The first record of a group in input order is kept (the
-order is deterministic: collect writes feedback before logs, files sorted by name, lines in order);
-a rejected one names the record it duplicates and, for near duplicates, the estimated similarity.
-Near duplicates: word `dedupe.shingle`-grams, `rensa` MinHash with `dedupe.num_perm` permutations,
-LSH candidates verified against `dedupe.threshold`.
+Records are compared within their kind (javis/data/dedup.py). The first record of a group in input
+order is kept (the order is deterministic: collect writes feedback before logs, files sorted by
+name, lines in order); a rejected one names the record it duplicates and, for near duplicates, the
+estimated similarity.
 """
 
 from __future__ import annotations
@@ -17,106 +16,15 @@ import logging
 from pathlib import Path
 
 import orjson
-from rensa import RMinHash, RMinHashLSH
 
-from javis.core import fileio, params
-from javis.data.records import KINDS, digest, record_text
+from javis.core import fileio, params, stage
+from javis.data import dedup
+from javis.data.records import KINDS
 
 log = logging.getLogger("javis.dedupe")
 
 
-def shingles(text: str, n: int) -> list[str]:
-    """Word n-grams of normalised text; short texts fall back to their words."""
-    words = text.split()
-    if len(words) <= n:
-        return [" ".join(words)] if words else [""]
-    return list(
-        map(" ".join, zip(*(words[i:] for i in range(n)), strict=False))
-    )  # 3x faster than slicing
-
-
-def bands_for(num_perm: int, threshold: float) -> int:
-    """LSH bands (dividing num_perm) whose S-curve midpoint (1/b)^(1/r) is the highest one at or
-    below the threshold: candidates err towards recall, and each is verified against the threshold."""
-    options = [b for b in range(1, num_perm + 1) if num_perm % b == 0]
-    below = [b for b in options if (1 / b) ** (b / num_perm) <= threshold]
-    return min(below, key=lambda b: threshold - (1 / b) ** (b / num_perm)) if below else options[-1]
-
-
-class Deduper:
-    """Streaming exact + near duplicate detection for one kind of record."""
-
-    def __init__(self, cfg: params.Dedupe) -> None:
-        self.cfg = cfg
-        self.exact: dict[str, str] = {}
-        self.lsh = RMinHashLSH(
-            threshold=cfg.threshold,
-            num_perm=cfg.num_perm,
-            num_bands=bands_for(cfg.num_perm, cfg.threshold),
-        )
-        self.hashes: list[RMinHash] = []
-        self.ids: list[str] = []
-
-    def check(self, record: dict) -> tuple[bool, str, str | None]:
-        """(keep, reason, duplicate_of). A kept record is remembered."""
-        return self.check_hashed(record["id"], *signature(record, self.cfg))
-
-    def check_hashed(self, record_id: str, h: str, m: RMinHash) -> tuple[bool, str, str | None]:
-        """`check` for a record whose `signature` is already made (in a worker process)."""
-        if h in self.exact:
-            return False, f"exact_duplicate (of {self.exact[h]})", self.exact[h]
-        best, best_sim = None, 0.0
-        for key in self.lsh.query(m):
-            sim = m.jaccard(self.hashes[key])
-            if sim >= self.cfg.threshold and (sim > best_sim or (sim == best_sim and key < best)):
-                best, best_sim = key, sim
-        if best is not None:
-            other = self.ids[best]
-            return False, f"near_duplicate (of {other}, similarity {best_sim:.2f})", other
-        self.exact[h] = record_id
-        self.lsh.insert(len(self.hashes), m)
-        self.hashes.append(m)
-        self.ids.append(record_id)
-        return True, "", None
-
-
-def signature(record: dict, cfg: params.Dedupe) -> tuple[str, RMinHash]:
-    """(exact hash of the normalised content, MinHash of its word shingles)."""
-    text = record_text(record)
-    m = RMinHash(num_perm=cfg.num_perm, seed=cfg.seed)
-    m.update(shingles(text, cfg.shingle))
-    return digest(text), m
-
-
-# One worker's state (a process of its own when dedupe runs with several jobs; see fileio.map_ordered).
-def _worker_state(cfg: params.Dedupe) -> dict:
-    return {"cfg": cfg}
-
-
-def sign_lines(
-    chunk: tuple[str, list[bytes]],
-) -> tuple[str, list[tuple[str, str, str, RMinHash, bytes]]]:
-    """Per cleaned line (its source, id, exact hash, MinHash, the line): the part of the check
-    that needs no other record, so it runs in any process."""
-    kind, lines = chunk
-    out = []
-    for raw in lines:
-        record = orjson.loads(raw)
-        out.append(
-            (
-                record.get("source", "?"),
-                record["id"],
-                *signature(record, fileio.worker_state()["cfg"]),
-                raw,
-            )
-        )
-    return kind, out
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    p = params.load()
-    paths, cfg = p.paths, p.dedupe
+def main(paths: params.Paths, cfg: params.Dedupe) -> None:
     src, out = Path(paths.cleaned), Path(paths.deduped)
     acc = fileio.Accounting("dedupe")
     for kind in KINDS:
@@ -127,7 +35,7 @@ def main() -> None:
     # Hashing runs in worker processes; the checks against the records kept so far run here, in
     # input order (the first of a group is kept), so the outputs do not depend on the number of jobs.
     jobs = fileio.jobs(sum((src / f"{kind}.jsonl").stat().st_size for kind in KINDS))
-    dedupers = {kind: Deduper(cfg) for kind in KINDS}
+    dedupers = {kind: dedup.Deduper(cfg) for kind in KINDS}
     with fileio.JsonlWriter() as w:
         w.open("rejected", Path(paths.rejected) / "dedupe.jsonl")
         for kind in KINDS:
@@ -135,7 +43,9 @@ def main() -> None:
         chunks = (
             (kind, chunk) for kind in KINDS for chunk in fileio.read_chunks(src / f"{kind}.jsonl")
         )
-        for kind, results in fileio.map_ordered(sign_lines, chunks, jobs, _worker_state, (cfg,)):
+        for kind, results in fileio.map_ordered(
+            dedup.sign_lines, chunks, jobs, dedup.worker_state, (cfg,)
+        ):
             deduper = dedupers[kind]
             for source, record_id, h, m, line in results:
                 acc.seen(source)
@@ -145,21 +55,7 @@ def main() -> None:
                     acc.kept(source)
                     continue
                 acc.rejected(source, reason)
-                record = orjson.loads(line)
-                meta = record.get("meta", {})
-                w.write(
-                    "rejected",
-                    {
-                        "stage": "dedupe",
-                        "file": meta.get("file"),
-                        "line": meta.get("line"),
-                        "id": record_id,
-                        "source": source,
-                        "reason": reason,
-                        "duplicate_of": dup_of,
-                        "record": record,
-                    },
-                )
+                w.write("rejected", dedup.reject_entry(orjson.loads(line), source, reason, dup_of))
         acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in KINDS}
         metrics = acc.metrics()
     fileio.write_json(Path(paths.metrics) / "dedupe.json", metrics)
@@ -174,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main, "paths", "dedupe")

@@ -17,43 +17,43 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from javis.core import params
+from javis.core import params, stage
 from javis.data import forget
-from javis.release.vcs import commit_of, materialise
+from javis.model.loading import INIT_INFO
+from javis.release import purge, vcs
+from javis.release.errors import ReleaseError
 
 log = logging.getLogger("javis.init")
 
-MARKER = "javis_init.json"
 
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    p = params.load()
-    source, out = p.train.init_from, Path(p.paths.init)
+def main(train: params.Train, paths: params.Paths) -> None:
+    source, out = train.init_from, Path(paths.init)
     if not source or Path(source).is_dir():
         why = (
             "train.init_from is empty: a fresh adapter"
             if not source
             else f"train.init_from is the folder {source}"
         )
-        materialise(out, MARKER, {"kind": "none", "tag": "", "rev": "", "reason": why})
+        vcs.build_marked_folder(
+            out, INIT_INFO, {"kind": "none", "tag": "", "rev": "", "reason": why}
+        )
         log.info("init: nothing to materialise (%s)", why)
         return
-    commit = commit_of(source, "train.init_from")
-    ids, groups = forget.load(p.paths.forgotten)
-    if ids or groups:
-        held = forget.releases_holding(ids, groups)
-        if source in held:
-            raise SystemExit(
-                f"init: train.init_from: {source} was trained on a conversation you asked to forget "
-                f"({p.paths.forgotten}); continuing from it would keep what it learned. Set "
-                "train.init_from: '' so the next release retrains from the base"
-            )
-    materialise(
-        out, MARKER, {"kind": "adapter", "tag": source, "rev": commit}, commit, p.paths.adapter
-    )
+    commit = vcs.commit_of(source, "train.init_from")
+    ids, groups = forget.load(paths.forgotten)
+    if (ids or groups) and source in purge.releases_holding(ids, groups):
+        raise SystemExit(
+            f"init: train.init_from: {source} was trained on a conversation you asked to forget "
+            f"({paths.forgotten}); continuing from it would keep what it learned. Set "
+            "train.init_from: '' so the next release retrains from the base"
+        )
+    marker = {"kind": "adapter", "tag": source, "rev": commit}
+    vcs.build_marked_folder(out, INIT_INFO, marker, commit, paths.adapter)
     log.info("init: %s (%s) -> %s", source, commit[:12], out)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        stage.run(main, "train", "paths")
+    except ReleaseError as e:
+        raise SystemExit(str(e)) from None

@@ -105,6 +105,7 @@ def copy_project(dest: Path) -> Path:
         ".dvcignore",
         ".gitignore",
         "data/split_index.json",
+        "data/baseline.json",
         "data/forgotten.jsonl",
         "models/adapters/.gitignore",
     ):

@@ -347,8 +347,9 @@ def test_tests_check_one_fact_per_assert():
 
 def test_tests_import_no_conftest():
     found = [
-        p.name
-        for p in (ROOT / "tests").glob("*.py")
-        if "from conftest import" in p.read_text(encoding="utf-8")
+        f"{p.name}:{node.lineno}"
+        for p in sorted((ROOT / "tests").glob("*.py"))
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module == "conftest"
     ]
     assert found == [], f"tests importing conftest (use fixtures or tests/helpers.py): {found}"

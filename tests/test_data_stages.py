@@ -7,7 +7,8 @@ import json
 import pytest
 from helpers import read_jsonl, write_jsonl
 
-from javis.core import params
+from javis.core import params, stage
+from javis.data import cleaning
 from stages import clean, collect, dedupe, split
 
 TOOLS = [
@@ -22,9 +23,23 @@ def chat(user: str, answer: str, **extra) -> dict:
     }
 
 
+# The params sections each stage's main() takes, as its `python -m stages.<name>` passes them.
+SECTIONS = {
+    collect: ("paths", "collect"),
+    clean: ("paths", "clean"),
+    dedupe: ("paths", "dedupe"),
+    split: ("paths", "split", "collect", "clean", "dedupe", "persona"),
+}
+
+
+def run(*modules) -> None:
+    """Run stages in this order, in the cwd's project (its params.yaml), as `dvc repro` would."""
+    for module in modules:
+        stage.run(module.main, *SECTIONS[module])
+
+
 def run_all() -> None:
-    for stage in (collect, clean, dedupe, split):
-        stage.main()
+    run(collect, clean, dedupe, split)
 
 
 def metrics(name: str) -> dict:
@@ -90,15 +105,16 @@ def test_collect_rules_for_feedback_and_logs(workdir):
             "[1, 2]",
         ],
     )
-    collect.main()
+    run(collect)
     sft = read_jsonl(workdir / "data/collected/sft.jsonl")
     pref = read_jsonl(workdir / "data/collected/preference.jsonl")
     kto = read_jsonl(workdir / "data/collected/kto.jsonl")
     answers = [r["messages"][-1]["content"] for r in sft]
-    assert "Hello!" in answers and "Seoul." in answers
-    assert (
-        "Busan" not in answers and "5" not in answers
-    )  # bad answers never trained on, logs included
+    assert "Hello!" in answers, "a good-rated answer becomes an SFT record"
+    assert "Seoul." in answers, "a correction becomes an SFT record"
+    # bad answers never trained on, logs included
+    assert "Busan" not in answers, "an answer rated bad is never trained on"
+    assert "5" not in answers, f"an answer rated bad is cut from the logs too: {answers}"
     assert [(p["chosen"][0]["content"], p["rejected"][0]["content"]) for p in pref] == [
         ("Seoul.", "Busan")
     ]
@@ -112,7 +128,10 @@ def test_collect_rules_for_feedback_and_logs(workdir):
         ("Seoul.", True),
     ]
     trimmed = [r for r in sft if r["meta"].get("orig_id") == "l2"]
-    assert trimmed and trimmed[0]["messages"][-1]["content"] == "Hi there."
+    assert trimmed, "log line l2 (with a bad-rated answer at its end) is kept, trimmed"
+    assert trimmed[0]["messages"][-1]["content"] == "Hi there.", (
+        "the trimmed conversation ends at its last good answer"
+    )
     assert all(r["meta"]["file"] and r["meta"]["line"] for r in sft + pref + kto)
     rejected = read_jsonl(workdir / "data/rejected/collect.jsonl")
     reasons = sorted(r["reason"].split(" ")[0] for r in rejected)
@@ -120,7 +139,8 @@ def test_collect_rules_for_feedback_and_logs(workdir):
     assert all(r["file"] and r["line"] for r in rejected)
     m = metrics("collect")
     assert_accounted(m)
-    assert m["in"] == 9 and m["rejected"] == 4
+    assert m["in"] == 9, f"every input line is counted: {m['in']}"
+    assert m["rejected"] == 4, f"rejects: {m['rejected_by_reason']}"
 
 
 def test_collect_reads_the_briefs_feedback_files(workdir):
@@ -144,7 +164,7 @@ def test_collect_reads_the_briefs_feedback_files(workdir):
         workdir / "data/feedback/corrected_responses.jsonl",
         [{"messages": [*conv, {"role": "assistant", "content": "네, 코드를 보여 주세요."}]}],
     )
-    collect.main()
+    run(collect)
     pref = read_jsonl(workdir / "data/collected/preference.jsonl")
     assert len(pref) == 1
     assert pref[0]["chosen"][0]["content"] == "네, 코드를 보여 주세요."
@@ -156,12 +176,13 @@ def test_collect_reads_the_briefs_feedback_files(workdir):
 
 def test_collect_reads_examples_only_when_no_user_data(workdir):
     write_jsonl(workdir / "examples/raw/a.jsonl", [chat("Hi", "Hello.")])
-    collect.main()
+    run(collect)
     assert metrics("collect")["from_examples"] is True
     write_jsonl(workdir / "data/raw/mine.jsonl", [chat("Yo", "Hey.")])
-    collect.main()
+    run(collect)
     m = metrics("collect")
-    assert m["from_examples"] is False and list(m["by_source"]) == ["raw/mine.jsonl"]
+    assert m["from_examples"] is False, "examples are not read when data/raw has files"
+    assert list(m["by_source"]) == ["raw/mine.jsonl"], "only the user's file is read"
 
 
 def test_collect_rejects_undecodable_and_huge_lines(workdir):
@@ -171,7 +192,7 @@ def test_collect_rejects_undecodable_and_huge_lines(workdir):
         b'{"role": "assistant", "content": "ok"}]}\r\n'
         b'{"messages": "\xff\xfe"}\n' + b'{"messages": "' + b"a" * 2_000_000 + b'"}\n'
     )
-    collect.main()
+    run(collect)
     reasons = [
         r["reason"].split(" ")[0] for r in read_jsonl(workdir / "data/rejected/collect.jsonl")
     ]
@@ -254,8 +275,9 @@ def test_clean_rejects_malformed_records(record, reason):
 
     cfg = params.Clean()
     record = {"id": "sft-x", **record, "source": "t", "meta": {}}
-    keep, why, _ = clean.clean_record(record, Redactor(), cfg)
-    assert not keep and why.split(" ")[0] == reason, why
+    keep, why, _ = cleaning.clean_record(record, Redactor(), cfg)
+    assert not keep, why
+    assert why.split(" ")[0] == reason, why
 
 
 def test_clean_keeps_a_valid_tool_call_conversation():
@@ -283,7 +305,7 @@ def test_clean_keeps_a_valid_tool_call_conversation():
             {"role": "assistant", "content": "서울은 지금 3도예요. 따뜻하게 입으세요."},
         ],
     }
-    keep, why, _ = clean.clean_record(record, Redactor(), params.load().clean)
+    keep, why, _ = cleaning.clean_record(record, Redactor(), params.load().clean)
     assert keep, why
     assert set(record["meta"]["quality"]) == {
         "length",
@@ -310,19 +332,26 @@ def test_clean_stage_redacts_and_accounts(workdir):
             ),
         ],
     )
-    collect.main()
-    clean.main()
+    run(collect, clean)
     kept = (workdir / "data/cleaned/sft.jsonl").read_text()
     rejected = (workdir / "data/rejected/clean.jsonl").read_text()
     for text in (kept, rejected):
-        assert "AKIAZ7QJ4K2M9XW3PLTR" not in text and "minjun@example.com" not in text
-    assert "<SECRET:aws_key>" in kept and "<PII:email>" in kept
+        assert "AKIAZ7QJ4K2M9XW3PLTR" not in text, (
+            "the AWS key is redacted in kept and rejected records"
+        )
+        assert "minjun@example.com" not in text, (
+            "the e-mail address is redacted in kept and rejected records"
+        )
+    assert "<SECRET:aws_key>" in kept, "the key's placeholder is in the kept record"
+    assert "<PII:email>" in kept, "the e-mail's placeholder is in the kept record"
     m = metrics("clean")
     assert_accounted(m)
     assert m["redactions"] == {"PII:email": 1, "SECRET:aws_key": 1}
     assert m["rejected_by_reason"] == {"quality_style": 1}
     [rej] = read_jsonl(workdir / "data/rejected/clean.jsonl")
-    assert rej["file"].endswith("a.jsonl") and rej["line"] == 2 and "style" in rej["reason"]
+    assert rej["file"].endswith("a.jsonl"), "the reject names its input file"
+    assert rej["line"] == 2, "the reject names its input line"
+    assert "style" in rej["reason"], f"the reject names the failing criterion: {rej['reason']}"
 
 
 # --- dedupe ----------------------------------------------------------------------------------------
@@ -348,9 +377,7 @@ def test_dedupe_exact_and_near(workdir):
             ),
         ],
     )
-    collect.main()
-    clean.main()
-    dedupe.main()
+    run(collect, clean, dedupe)
     kept = read_jsonl(workdir / "data/deduped/sft.jsonl")
     rejected = read_jsonl(workdir / "data/rejected/dedupe.jsonl")
     assert len(kept) == 2
@@ -404,10 +431,15 @@ def test_split_groups_records_of_one_conversation(workdir):
         for r in read_jsonl(f):
             if r.get("messages", r.get("prompt"))[0]["content"] == "Where is Namsan Tower?":
                 where[r["id"]] = f.name.rsplit("_", 1)[-1].replace(".jsonl", "")
-    assert len(where) == 4 and len(set(where.values())) == 1  # SFT, preference, 2x KTO: one split
+    # SFT, preference, 2x KTO: one split
+    assert len(where) == 4, f"one conversation yields SFT, preference and 2 KTO records: {where}"
+    assert len(set(where.values())) == 1, f"records of one conversation share one split: {where}"
     assert len(read_jsonl(out / "regression.jsonl")) == 1
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["counts"]["sft"] and manifest["files"]["train.jsonl"]["records"] >= 40
+    assert manifest["counts"]["sft"], "the manifest counts SFT records"
+    assert manifest["files"]["train.jsonl"]["records"] >= 40, (
+        "the manifest counts the records of train.jsonl"
+    )
     m = metrics("split")
     assert_accounted(m)
     assert m["leakage"] == {"exact": 0, "near": 0}
@@ -426,7 +458,8 @@ def test_split_near_duplicate_prompts_share_a_split(workdir):
         for r in read_jsonl(workdir / f"data/training/current/{s}.jsonl"):
             if "France" in r["messages"][0]["content"]:
                 splits[r["messages"][-1]["content"]] = s
-    assert len(splits) == 2 and len(set(splits.values())) == 1
+    assert len(splits) == 2, f"both France questions reach the split: {splits}"
+    assert len(set(splits.values())) == 1, f"near-duplicate prompts share one split: {splits}"
 
 
 def test_appended_records_move_no_old_record(workdir):
@@ -447,7 +480,8 @@ def test_appended_records_move_no_old_record(workdir):
         assert second["records"][rid] == s
     assert len(second["records"]) == len(first["records"]) + 81
     changelog = (workdir / "data/training/current/changelog.md").read_text()
-    assert "since javis-v0.1" in changelog and "81 added" in changelog
+    assert "since javis-v0.1" in changelog, "the changelog is relative to the pinned release"
+    assert "81 added" in changelog, f"the changelog counts the added records: {changelog}"
     near = [
         r
         for r in read_jsonl(workdir / "data/training/current/train.jsonl")
@@ -495,12 +529,13 @@ def test_clean_keeps_kto_negatives_even_when_they_score_low():
         "prompt": [{"role": "user", "content": "Who are you?"}],
         "completion": [{"role": "assistant", "content": "I am ChatGPT, made by OpenAI."}],
     }
-    keep, why, _ = clean.clean_record(record, Redactor(), params.load().clean)
+    keep, why, _ = cleaning.clean_record(record, Redactor(), params.load().clean)
     assert keep, why
     assert record["meta"]["quality"]["accuracy"] == 1
     positive = {**record, "label": True, "meta": {}}
-    keep, why, _ = clean.clean_record(positive, Redactor(), params.load().clean)
-    assert not keep and why.startswith("quality_accuracy")
+    keep, why, _ = cleaning.clean_record(positive, Redactor(), params.load().clean)
+    assert not keep, "a low-scoring KTO positive is filtered"
+    assert why.startswith("quality_accuracy"), f"the reject names the accuracy criterion: {why}"
 
 
 def test_forget_removes_a_conversation_and_everything_derived(workdir):
@@ -523,21 +558,28 @@ def test_forget_removes_a_conversation_and_everything_derived(workdir):
             }
         ],
     )
-    collect.main()
+    run(collect)
     entry = fg.forget(params.load(), "conv-x", None, "asked to", "tester")
     # The log line and the feedback line share the first user turn: both conversations' records go.
-    assert (
-        len(entry["ids"]) == 5 and len(entry["groups"]) == 1
-    )  # log SFT + feedback SFT, pref, 2x KTO
-    collect.main()
+    # log SFT + feedback SFT, pref, 2x KTO
+    assert len(entry["ids"]) == 5, (
+        f"log SFT + feedback SFT, preference and 2 KTO are forgotten: {entry['ids']}"
+    )
+    assert len(entry["groups"]) == 1, "the log and the feedback line share one group"
+    run(collect)
     text = "".join(
         (workdir / f"data/collected/{k}.jsonl").read_text() for k in ("sft", "preference", "kto")
     )
     assert "ex's address" not in text
     rejected = (workdir / "data/rejected/collect.jsonl").read_text()
-    assert "ex's address" not in rejected and rejected.count("forgotten") == 2
+    assert "ex's address" not in rejected, (
+        "a forgotten conversation's content is not kept in the rejects"
+    )
+    assert rejected.count("forgotten") == 2, "both forgotten input lines are rejected as forgotten"
     stored = (workdir / "data/forgotten.jsonl").read_text()
-    assert "address" not in stored and "conv-x" not in stored  # hashes and ids only
+    # hashes and ids only
+    assert "address" not in stored, "forgotten.jsonl holds no content"
+    assert "conv-x" not in stored, "forgotten.jsonl holds no input ids"
     assert_accounted(metrics("collect"))
     with pytest.raises(ValueError, match="no collected record matches"):
         fg.forget(params.load(), "nope", None, "", "t")
@@ -586,12 +628,13 @@ def test_stages_write_the_same_bytes_with_one_and_two_jobs(workdir, monkeypatch,
         caplog.clear()
         with caplog.at_level(logging.INFO):
             run_all()
-        for stage in ("collect", "clean", "dedupe"):
+        for name in ("collect", "clean", "dedupe"):
             assert any(
-                r.getMessage().startswith(f"{stage}:") and r.getMessage().endswith(f"({jobs} jobs)")
+                r.getMessage().startswith(f"{name}:") and r.getMessage().endswith(f"({jobs} jobs)")
                 for r in caplog.records
-            ), stage
+            ), f"{name} logs that it ran with {jobs} jobs"
         runs[jobs] = outputs()
-    assert runs["1"] == runs["2"]
-    assert metrics("collect")["rejected"] > 0 and metrics("dedupe")["rejected"] > 0
+    assert runs["1"] == runs["2"], "1 and 2 jobs write the same bytes"
+    assert metrics("collect")["rejected"] > 0, "the corpus has lines collect rejects"
+    assert metrics("dedupe")["rejected"] > 0, "the corpus has duplicates dedupe rejects"
     assert len(runs["1"]) >= 12  # collected, cleaned, deduped, rejected, training files, metrics

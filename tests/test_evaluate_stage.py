@@ -1,18 +1,17 @@
-"""stages/evaluate.py and stages/baseline.py on a tiny random Llama, in a temp project folder."""
+"""stages/evaluate.py and its library (javis/model/eval_examples.py, eval_runner.py) on a tiny random
+Llama, in a temp project folder."""
 
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-from javis.model import template
+from javis.core import params
+from javis.model import eval_examples, eval_runner, loading, template
 from javis.model.evaluation import names_persona
 
 SYSTEM = "You are JAVIS."
@@ -111,6 +110,7 @@ PARAMS = """\
 evaluate:
   max_new_tokens: 6
   batch_size: 3
+  persona_probes: []
 """
 
 
@@ -169,13 +169,15 @@ def set_baseline(root: Path, adapter: Path | None) -> None:
     else:
         shutil.copytree(adapter, folder)
         kind = {"kind": "adapter", "tag": "javis-v0.1"}
-    (folder / "javis_baseline.json").write_bytes(orjson.dumps(kind))
+    (folder / loading.BASELINE_INFO).write_bytes(orjson.dumps(kind))
 
 
 def run_evaluate() -> tuple[dict, list[dict], str]:
+    """The stage as `python -m stages.evaluate` runs it in the cwd; its three files."""
     from stages import evaluate
 
-    evaluate.main()
+    p = params.load()
+    evaluate.main(p.evaluate, p.paths, p.persona, p.clean)
     result = orjson.loads(Path("metrics/eval.json").read_bytes())
     samples = [
         orjson.loads(line) for line in Path("metrics/eval_samples.jsonl").read_bytes().splitlines()
@@ -195,11 +197,12 @@ def test_evaluate_candidate_against_the_base(project):
     assert result["delta"]["loss"] == pytest.approx(
         result["candidate"]["loss"] - result["baseline"]["loss"]
     )
-    assert (
-        result["candidate"]["tool_calls_expected"] == 1
-    )  # sft-tool; sft-after-tool answers in prose
-    assert result["n"]["test"] == 4 and result["n"]["regression"] == 2
-    assert result["win_rate"]["n"] == 4 and result["rule"] == "lower_loss_on_reference"
+    # sft-tool; sft-after-tool answers in prose
+    assert result["candidate"]["tool_calls_expected"] == 1, result["candidate"]
+    assert result["n"]["test"] == 4, result["n"]
+    assert result["n"]["regression"] == 2, result["n"]
+    assert result["win_rate"]["n"] == 4, result["win_rate"]
+    assert result["rule"] == "lower_loss_on_reference", result["rule"]
     assert result["baseline_source"] == "base"
     assert len(samples) == 6
     assert [s["id"] for s in samples] == [r["id"] for r in TEST] + [r["id"] for r in REGRESSION]
@@ -209,14 +212,18 @@ def test_evaluate_candidate_against_the_base(project):
         == '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Seoul"}}\n</tool_call>'
     )
     assert {"answer", "loss", "tool_call"} <= set(tool["candidate"])
-    assert samples[4]["original"] == "I am SmolLM." and "kept" in samples[4]["baseline"]
-    assert "| Loss on reference answers |" in report and "Win rate" in report
+    assert samples[4]["original"] == "I am SmolLM.", samples[4]
+    assert "kept" in samples[4]["baseline"], samples[4]
+    assert "| Loss on reference answers |" in report, report
+    assert "Win rate" in report, report
 
 
 def test_identity_probes_are_asked_of_both_models(project):
     (project / "params.yaml").write_text(
-        PARAMS
-        + '  persona_probes: ["Who are you?", "너는 누구야?"]\npersona:\n  name: JAVIS\n  aliases: [자비스]\n'
+        PARAMS.replace(
+            "  persona_probes: []\n", '  persona_probes: ["Who are you?", "너는 누구야?"]\n'
+        )
+        + "persona:\n  name: JAVIS\n  aliases: [자비스]\n"
     )
     result, samples, report = run_evaluate()
     probes = [s for s in samples if s["set"] == "persona"]
@@ -228,14 +235,14 @@ def test_identity_probes_are_asked_of_both_models(project):
         assert result[side]["persona_probes"] == 2
         assert result[side]["persona_recall"] == sum(named) / 2
     assert probes[0]["candidate"]["answer"] != probes[0]["baseline"]["answer"]  # two models asked
-    assert "## Who are you? (identity probes)" in report and "| Who are you? |" in report
+    assert "## Who are you? (identity probes)" in report, report
+    assert "| Who are you? |" in report, report
 
 
 def test_without_probes_persona_recall_is_not_judged(project):
     result, samples, _ = run_evaluate()
-    assert (
-        result["candidate"]["persona_recall"] is None and result["delta"]["persona_recall"] is None
-    )
+    assert result["candidate"]["persona_recall"] is None, result["candidate"]
+    assert result["delta"]["persona_recall"] is None, result["delta"]
     assert not [s for s in samples if s["set"] == "persona"]
 
 
@@ -248,33 +255,51 @@ def test_evaluate_with_an_adapter_baseline(project, models):
     assert other["baseline"]["loss"] != pytest.approx(same["baseline"]["loss"])
     assert other["candidate"]["loss"] == pytest.approx(same["candidate"]["loss"])
     assert same["delta"]["loss"] == pytest.approx(0.0, abs=1e-6)
-    assert same["win_rate"]["ties"] == 4 and same["win_rate"]["rate"] == 0.5
+    assert same["win_rate"]["ties"] == 4, same["win_rate"]
+    assert same["win_rate"]["rate"] == 0.5, same["win_rate"]
     assert all(s["candidate"]["answer"] == s["baseline"]["answer"] for s in samples)
 
 
 def test_max_examples_samples_each_set(project):
     (project / "params.yaml").write_text(PARAMS + "  max_examples: 1\n")
     result, samples, _ = run_evaluate()
-    assert result["n"]["test"] == 1 and result["n"]["regression"] == 1
-    assert result["n"]["test_available"] == 4 and len(samples) == 2
+    assert result["n"]["test"] == 1, result["n"]
+    assert result["n"]["regression"] == 1, result["n"]
+    assert result["n"]["test_available"] == 4, result["n"]
+    assert len(samples) == 2, samples
 
 
 def test_empty_test_split_is_an_error_naming_it(project):
     write_jsonl(project / "data/training/current/test.jsonl", [])
     with pytest.raises(SystemExit, match=r"test split data/training/current/test.jsonl is empty"):
         run_evaluate()
+    p = params.load()
+    with pytest.raises(
+        eval_examples.EvalError, match=r"test split data/training/current/test.jsonl is empty"
+    ):
+        eval_examples.read_inputs(p.evaluate, p.paths)
 
 
 def test_missing_adapter_is_an_error(project):
     shutil.rmtree(project / "models/adapter")
     with pytest.raises(SystemExit, match=r"no trained adapter in models/adapter.*dvc repro train"):
         run_evaluate()
+    p = params.load()
+    with pytest.raises(
+        eval_examples.EvalError, match=r"no trained adapter in models/adapter.*dvc repro train"
+    ):
+        eval_examples.read_inputs(p.evaluate, p.paths)
 
 
 def test_missing_baseline_is_an_error(project):
     shutil.rmtree(project / "models/baseline")
     with pytest.raises(SystemExit, match=r"javis_baseline.json is missing.*dvc repro baseline"):
         run_evaluate()
+    p = params.load()
+    with pytest.raises(
+        eval_examples.EvalError, match=r"javis_baseline.json is missing.*dvc repro baseline"
+    ):
+        eval_examples.read_inputs(p.evaluate, p.paths)
 
 
 # --- the loss on reference answers -----------------------------------------------------------------
@@ -282,17 +307,13 @@ def test_missing_baseline_is_an_error(project):
 
 @pytest.fixture(scope="module")
 def candidate(models):
-    from javis.model import loading as jm
-
-    return jm.load_adapter(models["base"], models["adapter"])
+    return loading.load_adapter(models["base"], models["adapter"])
 
 
 def encoded(tokenizer) -> list:
-    from stages import evaluate
-
-    examples = evaluate.test_examples(TEST) + evaluate.regression_examples(REGRESSION)
+    examples = eval_examples.test_examples(TEST) + eval_examples.regression_examples(REGRESSION)
     for e in examples:
-        evaluate.encode(tokenizer, e)
+        eval_examples.encode(tokenizer, e)
     return examples
 
 
@@ -313,14 +334,13 @@ def test_encode_targets_exactly_the_reference_answer(candidate):
 def test_batched_reference_loss_equals_one_at_a_time_and_the_plain_forward(candidate):
     import torch
 
-    from stages import evaluate
-
     model, tok = candidate
     examples = encoded(tok)
-    batched = evaluate.reference_nll(model, examples, tok.pad_token_id, batch_size=4)
-    single = evaluate.reference_nll(model, examples, tok.pad_token_id, batch_size=1)
+    batched = eval_runner.reference_losses(model, examples, tok.pad_token_id, batch_size=4)
+    single = eval_runner.reference_losses(model, examples, tok.pad_token_id, batch_size=1)
     for (a, n), (b, m) in zip(batched, single, strict=True):
-        assert n == m and a == pytest.approx(b, rel=1e-4)
+        assert n == m, "the same tokens are scored in any batch"
+        assert a == pytest.approx(b, rel=1e-4), "and give the same loss"
     e = examples[1]
     ids = torch.tensor([e.prompt_ids + e.target_ids])
     labels = torch.full_like(ids, -100)
@@ -330,104 +350,7 @@ def test_batched_reference_loss_equals_one_at_a_time_and_the_plain_forward(candi
     assert batched[1][0] / batched[1][1] == pytest.approx(mean, rel=1e-4)
 
 
-# --- baseline --------------------------------------------------------------------------------------
-
-
-def test_baseline_resolution():
-    from javis.core.params import Evaluate
-    from stages.baseline import resolve
-
-    assert resolve(Evaluate(baseline="base")) == ("base", "", "", "evaluate.baseline")
-    assert resolve(Evaluate()) == ("base", "", "", "evaluate.baseline_tag")
-    assert resolve(Evaluate(baseline_tag="javis-v0.2")) == (
-        "adapter",
-        "javis-v0.2",
-        "javis-v0.2",
-        "evaluate.baseline_tag",
-    )
-    assert resolve(Evaluate(baseline_tag="javis-v0.2", baseline_rev="abc123"))[2:] == (
-        "abc123",
-        "evaluate.baseline_rev",
-    )
-    assert resolve(Evaluate(baseline="javis-v0.1")) == (
-        "adapter",
-        "javis-v0.1",
-        "javis-v0.1",
-        "evaluate.baseline",
-    )
-
-
-def test_baseline_before_the_first_release_is_the_base(tmp_path, monkeypatch):
-    from stages import baseline
-
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text("evaluate:\n  baseline: previous\n")
-    baseline.main()
-    marker = orjson.loads((tmp_path / "models/baseline/javis_baseline.json").read_bytes())
-    assert marker["kind"] == "base" and "no release yet" in marker["reason"]
-    assert os.listdir(tmp_path / "models/baseline") == ["javis_baseline.json"]
-
-
-def git(*args: str, cwd: Path) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
-
-
-def dvc(*args: str, cwd: Path) -> None:
-    subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def test_baseline_takes_the_released_adapter_from_dvc(tmp_path, monkeypatch):
-    """The tag's adapter, from the DVC remote (cache emptied), not the workspace's newer one."""
-    from stages import baseline
-
-    remote = tmp_path / "remote"
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git("init", "-q", cwd=repo)
-    dvc("init", "-q", cwd=repo)
-    dvc("remote", "add", "-d", "local", str(remote), cwd=repo)
-    adapter = repo / "models/adapter"
-    adapter.mkdir(parents=True)
-    (adapter / "adapter_config.json").write_text('{"r": 4}')
-    (adapter / "adapter_model.safetensors").write_bytes(b"released weights")
-    dvc("add", "models/adapter", cwd=repo)
-    dvc("push", cwd=repo)
-    git("add", "-A", cwd=repo)
-    git("commit", "-qm", "release", cwd=repo)
-    git("tag", "javis-v0.1", cwd=repo)
-    (adapter / "adapter_model.safetensors").write_bytes(b"newer weights")
-    shutil.rmtree(repo / ".dvc/cache")
-    monkeypatch.chdir(repo)
-
-    (repo / "params.yaml").write_text("evaluate:\n  baseline: javis-v0.1\n")
-    baseline.main()
-    out = repo / "models/baseline"
-    assert (out / "adapter_model.safetensors").read_bytes() == b"released weights"
-    marker = orjson.loads((out / "javis_baseline.json").read_bytes())
-    assert (
-        marker["kind"] == "adapter" and marker["tag"] == "javis-v0.1" and len(marker["rev"]) == 40
-    )
-
-    (repo / "params.yaml").write_text("evaluate:\n  baseline: javis-v0.9\n")
-    with pytest.raises(SystemExit, match=r"evaluate.baseline: 'javis-v0.9' is not a tag"):
-        baseline.main()
-    (repo / "params.yaml").write_text(
-        "evaluate:\n  baseline_tag: javis-v0.1\n  baseline_rev: 0123abcd\n"
-    )
-    with pytest.raises(
-        SystemExit, match=r"evaluate.baseline_rev: '0123abcd' is not a tag or commit"
-    ):
-        baseline.main()
-    assert (
-        out / "adapter_model.safetensors"
-    ).read_bytes() == b"released weights"  # a failure keeps it
+# --- params (the baseline stage and its pin, data/baseline.json: tests/test_release_layer.py) ----
 
 
 @pytest.mark.parametrize(
@@ -437,7 +360,6 @@ def test_baseline_takes_the_released_adapter_from_dvc(tmp_path, monkeypatch):
         ({"max_examples": -1}, "evaluate.max_examples: expected >= 0"),
         ({"min_style_score": 6}, "evaluate.min_style_score: expected 1..5"),
         ({"baseline": ""}, "evaluate.baseline: expected previous, base or a release tag"),
-        ({"baseline_rev": "abc"}, "evaluate.baseline_rev: set without evaluate.baseline_tag"),
         ({"max_new_tokens": "64"}, "evaluate.max_new_tokens: expected int, got str"),
         ({"baseline_commit": "abc"}, r"evaluate: unknown key\(s\) \['baseline_commit'\]"),
     ],

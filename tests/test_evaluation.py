@@ -17,7 +17,6 @@ from javis.model.evaluation import (
     hangul_ratio,
     names_persona,
     parse_tool_calls,
-    render_report,
     split_reference,
     strip_tool_calls,
     summarize,
@@ -160,7 +159,8 @@ def test_tool_call_accuracy_counts_expected_calls_only_and_unwanted_apart():
     assert m["unwanted_tool_calls"] == 1
     assert m["unwanted_tool_call_rate"] == pytest.approx(1 / 3)
     assert m["style_consistency"] == 1.0  # the three tool-call references are not judged
-    assert m["regression_chrf"] is None and m["kept_promises"] is None
+    assert m["regression_chrf"] is None, "no corrections: not judged"
+    assert m["kept_promises"] is None, "no corrections: not judged"
 
 
 def test_summary_loss_is_token_weighted_and_perplexity_its_exp():
@@ -248,7 +248,8 @@ def test_win_rate_splits_ties():
     assert d["rate"] == pytest.approx(2.5 / 4)
     assert (d["ci95_low"], d["ci95_high"]) == pytest.approx(wilson_interval(2.5, 4))
     same = win_rate([1.0, 2.0], [1.0, 2.0])
-    assert same.rate == 0.5 and same.ties == 2
+    assert same.rate == 0.5, same
+    assert same.ties == 2, same
     assert win_rate([], []).as_dict()["rate"] is None
 
 
@@ -257,38 +258,12 @@ def test_win_rate_needs_paired_losses():
         win_rate([1.0], [1.0, 2.0])
 
 
-# --- delta and report --------------------------------------------------------------------------------
+# --- delta -----------------------------------------------------------------------------------------
 
 
 def test_delta_subtracts_numbers_and_keeps_none():
     d = delta({"loss": 1.0, "n": 5, "acc": None}, {"loss": 1.5, "n": 3, "acc": 0.5})
     assert d == {"loss": -0.5, "n": 2, "acc": None}
-
-
-def test_report_has_the_table_and_the_most_different_example():
-    cand = summarize([_test_result("none", nll=1.0, tokens=2)], [])
-    base = summarize([_test_result("none", nll=4.0, tokens=2)], [])
-    result = {
-        "candidate": cand,
-        "baseline": base,
-        "delta": delta(cand, base),
-        "win_rate": win_rate([0.5], [2.0]).as_dict(),
-        "n": {"test": 1, "regression": 0},
-        "rule_text": "lower loss wins",
-        "baseline_source": "base",
-    }
-    sample = {
-        "id": "sft-1",
-        "set": "test",
-        "prompt": [{"role": "user", "content": "who are you?"}],
-        "reference": "I am JAVIS.",
-        "candidate": {"answer": "I am JAVIS!", "loss": 0.5, "tool_call": "none"},
-        "baseline": {"answer": "I am SmolLM.", "loss": 2.0, "tool_call": "none"},
-    }
-    text = render_report(result, [sample])
-    assert "| Loss on reference answers | 0.5000 | 2.0000 | -1.5000 | better |" in text
-    assert "> who are you?" in text and "> I am SmolLM." in text
-    assert "1 wins, 0 losses, 0 ties of 1" in text
 
 
 @pytest.mark.parametrize(
@@ -306,28 +281,3 @@ def test_report_has_the_table_and_the_most_different_example():
 )
 def test_names_persona(answer, named):
     assert names_persona(answer, ["JAVIS", "자비스"]) is named
-
-
-def test_report_lists_identity_probes_side_by_side():
-    cand = {**summarize([], []), "persona_recall": 1.0}
-    base = {**summarize([], []), "persona_recall": 0.0}
-    result = {
-        "candidate": cand,
-        "baseline": base,
-        "delta": delta(cand, base),
-        "win_rate": win_rate([], []).as_dict(),
-        "n": {"test": 0, "regression": 0},
-        "rule_text": "lower loss wins",
-    }
-    probe = {
-        "id": "persona-probe-01",
-        "set": "persona",
-        "prompt": [{"role": "user", "content": "너의 이름은?"}],
-        "candidate": {"answer": "저는 JAVIS예요.", "named": True},
-        "baseline": {"answer": "I am an AI | assistant.", "named": False},
-    }
-    text = render_report(result, [probe])
-    assert (
-        "| Answers as the persona (identity probes) | 1.0000 | 0.0000 | +1.0000 | better |" in text
-    )
-    assert "| 너의 이름은? | ✓ 저는 JAVIS예요. | ✗ I am an AI \\| assistant. |" in text

@@ -3,7 +3,7 @@ typed input on the tiny model, and feedback lines turning into SFT/preference/KT
 
 from __future__ import annotations
 
-import io as stdio
+import io
 import json
 import multiprocessing
 import os
@@ -54,11 +54,9 @@ def test_append_completes_and_files_by_day(tmp_path):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", written["created_at"])
     path = tmp_path / f"feedback-{written['created_at'][:10]}.jsonl"
     assert read_jsonl(path) == [written]
-    assert (
-        written["rating"] == "bad"
-        and written["correction"] == "Seoul."
-        and written["model_version"] == "javis-v0.1"
-    )
+    assert written["rating"] == "bad", "a correction makes the rating bad"
+    assert written["correction"] == "Seoul.", "the correction is kept"
+    assert written["model_version"] == "javis-v0.1", "the answering version is kept"
 
 
 def test_rating_rules():
@@ -133,7 +131,8 @@ def test_a_torn_last_line_does_not_swallow_the_next(tmp_path):
     path.write_bytes(b'{"id": "torn", "messages": [{"ro')  # a writer died mid-line
     append_feedback(tmp_path, line(created_at="2026-10-20T10:00:00Z"))
     first, second = path.read_bytes().split(b"\n")[:2]
-    assert first.startswith(b'{"id": "torn"') and json.loads(second)["response"] == "Busan."
+    assert first.startswith(b'{"id": "torn"'), "the torn line stays as it was, alone on its line"
+    assert json.loads(second)["response"] == "Busan.", "the new line starts on a line of its own"
 
 
 def test_read_feedback_newest_first(tmp_path):
@@ -144,10 +143,8 @@ def test_read_feedback_newest_first(tmp_path):
     )  # the brief's file: no rating
     got = feedback.read_feedback(tmp_path)
     assert [x["created_at"][:10] for x in got] == ["2026-10-22", "2026-10-21", "2026-10-20"]
-    assert (
-        got[0]["file"] == "feedback-2026-10-22.jsonl"
-        and len(feedback.read_feedback(tmp_path, 2)) == 2
-    )
+    assert got[0]["file"] == "feedback-2026-10-22.jsonl", "each line names its day file"
+    assert len(feedback.read_feedback(tmp_path, 2)) == 2, "the limit caps the lines returned"
 
 
 # --- javis chat ----------------------------------------------------------------------------------
@@ -183,12 +180,18 @@ def test_chat_streams_answers_and_each_rating_appends_one_line(bot, tmp_path):
             "/score 2",
             "/new",
             "Hi",
-            "/whatever is sent as text",
+            "/god",  # an unknown command is said to be one, not sent to the model
+            "//whatever is sent as text",
             "/score 5",
         ],
     )
-    assert "nothing to rate yet" in out and "already rated" in out and "usage: /score 1-5" in out
-    assert out.count("base> ") == 5 and "5 ratings saved" not in out and "4 ratings saved" in out
+    assert "nothing to rate yet" in out, "/good before any answer is refused"
+    assert "already rated" in out, "a second rating of one answer is refused"
+    assert "usage: /score 1-5" in out, "a bad /score is refused with its usage"
+    assert "unknown command /god" in out, f"an unknown slash command is named: {out}"
+    assert out.count("base> ") == 5, f"every line typed gets a prompt back: {out}"
+    assert "5 ratings saved" not in out, "the refused ratings are not counted"
+    assert "4 ratings saved" in out, f"the four valid ratings are saved: {out}"
     lines = all_lines(tmp_path)
     assert [(x["rating"], x.get("score"), x.get("correction")) for x in lines] == [
         ("good", None, None),
@@ -203,9 +206,15 @@ def test_chat_streams_answers_and_each_rating_appends_one_line(bot, tmp_path):
         {"role": "assistant", "content": "It is sunny, 21°C."},
         {"role": "user", "content": "Thanks"},
     ]
-    assert lines[3]["messages"][0]["content"] == "Hi" and lines[3]["messages"][-1][
-        "content"
-    ].startswith("/whatever")
+    assert lines[3]["messages"][0]["content"] == "Hi", (
+        f"the conversation after /new starts at Hi: {lines[3]}"
+    )
+    assert lines[3]["messages"][-1]["content"] == "/whatever is sent as text", (
+        f"a line typed with // is sent with one /: {lines[3]}"
+    )
+    assert all("/god" not in m["content"] for x in lines for m in x["messages"]), (
+        "the unknown command never reaches the model"
+    )
     assert session.written == lines
 
 
@@ -229,28 +238,32 @@ def test_ctrl_c_during_an_answer_drops_it_and_the_chat_goes_on(bot, tmp_path):
 
     session = chat.run_chat(bot, tmp_path, read=read, write=write)
     text = "".join(out)
-    assert "(interrupted" in text and "nothing to rate yet" in text
+    assert "(interrupted" in text, f"Ctrl-C says the answer was interrupted: {text}"
+    assert "nothing to rate yet" in text, f"an interrupted answer cannot be rated: {text}"
     (only,) = session.written
     assert only["messages"] == [{"role": "user", "content": "Hi"}]
 
 
 def test_chat_answer_streams_in_pieces(bot):
     pieces = list(bot.stream([{"role": "user", "content": "Hello! How are you?"}]))
-    assert len(pieces) > 1 and "".join(pieces).strip() == bot.reply(
+    assert len(pieces) > 1, f"the answer streams in several pieces: {pieces}"
+    assert "".join(pieces).strip() == bot.reply(
         [{"role": "user", "content": "Hello! How are you?"}]
-    )
+    ), "the streamed pieces join into the whole answer"
 
 
 def test_javis_chat_command_reads_stdin(bot, workdir, monkeypatch, capsys):
     monkeypatch.setattr(chat, "load_bot", lambda *a, **kw: bot)
-    monkeypatch.setattr(
-        "sys.stdin", stdio.StringIO("Hello! How are you?\n/fix I'm well, thanks!\n")
-    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("Hello! How are you?\n/fix I'm well, thanks!\n"))
     assert cli.main(["chat"]) == 0
     out = capsys.readouterr().out
-    assert "saved: 👎 with your correction" in out and "1 rating saved to data/feedback/" in out
+    assert "saved: 👎 with your correction" in out, f"/fix saves a correction: {out}"
+    assert "1 rating saved to data/feedback/" in out, (
+        f"the session's summary counts the rating: {out}"
+    )
     (x,) = all_lines(workdir / "data/feedback")
-    assert x["correction"] == "I'm well, thanks!" and x["rating"] == "bad"
+    assert x["correction"] == "I'm well, thanks!", "the correction is the line's correction"
+    assert x["rating"] == "bad", "a corrected answer is rated bad"
 
 
 def test_deployed_follows_models_current(tmp_path):
@@ -271,6 +284,7 @@ def test_deployed_follows_models_current(tmp_path):
 
 
 def test_feedback_lines_become_training_records_in_collect(bot, workdir):
+    from javis.core import stage
     from stages import collect
 
     folder = workdir / "data/feedback"
@@ -293,7 +307,7 @@ def test_feedback_lines_become_training_records_in_collect(bot, workdir):
         },
     )
     drive(bot, folder, ["Capital of Korea?", "/fix Seoul is the capital of Korea."])
-    collect.main()
+    stage.run(collect.main, "paths", "collect")
     sft = read_jsonl(workdir / "data/collected/sft.jsonl")
     pref = read_jsonl(workdir / "data/collected/preference.jsonl")
     kto = read_jsonl(workdir / "data/collected/kto.jsonl")
@@ -302,10 +316,10 @@ def test_feedback_lines_become_training_records_in_collect(bot, workdir):
         "Seoul is the capital of Korea.",
     ]
     (p,) = pref
-    assert (
-        p["chosen"][0]["content"] == "Seoul is the capital of Korea."
-        and p["meta"]["regression"] is True
+    assert p["chosen"][0]["content"] == "Seoul is the capital of Korea.", (
+        "the chat's correction is the chosen answer"
     )
+    assert p["meta"]["regression"] is True, "a correction is a regression case"
     assert sorted((r["completion"][0]["content"][:6], r["label"]) for r in kto)[:3] == [
         ("5", False),
         ("Hello!", True),
@@ -315,14 +329,18 @@ def test_feedback_lines_become_training_records_in_collect(bot, workdir):
     ids = {x["id"] for x in all_lines(folder)}
     for r in sft + pref + kto:
         meta = r["meta"]
-        assert meta["file"].startswith("data/feedback/feedback-") and meta["line"] >= 1
-        assert (
-            meta["orig_id"] in ids
-            and meta["model_version"] in ("javis-v0.1", "base")
-            and meta["created_at"]
+        assert meta["file"].startswith("data/feedback/feedback-"), (
+            f"provenance names the feedback file: {meta}"
         )
+        assert meta["line"] >= 1, f"provenance names the line: {meta}"
+        assert meta["orig_id"] in ids, f"provenance keeps the feedback line's id: {meta}"
+        assert meta["model_version"] in ("javis-v0.1", "base"), (
+            f"provenance keeps the answering version: {meta}"
+        )
+        assert meta["created_at"], f"provenance keeps the time of the rating: {meta}"
     m = json.loads((workdir / "metrics/collect.json").read_text())
-    assert m["rejected"] == 0 and m["from_examples"] is False
+    assert m["rejected"] == 0, f"no feedback line is rejected: {m['rejected_by_reason']}"
+    assert m["from_examples"] is False, "the user's feedback is read, not the examples"
 
 
 def test_chat_loads_the_deployed_adapter(tiny_base, tmp_path):
@@ -348,8 +366,9 @@ def test_chat_loads_the_deployed_adapter(tiny_base, tmp_path):
         current=tmp_path / "models" / "current",
         max_new_tokens=6,
     )
-    assert deployed.version == "javis-v0.1" and type(deployed.model).__name__.startswith(
-        "PeftModel"
+    assert deployed.version == "javis-v0.1", "the deployed version is the symlinked release"
+    assert type(deployed.model).__name__.startswith("PeftModel"), (
+        "the adapter is loaded on the base"
     )
     assert "You are JAVIS v0.1." in deployed.tokenizer.apply_chat_template(Q, tokenize=False)
     session, _ = drive(deployed, tmp_path / "fb", ["Hello! How are you?", "/good"])

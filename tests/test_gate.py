@@ -53,13 +53,12 @@ def gated(tmp_path_factory, tiny_base):
 
 def test_a_trained_candidate_passes_the_shipped_loss_gate(gated):
     out = gated["first"]
-    assert "gate PASS loss" in out and "gate PASS win_rate" in out, out
+    assert "gate PASS loss" in out, out
+    assert "gate PASS win_rate" in out, out
     ev = json.loads((gated["repo"] / "metrics/eval.json").read_text())
-    assert (
-        ev["baseline_source"] == "base"
-        and ev["delta"]["loss"] < 0
-        and ev["win_rate"]["ci95_low"] >= 0.25
-    )
+    assert ev["baseline_source"] == "base", ev["baseline_source"]
+    assert ev["delta"]["loss"] < 0, ev["delta"]
+    assert ev["win_rate"]["ci95_low"] >= 0.25, ev["win_rate"]
 
 
 def test_auto_deploy_serves_the_release_at_once(gated):

@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, copy_project, read_jsonl, write_jsonl
 
+from javis.app import workspace
 from javis.core import params
 from javis.data import importers
-from javis.data.importers import ConvertError, convert, import_files
+from javis.data.formats.conversion import ConvertError, convert, detect
+from javis.data.importers import import_files
+from javis.release import vcs
 
 CORPORA = ROOT.parent / "shared" / "corpora" / "llamafactory"
 PERSONA = {"name": "JAVIS", "author": "Minjun Kim"}
@@ -46,6 +49,13 @@ def run(files: list, folder: Path, **kw) -> importers.ImportReport:
     return import_files([str(f) for f in files], folder, **kw)
 
 
+def javis_import(p: params.Params, files: list[str], **kw) -> int:
+    """`javis import FILES` as the CLI runs it: DVC add and the data folder's restore included."""
+    kw.setdefault("dvc_add", vcs.readd_to_dvc)
+    kw.setdefault("ensure_dirs", workspace.ensure_data_dirs)
+    return importers.main(p.paths, p.persona, p.collect, files, **kw)
+
+
 # --- the real corpora --------------------------------------------------------------------------
 
 
@@ -55,10 +65,12 @@ def test_alpaca_demo_imports_every_distinct_record(corpora, tmp_path):
     rep = run([corpora / "alpaca_en_demo.json"], tmp_path / "raw")
     t = rep.totals()
     assert (t["read"], t["imported"], t["duplicate"], t["rejected"]) == (999, 985, 14, 0)
-    assert len(distinct) == 985 and rep.files[0].formats == {"alpaca": 999}
+    assert len(distinct) == 985, "the corpus holds 985 distinct records"
+    assert rep.files[0].formats == {"alpaca": 999}, "every record is detected as alpaca"
     records = imported(tmp_path / "raw")
-    assert len(records) == 985 and all(
-        [m["role"] for m in r["messages"]] == ["user", "assistant"] for r in records
+    assert len(records) == 985, "one record per distinct input"
+    assert all([m["role"] for m in r["messages"]] == ["user", "assistant"] for r in records), (
+        "every alpaca record becomes one user turn and its answer"
     )
     with_input = next(x for x in source if x["input"])
     match = [
@@ -66,13 +78,16 @@ def test_alpaca_demo_imports_every_distinct_record(corpora, tmp_path):
         for r in records
         if r["messages"][0]["content"] == with_input["instruction"] + "\n" + with_input["input"]
     ]
-    assert match and match[0]["messages"][1]["content"] == with_input["output"]
+    assert match, "the record with an input is imported"
+    assert match[0]["messages"][1]["content"] == with_input["output"], "its answer is the output"
     meta = records[0]["meta"]
-    assert meta["source"] == "alpaca_en_demo" and meta["format"] == "alpaca" and meta["index"] == 0
-    assert meta["imported_from"].endswith("alpaca_en_demo.json") and meta["imported_at"].endswith(
-        "Z"
-    )
-    assert meta["content_hash"].startswith("sha256:") and records[0]["id"].startswith("import-")
+    assert meta["source"] == "alpaca_en_demo", "provenance names the source"
+    assert meta["format"] == "alpaca", "provenance names the format"
+    assert meta["index"] == 0, "provenance names the index"
+    assert meta["imported_from"].endswith("alpaca_en_demo.json"), "provenance names the input file"
+    assert meta["imported_at"].endswith("Z"), "provenance holds the import time in UTC"
+    assert meta["content_hash"].startswith("sha256:"), "provenance holds the content hash"
+    assert records[0]["id"].startswith("import-"), "imported ids are content hashes"
     print(f"\nalpaca_en_demo: {t}")
 
 
@@ -108,24 +123,18 @@ def test_glaive_tool_calls_become_real_tool_calls(corpora, tmp_path):
     first = records[0]  # the recipe conversation
     call_msg = next(m for m in first["messages"] if m.get("tool_calls"))
     call = call_msg["tool_calls"][0]
-    assert (
-        call["id"] == "call_1"
-        and call["type"] == "function"
-        and call["function"]["name"] == "search_recipes"
-    )
+    assert call["id"] == "call_1", "the first call of a conversation is call_1"
+    assert call["type"] == "function", "calls are OpenAI function calls"
+    assert call["function"]["name"] == "search_recipes", "the call names its function"
     assert json.loads(call["function"]["arguments"]) == {
         "ingredients": ["chicken", "bell peppers", "rice"]
     }
     tool = first["messages"][first["messages"].index(call_msg) + 1]
-    assert (
-        tool["role"] == "tool"
-        and tool["tool_call_id"] == "call_1"
-        and tool["name"] == "search_recipes"
-    )
-    assert (
-        first["tools"][0]["type"] == "function"
-        and first["tools"][0]["function"]["name"] == "search_recipes"
-    )
+    assert tool["role"] == "tool", "an observation becomes a tool turn"
+    assert tool["tool_call_id"] == "call_1", "the tool turn answers the call"
+    assert tool["name"] == "search_recipes", "the tool turn names the function"
+    assert first["tools"][0]["type"] == "function", "tools become OpenAI function schemas"
+    assert first["tools"][0]["function"]["name"] == "search_recipes", "the schema keeps its name"
     assert all(
         "tools" not in r for r in records if not json.loads(source[r["meta"]["index"]]["tools"])
     )
@@ -135,17 +144,18 @@ def test_glaive_tool_calls_become_real_tool_calls(corpora, tmp_path):
 def test_identity_fills_the_persona_placeholders(corpora, workdir):
     p = params.load()
     out: list[str] = []
-    rc = importers.main(p, [str(corpora / "identity.json")], out=out.append)
+    rc = javis_import(p, [str(corpora / "identity.json")], out=out.append)
     assert rc == 0
     records = imported(workdir / "data/raw")
     assert len(records) == 91
     text = "\n".join(m["content"] for r in records for m in r["messages"])
-    assert "{{" not in text and "}}" not in text
+    assert "{{" not in text, "no {{placeholder}} is left"
+    assert "}}" not in text, "no {{placeholder}} is left"
     source = json.loads((corpora / "identity.json").read_text())
     with_name = sum("{{name}}" in x["output"] for x in source)
-    assert (
-        with_name > 60
-        and sum(p.persona.name in r["messages"][1]["content"] for r in records) == with_name
+    assert with_name > 60, "the corpus uses {{name}} in most answers"
+    assert sum(p.persona.name in r["messages"][1]["content"] for r in records) == with_name, (
+        "every {{name}} is filled with the persona's name"
     )
     assert p.persona.author in text
     assert records[0]["messages"][1]["content"] == (
@@ -162,7 +172,9 @@ def test_reimport_adds_nothing(corpora, tmp_path):
     files = sorted(folder.iterdir())
     rep = run([corpora / "identity.json"], folder, source="again")
     assert rep.totals() == {"read": 91, "imported": 0, "duplicate": 91, "rejected": 0}
-    assert rep.written == [] and sorted(folder.iterdir()) == files and "nothing new" in rep.dvc
+    assert rep.written == [], "the same data imported again writes nothing"
+    assert sorted(folder.iterdir()) == files, "the folder is unchanged"
+    assert "nothing new" in rep.dvc, f"DVC is left alone when nothing is new: {rep.dvc}"
     assert len(read_jsonl(folder / importers.INDEX_FILE)) == 91
 
 
@@ -445,13 +457,13 @@ def test_explicit_format_matches_auto_detection(fmt, obj):
 
 
 def test_detection_names_the_format():
-    assert importers.detect({"messages": [U, A]}) == "chatml"
-    assert importers.detect({"messages": [U, A], "tools": []}) == "openai"
-    assert importers.detect({"conversations": []}) == "sharegpt"
-    assert importers.detect({"instruction": "x", "output": "y"}) == "alpaca"
-    assert importers.detect({"prompt": "x", "chosen": "y", "rejected": "z"}) == "dpo"
-    assert importers.detect({"prompt": "x", "completion": "y", "label": True}) == "kto"
-    assert importers.detect({"text": "plain"}) is None
+    assert detect({"messages": [U, A]}) == "chatml"
+    assert detect({"messages": [U, A], "tools": []}) == "openai"
+    assert detect({"conversations": []}) == "sharegpt"
+    assert detect({"instruction": "x", "output": "y"}) == "alpaca"
+    assert detect({"prompt": "x", "chosen": "y", "rejected": "z"}) == "dpo"
+    assert detect({"prompt": "x", "completion": "y", "label": True}) == "kto"
+    assert detect({"text": "plain"}) is None
 
 
 REJECTS = [
@@ -545,7 +557,7 @@ def test_rejects_are_reported_with_index_and_reason(workdir):
         ],
     )
     out: list[str] = []
-    assert importers.main(params.load(), [str(src)], out=out.append) == 0
+    assert javis_import(params.load(), [str(src)], out=out.append) == 0
     text = "\n".join(out)
     assert "detected chatml (1), sharegpt (1), dpo (1)" in text
     assert "rejected line 2: bad_json" in text
@@ -553,9 +565,10 @@ def test_rejects_are_reported_with_index_and_reason(workdir):
     assert "rejected line 4: not_object" in text
     assert "read 6 / imported 3 / duplicate 0 / rejected 3" in text
     records = imported(workdir / "data/raw")
-    assert [r["meta"]["line"] for r in records] == [1, 5, 6] and [
-        r["meta"]["index"] for r in records
-    ] == [0, 4, 5]
+    assert [r["meta"]["line"] for r in records] == [1, 5, 6], (
+        "JSONL provenance keeps the line numbers"
+    )
+    assert [r["meta"]["index"] for r in records] == [0, 4, 5], "JSONL provenance keeps the indexes"
     assert {"messages", "prompt"} <= {k for r in records for k in r}
 
 
@@ -577,9 +590,12 @@ def test_json_array_rejects_use_the_index(tmp_path, monkeypatch):
     out: list[str] = []
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     p = params.load(tmp_path / "params.yaml")
-    importers.main(p, [str(src)], fmt="alpaca", dvc_add=False, out=out.append)
-    assert "  rejected #1: not_object (a JSON str)" in out and any(
-        "read as alpaca (1)" in x for x in out
+    javis_import(p, [str(src)], fmt="alpaca", dvc_add=None, out=out.append)
+    assert "  rejected #1: not_object (a JSON str)" in out, (
+        f"a JSON array's reject names its index: {out}"
+    )
+    assert any("read as alpaca (1)" in x for x in out), (
+        f"a forced format is reported as read as: {out}"
     )
 
 
@@ -618,7 +634,8 @@ def test_duplicates_within_and_across_files_and_formats(tmp_path):
     rep = run([a, b], tmp_path / "raw")
     assert rep.totals() == {"read": 4, "imported": 1, "duplicate": 3, "rejected": 0}
     assert [(f.imported, f.duplicate) for f in rep.files] == [(1, 1), (0, 2)]
-    assert len(rep.written) == 1 and Path(rep.written[0][0]).name.startswith("a-")
+    assert len(rep.written) == 1, "one batch file for the only new record"
+    assert Path(rep.written[0][0]).name.startswith("a-"), "the batch file is named after its source"
 
 
 def test_source_name_names_the_file_and_provenance(tmp_path):
@@ -627,13 +644,13 @@ def test_source_name_names_the_file_and_provenance(tmp_path):
     )
     rep = run([src], tmp_path / "raw", source="kakao talk")
     ((path, n),) = rep.written
-    assert n == 1 and Path(path).name.startswith("kakao_talk-") and Path(path).suffix == ".jsonl"
+    assert n == 1, "one record written"
+    assert Path(path).name.startswith("kakao_talk-"), "the file is named after the given source"
+    assert Path(path).suffix == ".jsonl", "the batch file is JSONL"
     (rec,) = read_jsonl(Path(path))
-    assert (
-        rec["meta"]["source"] == "kakao_talk"
-        and rec["meta"]["orig_id"] == "orig-7"
-        and rec["meta"]["line"] == 1
-    )
+    assert rec["meta"]["source"] == "kakao_talk", "the given source is recorded"
+    assert rec["meta"]["orig_id"] == "orig-7", "the input's own id is kept"
+    assert rec["meta"]["line"] == 1, "the input line is kept"
     assert importers.source_name("export 2024 (phone).jsonl") == "export_2024_phone"
 
 
@@ -641,6 +658,7 @@ def test_source_name_names_the_file_and_provenance(tmp_path):
 
 
 def test_import_as_feedback_counts_in_collect(workdir):
+    from javis.core import stage
     from stages import collect
 
     src = write_jsonl(
@@ -674,7 +692,7 @@ def test_import_as_feedback_counts_in_collect(workdir):
         ],
     )
     out: list[str] = []
-    assert importers.main(params.load(), [str(src)], target="feedback", out=out.append) == 0
+    assert javis_import(params.load(), [str(src)], target="feedback", out=out.append) == 0
     assert any("rejected line 4: not_feedback" in x for x in out)
     lines = imported(workdir / "data/feedback")
     assert [(x["rating"], x.get("correction")) for x in lines] == [
@@ -683,7 +701,7 @@ def test_import_as_feedback_counts_in_collect(workdir):
         ("bad", "The Pacific."),
     ]
     assert all(x["model_version"] == "import:ratings" and x["created_at"] for x in lines)
-    collect.main()
+    stage.run(collect.main, "paths", "collect")
     sft = read_jsonl(workdir / "data/collected/sft.jsonl")
     pref = read_jsonl(workdir / "data/collected/preference.jsonl")
     kto = read_jsonl(workdir / "data/collected/kto.jsonl")
@@ -704,6 +722,7 @@ def test_import_as_feedback_counts_in_collect(workdir):
 
 
 def test_imported_raw_records_are_read_by_collect(workdir):
+    from javis.core import stage
     from stages import collect
 
     src = write_jsonl(
@@ -714,10 +733,13 @@ def test_imported_raw_records_are_read_by_collect(workdir):
             {"prompt": "Hi", "completion": "Hello.", "label": True},
         ],
     )
-    assert importers.main(params.load(), [str(src)], out=lambda s: None) == 0
-    collect.main()
+    assert javis_import(params.load(), [str(src)], out=lambda s: None) == 0
+    stage.run(collect.main, "paths", "collect")
     m = json.loads((workdir / "metrics/collect.json").read_text())
-    assert m["records_out"] == {"sft": 1, "preference": 1, "kto": 1} and m["rejected"] == 0
+    assert m["records_out"] == {"sft": 1, "preference": 1, "kto": 1}, (
+        f"collect reads every imported kind: {m['records_out']}"
+    )
+    assert m["rejected"] == 0, f"collect rejects none of them: {m['rejected_by_reason']}"
     assert not any(".imported" in s for s in m["by_source"])  # the hidden index is not data
 
 
@@ -740,23 +762,27 @@ def test_dvc_add_is_retried_while_dvc_is_locked(tmp_path, monkeypatch):
             else "",
         )
 
-    monkeypatch.setattr(importers.subprocess, "run", fake_run)
-    monkeypatch.setattr(importers.time, "sleep", lambda s: None)
-    assert "done" in importers.readd_to_dvc(tmp_path / "data" / "raw")
-    assert len(calls) == 3 and calls[0][-2:] == ["add", str(tmp_path / "data" / "raw")]
+    monkeypatch.setattr(vcs.subprocess, "run", fake_run)
+    monkeypatch.setattr(vcs.time, "sleep", lambda s: None)
+    assert "done" in vcs.readd_to_dvc(tmp_path / "data" / "raw")
+    assert len(calls) == 3, "two lock errors, then success"
+    assert calls[0][-2:] == ["add", str(tmp_path / "data" / "raw")], (
+        f"the folder is added as a whole: {calls[0]}"
+    )
 
     monkeypatch.setattr(
-        importers.subprocess,
+        vcs.subprocess,
         "run",
         lambda cmd, **kw: subprocess.CompletedProcess(
             cmd, 255, "", "ERROR: output 'x' is tracked by git"
         ),
     )
     src = write_jsonl(tmp_path / "a.jsonl", [{"messages": [U, A]}])
-    rep = run([src], tmp_path / "data" / "raw")
-    assert (
-        rep.dvc_failed and "tracked by git" in rep.dvc and "run `dvc add" in rep.dvc and rep.written
-    )
+    rep = run([src], tmp_path / "data" / "raw", dvc_add=vcs.readd_to_dvc)
+    assert rep.dvc_failed, "a failed dvc add is reported"
+    assert "tracked by git" in rep.dvc, f"the report says why: {rep.dvc}"
+    assert "run `dvc add" in rep.dvc, f"the report says what to run: {rep.dvc}"
+    assert rep.written, "the files are written before dvc add"
 
 
 def test_concurrent_imports_into_a_dvc_repo(tmp_path):
@@ -792,18 +818,22 @@ def test_concurrent_imports_into_a_dvc_repo(tmp_path):
     assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n---\n".join(outs)
     records = imported(repo / "data/raw")
     contents = [r["messages"][0]["content"] for r in records]
-    assert len(contents) == 120 and len(set(contents)) == 120
+    assert len(contents) == 120, "4 concurrent imports of 40 records with 40 shared: 120 records"
+    assert len(set(contents)) == 120, "no record is imported twice"
     assert sum(int(o.split("duplicate ")[-1].split(" ")[0]) for o in outs) == 40
     pin = (repo / "data/raw.dvc").read_text()
     n_files = len([p for p in (repo / "data/raw").iterdir()])
-    assert f"nfiles: {n_files}" in pin and n_files == 4  # 3 import files + the index
+    # 3 import files + the index
+    assert f"nfiles: {n_files}" in pin, f"the DVC pin counts every file: {pin}"
+    assert n_files == 4, "3 import files + the index"
     status = subprocess.run(
         [sys.executable, "-m", "dvc", "status", "data/raw.dvc"],
         cwd=repo,
         capture_output=True,
         text=True,
     )
-    assert status.returncode == 0 and "changed" not in status.stdout, status.stdout
+    assert status.returncode == 0, status.stdout
+    assert "changed" not in status.stdout, status.stdout
     print("\n" + "\n---\n".join(o.strip().splitlines()[-2] for o in outs))
 
 
@@ -814,5 +844,6 @@ def test_a_pinned_but_missing_folder_is_not_overwritten(workdir):
     (workdir / "data/raw.dvc").write_text("outs:\n- md5: 0123.dir\n  nfiles: 3\n  path: raw\n")
     src = write_jsonl(workdir / "a.jsonl", [{"messages": [U, A]}])
     out: list[str] = []
-    assert importers.main(params.load(), [str(src)], out=out.append) == 1
-    assert "dvc pull" in out[0] and not (workdir / "data/raw").exists()
+    assert javis_import(params.load(), [str(src)], out=out.append) == 1
+    assert "dvc pull" in out[0], f"a missing pinned folder asks for dvc pull: {out}"
+    assert not (workdir / "data/raw").exists(), "the folder is not created empty over its pin"

@@ -18,7 +18,8 @@ def test_every_section_of_the_projects_params_loads():
     assert set(raw) <= set(params.SECTIONS)
     for name in params.SECTIONS:
         assert getattr(p, name) is not None, name
-    assert p.clean.min_score == 4 and p.trigger.min_new_records == 50
+    assert p.clean.min_score == 4, "clean.min_score as params.yaml ships it"
+    assert p.trigger.min_new_records == 50, "trigger.min_new_records as params.yaml ships it"
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,8 @@ def test_every_templated_path_in_dvc_yaml_is_a_params_path():
     dvc = (ROOT / "dvc.yaml").read_text()
     used = set(re.findall(r"\$\{paths\.(\w+)\}", dvc))
     known = {f for f in params.Paths.__dataclass_fields__}
-    assert used and used <= known, used - known
+    assert used, used - known
+    assert used <= known, used - known
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())["paths"]
     assert set(raw) == known  # params.yaml spells out every path
 
@@ -82,7 +84,8 @@ def test_accounting_catches_a_lost_record():
         acc.metrics()
     acc.rejected("a", "bad_json (x)")
     m = acc.metrics()
-    assert m["rejected_by_reason"] == {"bad_json": 1} and m["in"] == 3
+    assert m["rejected_by_reason"] == {"bad_json": 1}, "the reject is counted by its reason key"
+    assert m["in"] == 3, "every seen record is counted"
 
 
 def test_workspace_creates_only_unpinned_folders(tmp_path, monkeypatch):
@@ -93,7 +96,10 @@ def test_workspace_creates_only_unpinned_folders(tmp_path, monkeypatch):
     Path("data/feedback.dvc").write_text("outs:\n- md5: abc.dir\n  nfiles: 3\n  path: feedback\n")
     with pytest.raises(WorkspaceError, match="dvc pull"):
         ensure_data_dirs(["data/raw", "data/feedback"])
-    assert Path("data/raw").is_dir() and not Path("data/feedback").exists()
+    assert Path("data/raw").is_dir(), "an unpinned folder is created"
+    assert not Path("data/feedback").exists(), (
+        "a pinned folder is left for `dvc pull`, never created empty"
+    )
 
 
 def test_every_param_a_dvc_stage_names_exists():
@@ -104,4 +110,53 @@ def test_every_param_a_dvc_stage_names_exists():
             assert section in params.SECTIONS, (name, entry)
             if key:
                 assert key in params.SECTIONS[section].__dataclass_fields__, (name, entry)
-        assert stage["cmd"] == f"python -m stages.{name}" and (ROOT / f"stages/{name}.py").exists()
+        assert stage["cmd"] == f"python -m stages.{name}", (
+            f"a stage runs `python -m stages.<name>`: {stage['cmd']}"
+        )
+        assert (ROOT / f"stages/{name}.py").exists(), f"stages/{name}.py exists"
+
+
+@pytest.mark.parametrize("name", sorted(params.SECTIONS))
+def test_an_empty_section_loads_as_params_yaml_ships_it(name):
+    """params.py is the single source of defaults: leaving a section out of params.yaml (or any of
+    its keys) gives exactly the values params.yaml ships."""
+    import dataclasses
+
+    cls = params.SECTIONS[name]
+    shipped = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))[name] or {}
+    defaults = dataclasses.asdict(params.build(cls, {}, name))
+    loaded = dataclasses.asdict(params.build(cls, shipped, name))
+    differ = {k: (defaults[k], loaded[k]) for k in defaults if defaults[k] != loaded[k]}
+    assert differ == {}, f"{name}: params.py default vs params.yaml (default, shipped): {differ}"
+
+
+def test_every_params_field_has_a_docstring():
+    """Each field of a params dataclass is documented where it is defined (litgpt's args.py style:
+    a string right below the field)."""
+    import ast
+    import dataclasses
+
+    tree = ast.parse((ROOT / "javis/core/params.py").read_text(encoding="utf-8"))
+    documented: dict[str, set[str]] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        names = documented.setdefault(node.name, set())
+        for field, after in zip(node.body, node.body[1:], strict=False):
+            if (
+                isinstance(field, ast.AnnAssign)
+                and isinstance(field.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                names.add(field.target.id)
+    for cls in params.SECTIONS.values():
+        nested = [f.default_factory for f in dataclasses.fields(cls)]  # Train.dpo: Preference, ...
+        for sub in [cls] + [c for c in nested if dataclasses.is_dataclass(c)]:
+            missing = sorted(
+                f.name
+                for f in dataclasses.fields(sub)
+                if f.name not in documented.get(sub.__name__, set())
+            )
+            assert missing == [], f"params.{sub.__name__} fields without a docstring: {missing}"

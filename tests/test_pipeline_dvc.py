@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +85,8 @@ def test_private_data_is_dvc_tracked_not_git(repo):
     ).stdout.split()
     assert len(ignored) == 7, ignored
     lock = (repo / "dvc.lock").read_text()
-    assert "data/training/current" in lock and "metrics/split.json" in lock
+    assert "data/training/current" in lock, "the split stage's output is locked"
+    assert "metrics/split.json" in lock, "the split stage's metrics are locked"
 
 
 def test_the_training_folder_holds_no_planted_secret(repo):
@@ -123,6 +125,8 @@ def test_redaction_false_positives_on_the_sample_data(repo):
 
 
 def test_appending_data_moves_no_released_record(repo, tmp_path):
+    # A copy of the reproduced project: the shared one stays as the other tests expect it.
+    repo = Path(shutil.copytree(repo, tmp_path / "repo", symlinks=True))
     index = json.loads((repo / "data/training/current/index.json").read_text())
     (repo / "data/split_index.json").write_text(json.dumps({**index, "version": "javis-v0.1"}))
     extra = [
@@ -138,17 +142,14 @@ def test_appending_data_moves_no_released_record(repo, tmp_path):
         for i in range(30)
     ]
     write_jsonl(repo / "examples/raw/zz_new.jsonl", extra)
-    try:
-        dvc(repo, "repro", "split")
-        after = json.loads((repo / "data/training/current/index.json").read_text())
-        assert set(index["records"]) <= set(after["records"])
-        moved = [rid for rid, s in index["records"].items() if after["records"][rid] != s]
-        assert not moved
-        assert len(after["records"]) == len(index["records"]) + 30
-        manifest = json.loads((repo / "data/training/current/manifest.json").read_text())
-        assert manifest["previous_release"] == "javis-v0.1" and manifest["added"]["sft"] == {
-            "raw/zz_new.jsonl": 30
-        }
-    finally:
-        (repo / "examples/raw/zz_new.jsonl").unlink()
-        (repo / "data/split_index.json").write_text("{}\n")
+    dvc(repo, "repro", "split")
+    after = json.loads((repo / "data/training/current/index.json").read_text())
+    assert set(index["records"]) <= set(after["records"])
+    moved = [rid for rid, s in index["records"].items() if after["records"][rid] != s]
+    assert not moved
+    assert len(after["records"]) == len(index["records"]) + 30
+    manifest = json.loads((repo / "data/training/current/manifest.json").read_text())
+    assert manifest["previous_release"] == "javis-v0.1", "the manifest names the pinned release"
+    assert manifest["added"]["sft"] == {"raw/zz_new.jsonl": 30}, (
+        f"only the new file's records are added: {manifest['added']}"
+    )

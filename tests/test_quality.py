@@ -37,8 +37,10 @@ def failing(scores: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
 
 
 def test_params_section_loads_with_the_documented_rules(cfg: Clean) -> None:
-    assert cfg.min_score == 4 and cfg.redact is True
-    assert cfg.min_chars == 2 and cfg.max_chars == 4000
+    assert cfg.min_score == 4, "the brief: only 4 and above is trained on"
+    assert cfg.redact is True, "redaction is on"
+    assert cfg.min_chars == 2, "min_chars as params.yaml ships it"
+    assert cfg.max_chars == 4000, "max_chars as params.yaml ships it"
     assert "as an ai language model" in cfg.banned_phrases
     assert "모르겠어요." in cfg.non_answers
     for key in (
@@ -274,7 +276,8 @@ def test_each_answer_is_checked_against_its_own_question(cfg: Clean) -> None:
         "meta": {},
     }
     got, reason = quality.score_record(record, cfg)["relevance"]
-    assert got == 1 and reason.endswith("(answer 2 of 2)")
+    assert got == 1, f"the echo in the second answer scores relevance 1: {reason}"
+    assert reason.endswith("(answer 2 of 2)"), f"the reason names the answer: {reason}"
 
 
 def test_tool_call_only_turns_are_not_penalised(cfg: Clean) -> None:
@@ -340,7 +343,8 @@ def test_record_without_an_answer_fails_length(cfg: Clean) -> None:
 def test_score_text_scores_one_generated_answer(cfg: Clean) -> None:
     scores = quality.score_text("저는 ChatGPT입니다!!!!!!", "넌 누구야?", cfg)
     assert list(scores) == list(quality.CRITERIA)
-    assert scores["accuracy"][0] == 1 and scores["style"][0] == 3
+    assert scores["accuracy"][0] == 1, "a wrong identity claim scores accuracy 1"
+    assert scores["style"][0] == 3, 'more than max_exclamations "!" scores style 3'
     assert (
         scores["length"] == scores["relevance"] == scores["format"] == scores["safety"] == (5, "")
     )

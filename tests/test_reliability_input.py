@@ -17,6 +17,7 @@ import malformed
 import pytest
 from helpers import ROOT, read_jsonl, write_jsonl
 
+from javis.app import workspace
 from javis.core import fileio, params
 from javis.data import importers
 
@@ -31,9 +32,8 @@ def run_stage(stage: str, cwd: Path) -> tuple[float, str]:
     )
     seconds = time.perf_counter() - started
     out = result.stdout + result.stderr
-    assert result.returncode == 0 and "Traceback" not in out, (
-        f"stages.{stage} crashed:\n{out[-3000:]}"
-    )
+    assert result.returncode == 0, f"stages.{stage} crashed:\n{out[-3000:]}"
+    assert "Traceback" not in out, f"stages.{stage} crashed:\n{out[-3000:]}"
     return seconds, out
 
 
@@ -158,7 +158,14 @@ def test_malformed_input_through_javis_import(workdir):
     for case in cases:
         said: list[str] = []
         try:
-            code = importers.main(p, [str(paths[case.name])], dvc_add=False, out=said.append)
+            code = importers.main(
+                p.paths,
+                p.persona,
+                p.collect,
+                [str(paths[case.name])],
+                ensure_dirs=workspace.ensure_data_dirs,  # as `javis import --no-dvc` runs it
+                out=said.append,
+            )
         except Exception as e:  # noqa: BLE001 -- the point: nothing may escape
             pytest.fail(f"javis import crashed on {case.name}: {type(e).__name__}: {e}")
         totals = said[-2] if code == 0 else said[0]
@@ -173,7 +180,8 @@ def test_malformed_input_through_javis_import(workdir):
             assert len(rejected_lines) == n["rejected"], (case.name, said)
             assert all(fileio.reason_key(s.split(": ", 1)[1]) for s in rejected_lines)
         else:  # a file that is not JSON/JSONL at all: refused as a whole, with the reason, nothing written
-            assert said[0].startswith("javis import: ") and "expected" in said[0], said
+            assert said[0].startswith("javis import: "), said
+            assert "expected" in said[0], said
     # Import refuses only what cannot be read as records at all.
     refused = {name for name, code, _ in rows if code != 0}
     assert not refused, rows
@@ -262,7 +270,8 @@ def test_planted_secrets_never_reach_training_rejects_or_metrics(workdir):
         run_stage(s, workdir)
     check_accounting(workdir)
     kinds = Counter(k for k, _ in sc.PLANTED)
-    assert len(sc.PLANTED) >= 30 and len(kinds) >= 12
+    assert len(sc.PLANTED) >= 30, f"the corpus plants at least 30 secrets: {len(sc.PLANTED)}"
+    assert len(kinds) >= 12, f"the planted secrets cover at least 12 kinds: {sorted(kinds)}"
 
     # 1. No planted string, and no 10-character piece of a planted key, in any output.
     texts = output_texts(
@@ -336,7 +345,8 @@ def test_redaction_false_positives_on_the_examples(workdir):
         f"redactor over every example line ({lines} lines, {len(list((ROOT / 'examples').rglob('*.jsonl')))} "
         f"files): {dict(every)}; false positives {sum(every.values()) - 3}"
     )
-    assert +false_pos == Counter() and all(v == 0 for v in false_pos.values()), false_pos
+    assert +false_pos == Counter(), false_pos
+    assert all(v == 0 for v in false_pos.values()), false_pos
     assert sum(every.values()) == 3, every
 
 
@@ -378,7 +388,7 @@ def _variants(prompt: str) -> list[str]:
 def held_out_near(splits: dict[str, list[str]], threshold: float) -> tuple[int, int]:
     """Exact Jaccard on character 3-grams (no MinHash): held-out first turns equal to, or at least
     `threshold` similar to, a train first turn."""
-    from stages.split import char_shingles
+    from javis.data.splitting import char_shingles
 
     train = [set(char_shingles(t)) for t in splits["train"]]
     train_texts = set(splits["train"])
@@ -409,7 +419,7 @@ def test_near_duplicate_prompts_never_straddle_splits(workdir):
     one split; metrics/split.json reports leakage 0 and an exact check on the files agrees; after a
     release pins the split index, new near duplicates of held-out prompts join them."""
     from javis.data.records import group_key, normalize_text
-    from stages.split import bucket
+    from javis.data.splitting import bucket
 
     cfg = params.load().split
     rows, clusters = [], []

@@ -266,9 +266,8 @@ def s3(tmp_path_factory):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
             break
         except OSError:
-            assert server.poll() is None and time.monotonic() < deadline, (
-                "moto_server did not start"
-            )
+            assert server.poll() is None, "moto_server exited"
+            assert time.monotonic() < deadline, "moto_server did not start"
             time.sleep(0.2)
     client = boto3.client(
         "s3",
@@ -338,7 +337,9 @@ def test_release_pushes_every_output_to_s3(chain):
     out = javis(repo, "release", "-m", "first version")
     assert tags(repo) == ["javis-v0.1"], out.stdout + out.stderr
     objects = s3.count()
-    assert objects > 0 and not_in_remote(repo) == {}
+    assert objects > 0, "nothing was pushed to S3"
+    missing = not_in_remote(repo)
+    assert missing == {}, f"outputs the remote lacks: {missing}"
     chain["snap"]["javis-v0.1"] = snapshot(repo)
     chain["done"].add("v0.1")
     print(
@@ -371,12 +372,14 @@ def test_kill_during_training_leaves_no_finished_output(chain):
     kill9(proc)
     killed_at = sorted(c.name for c in saved())
     changed = changed_stages(repo)
-    assert "train" in changed and "evaluate" in changed, changed
+    assert "train" in changed, changed
+    assert "evaluate" in changed, changed
     adapter = repo / "models/adapter"
     assert not (adapter / "adapter_model.safetensors").exists(), (
         "a partial adapter under its final name"
     )
-    assert git_out(repo, "rev-parse", "HEAD") == head and tags(repo) == ["javis-v0.1"]
+    assert git_out(repo, "rev-parse", "HEAD") == head, "a killed training moved HEAD"
+    assert tags(repo) == ["javis-v0.1"], tags(repo)
     chain["done"].add("killed-train")
     print(
         f"\nkill -9 of `dvc repro train` {time.perf_counter() - started:.0f} s in, with {killed_at} saved: "
@@ -419,7 +422,10 @@ def test_release_killed_at_each_step_fully_happens_or_not_at_all(chain):
         "resuming from" in text
     )  # the training killed in the test before resumed from its checkpoint
     assert "step 5/6: dvc push" in text
-    assert git_out(repo, "rev-parse", "HEAD") == head and "javis-v0.2" not in tags(repo)
+    assert git_out(repo, "rev-parse", "HEAD") == head, (
+        "a release killed before its commit committed"
+    )
+    assert "javis-v0.2" not in tags(repo), tags(repo)
     dirty = git_out(repo, "status", "--porcelain")
     assert "CHANGELOG.md" in dirty  # the half-written record is there, to be undone
     status = javis(repo, "status").stdout
@@ -465,16 +471,16 @@ def test_release_killed_at_each_step_fully_happens_or_not_at_all(chain):
 
     # 4. The next release finishes it; nothing else to do.
     out = javis(repo, "release", "-m", "week 2")
-    assert "javis-v0.2 was finished" in out.stdout and "released javis-v0.2" in out.stdout, (
-        out.stdout
-    )
+    assert "javis-v0.2 was finished" in out.stdout, out.stdout
+    assert "released javis-v0.2" in out.stdout, out.stdout
     assert tags(repo) == ["javis-v0.1", "javis-v0.2"]
     assert git_out(repo, "rev-parse", "javis-v0.2^{commit}") == release_commit
     assert git_out(repo, "log", "-1", "--format=%s").startswith("Open the version after javis-v0.2")
     subjects = git_out(repo, "log", "--format=%s", f"{head}..HEAD").splitlines()
     assert len(subjects) == 2, subjects  # one release commit, one open-next commit
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    assert params["evaluate"]["baseline_tag"] == "javis-v0.2"
+    pinned = json.loads((repo / "data/baseline.json").read_text())
+    assert pinned["tag"] == "javis-v0.2", pinned
+    assert pinned["rev"] == release_commit, pinned
     assert (repo / "CHANGELOG.md").read_text().count("## javis-v0.2 ") == 1
     assert git_out(repo, "status", "--porcelain") == ""
     assert "INTERRUPTED" not in javis(repo, "status").stdout
@@ -505,11 +511,11 @@ def test_s3_down_or_dying_during_push_leaves_no_commit_and_no_tag(chain):
     changelog = (repo / "CHANGELOG.md").read_text()
 
     def nothing_happened(out: subprocess.CompletedProcess) -> None:
-        assert out.returncode == 2 and "step 5/6 (dvc push)" in out.stderr, (
-            out.stdout[-2000:] + out.stderr[-2000:]
-        )
+        assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+        assert "step 5/6 (dvc push)" in out.stderr, out.stdout[-2000:] + out.stderr[-2000:]
         assert "nothing was committed or tagged" in out.stderr
-        assert git_out(repo, "rev-parse", "HEAD") == head and "javis-v0.3" not in tags(repo)
+        assert git_out(repo, "rev-parse", "HEAD") == head, "a failed push committed"
+        assert "javis-v0.3" not in tags(repo), tags(repo)
         assert not (repo / "models/adapters/javis-v0.3").exists()
         assert (repo / "CHANGELOG.md").read_text() == changelog
         assert "INTERRUPTED" not in javis(repo, "status").stdout
@@ -532,7 +538,9 @@ def test_s3_down_or_dying_during_push_leaves_no_commit_and_no_tag(chain):
     up = javis(repo, "release", "-m", "seed 7")
     assert "released javis-v0.3" in up.stdout
     assert tags(repo) == ["javis-v0.1", "javis-v0.2", "javis-v0.3"]
-    assert s3.count() > before and not_in_remote(repo) == {}
+    assert s3.count() > before, "the release pushed no new objects"
+    missing = not_in_remote(repo)
+    assert missing == {}, f"outputs the remote lacks: {missing}"
     assert (repo / "CHANGELOG.md").read_text().count("## javis-v0.3 ") == 1
     chain["snap"]["javis-v0.3"] = snapshot(repo)
     chain["done"].add("v0.3")
@@ -593,11 +601,9 @@ def test_rollback_to_each_release_restores_its_exact_adapter(chain):
     obj.write_bytes(obj.read_bytes()[:-16] + bytes(16))
     (repo / "models/adapters/javis-v0.1/adapter_model.safetensors").unlink()
     refused = javis(repo, "deploy", "javis-v0.1", check=False)
-    assert (
-        refused.returncode == 2
-        and "corrupted copy" in refused.stderr
-        and obj.name in refused.stderr
-    ), refused.stderr
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "corrupted copy" in refused.stderr, refused.stderr
+    assert obj.name in refused.stderr, refused.stderr
     assert os.readlink(repo / "models/current") == "adapters/javis-v0.2"  # nothing switched
     obj.unlink()
     javis(repo, "deploy", "javis-v0.1")
@@ -694,7 +700,9 @@ def test_kill_during_collect_leaves_no_partial_output(tmp_path):
     dvc(repo, "repro", "collect")
     m = json.loads((repo / "metrics/collect.json").read_text())
     lines = sum(1 for _ in open(collected / "sft.jsonl", "rb"))
-    assert m["in"] == m["kept"] + m["rejected"] == n and lines == n
+    assert m["in"] == n, m
+    assert m["kept"] + m["rejected"] == n, m
+    assert lines == n, lines
     assert not list(collected.glob(".*.tmp"))  # DVC cleared the output folder before the rerun
     assert "collect" not in changed_stages(repo)
     print(
@@ -708,7 +716,7 @@ def test_a_checkpoint_cut_off_while_saving_is_dropped_on_resume(tmp_path):
     """The Trainer writes a checkpoint in place, trainer_state.json last; a kill while saving leaves
     a folder without it. Resuming from it failed on every rerun; it is deleted and the run resumes
     from the last whole one."""
-    from stages.train import last_complete_checkpoint
+    from javis.model.training import last_complete_checkpoint
 
     sft = tmp_path / "sft"
     for step, whole in ((2, True), (4, True), (6, False)):
@@ -718,7 +726,8 @@ def test_a_checkpoint_cut_off_while_saving_is_dropped_on_resume(tmp_path):
         if whole:
             (folder / "trainer_state.json").write_text("{}")
     assert last_complete_checkpoint(sft) == str(sft / "checkpoint-4")
-    assert not (sft / "checkpoint-6").exists() and (sft / "checkpoint-2").exists()
+    assert not (sft / "checkpoint-6").exists(), "the cut-off checkpoint was kept"
+    assert (sft / "checkpoint-2").exists(), "a whole checkpoint was deleted"
     assert last_complete_checkpoint(tmp_path / "none") is None
     print("\ncheckpoint-6 without trainer_state.json deleted; resume from checkpoint-4")
 
@@ -727,7 +736,11 @@ def test_an_interrupted_release_is_undone_or_left_to_a_person(workdir):
     """Without a model: a release cut off after writing its record (no commit) is undone exactly;
     one whose repository has moved on since is reported, never guessed at."""
     from javis.core import params
-    from javis.release import versions
+    from javis.release import transaction
+    from javis.release.errors import ReleaseError
+    from javis.release.names import Version
+    from javis.release.record import record_paths
+    from javis.release.transaction import State
 
     def git(*args: str) -> str:
         return sh(workdir, "git", *args, env=dict(os.environ)).stdout.strip()
@@ -737,36 +750,44 @@ def test_an_interrupted_release_is_undone_or_left_to_a_person(workdir):
     git("add", "params.yaml", "CHANGELOG.md")
     git("commit", "-qm", "start")
     before, committed = git("rev-parse", "HEAD"), (workdir / "CHANGELOG.md").read_text()
-    version = versions.Version(0, 2)
-    record = versions.record_paths(version, params.load())
+    version = Version(0, 2)
+    record = record_paths(version, params.load())
     record[-1].write_text(
         "# Releases\n\n## javis-v0.2 (2026-01-02)\n- half written\n" + committed[11:]
     )
     for path in record[:-1]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("written before the kill\n")
-    versions._marker().write_text(
+    transaction.marker_path().write_text(
         json.dumps({"version": version.name, "before": before, "message": "m"})
     )
-    assert versions.interrupted()["state"] == "uncommitted"
+    cut = transaction.interrupted()
+    assert cut is not None, "the marker was not found"
+    assert cut.state == State.UNCOMMITTED, cut
     said: list[str] = []
-    assert versions.repair(log=said.append) == ("uncommitted", "javis-v0.2")
-    assert (workdir / "CHANGELOG.md").read_text() == committed
-    assert (
-        not any(p.exists() for p in record[:-1])
-        and not (workdir / "models/adapters/javis-v0.2").exists()
-    )
-    assert git("status", "--porcelain") == "" and versions.interrupted() is None
+    repaired = transaction.repair(log=said.append)
+    assert repaired is not None, "nothing was repaired"
+    assert repaired.state == State.UNCOMMITTED, repaired
+    assert repaired.version == "javis-v0.2", repaired
+    assert (workdir / "CHANGELOG.md").read_text() == committed, "CHANGELOG.md was not restored"
+    left = [str(p) for p in record[:-1] if p.exists()]
+    assert left == [], f"record files left after the undo: {left}"
+    assert not (workdir / "models/adapters/javis-v0.2").exists(), "the record folder was left"
+    dirty = git("status", "--porcelain")
+    assert dirty == "", f"the undo left changes: {dirty}"
+    assert transaction.interrupted() is None, "the marker was left after the repair"
 
-    versions._marker().write_text(
+    transaction.marker_path().write_text(
         json.dumps({"version": version.name, "before": before, "message": "m"})
     )
     (workdir / "notes.txt").write_text("the user went on working\n")
     git("add", "notes.txt")
     git("commit", "-qm", "other work")
-    assert versions.interrupted()["state"] == "moved"
-    with pytest.raises(versions.ReleaseError, match="has new commits since"):
-        versions.repair(log=said.append)
+    cut = transaction.interrupted()
+    assert cut is not None, "the marker was not found"
+    assert cut.state == State.MOVED, cut
+    with pytest.raises(ReleaseError, match="has new commits since"):
+        transaction.repair(log=said.append)
     assert git("log", "-1", "--format=%s") == "other work"  # nothing reset
     print(
         f"\nuncommitted release undone ({said[0]!r}); a marker older than new commits is reported, not repaired"

@@ -89,7 +89,7 @@ def test_content_and_tool_call_together_and_bad_arguments(tok):
         'Checking.\n<tool_call>\n{"name": "a", "arguments": "not json"}\n</tool_call>\n'
         '<tool_call>\n{"name": "b", "arguments": {}}\n</tool_call><|im_end|>'
     ) in text
-    content, calls = template.parse_tool_calls(text.split("<|im_start|>assistant\n")[1])
+    content, calls = template.split_tool_calls(text.split("<|im_start|>assistant\n")[1])
     assert calls == [{"name": "a", "arguments": "not json"}, {"name": "b", "arguments": {}}]
     assert content.startswith("Checking.")
 
@@ -126,11 +126,9 @@ def test_masks_everything_but_assistant_tokens(tok):
         "서울은 지금 3도예요.<|im_end|>"
     )
     ignored = tok.decode([i for i, m in zip(ids, mask, strict=True) if not m])
-    assert (
-        "서울 날씨 어때?" in ignored
-        and "temp_c" in ignored
-        and "<|im_start|>assistant\n" in ignored
-    )
+    assert "서울 날씨 어때?" in ignored, "the user turn is not trained"
+    assert "temp_c" in ignored, "nor the tool result"
+    assert "<|im_start|>assistant\n" in ignored, "nor the assistant header"
 
 
 def test_trl_sees_generation_markers_and_a_trained_stop_token(tok):
@@ -143,7 +141,8 @@ def test_trl_sees_generation_markers_and_a_trained_stop_token(tok):
 def test_pad_is_not_eos_and_template_is_recognised(tok, tiny_tokenizer):
     assert tok.eos_token == "<|im_end|>"
     assert tok.pad_token not in ("<|im_end|>", "<|im_start|>")
-    assert template.is_ours(tok) and not template.is_ours(tiny_tokenizer)
+    assert template.is_ours(tok), "our template is recognised"
+    assert not template.is_ours(tiny_tokenizer), "another is not"
     assert template.template_hash(tok) == template.template_hash(template.render_source(PERSONA))
 
 

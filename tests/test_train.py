@@ -1,5 +1,6 @@
-"""stages/train.py on a tiny random Llama made in the test: LoRA, DPO/KTO on top, init_from,
-QLoRA, reproducibility, resume, and the clear errors on bad input."""
+"""stages/train.py and its library (javis/model/train_rows.py, train_plan.py, training.py, card.py)
+on a tiny random Llama made in the test: LoRA, DPO/KTO on top, init_from, QLoRA, reproducibility,
+resume, and the clear errors on bad input."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from javis.core import params
+from javis.core import fileio, params
 from javis.model import loading as jm
+from javis.model import train_plan, train_rows, training
+from javis.model.generation import generate_batch
 from stages import train as T
 
 TOOLS = [
@@ -110,7 +113,7 @@ def make_params(
     """Params for a tiny run in `tmp`, with the split files written from `data`."""
     folder = tmp / "data"
     for name, records in (data if data is not None else {"train": SFT, "val": SFT[:2]}).items():
-        write_jsonl(folder / T.SPLIT_FILES[name], records)
+        write_jsonl(folder / train_rows.SPLIT_FILES[name], records)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = {
         "epochs": 2.0,
@@ -139,6 +142,15 @@ def make_params(
     )
 
 
+def run_train(p: params.Params) -> dict:
+    """The stage as `python -m stages.train` runs it, on `p`'s sections; its javis_train.json."""
+    return T.main(p.train, p.paths, p.persona, p.base)
+
+
+def plan_of(p: params.Params) -> train_plan.Plan:
+    return train_plan.plan(p.train, p.paths, p.persona)
+
+
 def state(model, pattern: str) -> dict:
     return {k: v.detach().clone().float() for k, v in model.named_parameters() if pattern in k}
 
@@ -148,18 +160,22 @@ def test_sft_trains_lora_and_leaves_base_weights(tmp_path, tiny_base):
     from transformers import AutoModelForCausalLM
 
     p = make_params(tmp_path, tiny_base)
-    pl = T.plan(p)
-    assert len(pl.rows["train"]) == 6 and pl.acc.reasons == {"no_assistant_turn": 1}
+    pl = plan_of(p)
+    assert len(pl.rows["train"]) == 6, "the record without an answer is not trained on"
+    assert pl.acc.reasons == {"no_assistant_turn": 1}, "and it is counted with its reason"
     tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
-    trainer, lengths, trained = T.sft_trainer(pl, tok, tmp_path / "run", None)
+    trainer, lengths, trained = training.sft_trainer(pl, tok, tmp_path / "run", None)
     before = state(trainer.model, "lora_")
-    assert before and all(torch.count_nonzero(v) == 0 for k, v in before.items() if "lora_B" in k)
+    assert before, "the model has LoRA weights"
+    zero = [k for k, v in before.items() if "lora_B" in k and torch.count_nonzero(v) != 0]
+    assert zero == [], "a fresh LoRA starts with B = 0 (the model starts as the base)"
     trainer.train()
     after = state(trainer.model, "lora_")
     assert any(not torch.equal(before[k], after[k]) for k in before if "lora_B" in k)
     # Every label the trainer saw is an assistant token: the loss never sees prompts or padding.
     labelled = sum(sum(1 for t in row["labels"] if t != -100) for row in trainer.train_dataset)
-    assert labelled == sum(trained) and sum(lengths) > 2 * labelled
+    assert labelled == sum(trained), "labels are exactly the assistant tokens"
+    assert sum(lengths) > 2 * labelled, "prompts are most of the tokens, and none is a label"
     fresh = AutoModelForCausalLM.from_pretrained(tiny_base)
     base_now = {
         k.replace("base_model.model.", "").replace(".base_layer", ""): v
@@ -172,7 +188,7 @@ def test_sft_trains_lora_and_leaves_base_weights(tmp_path, tiny_base):
 
 def test_train_writes_adapter_card_metrics_and_plots(tmp_path, tiny_base):
     p = make_params(tmp_path, tiny_base)
-    record = T.train(p)
+    record = run_train(p)
     out = tmp_path / "adapter"
     for name in (
         "adapter_config.json",
@@ -184,42 +200,50 @@ def test_train_writes_adapter_card_metrics_and_plots(tmp_path, tiny_base):
     ):
         assert (out / name).is_file(), name
     saved = json.loads((out / "javis_train.json").read_text())
-    assert saved["params"]["train"]["learning_rate"] == 1e-2 and saved["seed"] == 42
-    assert saved["precision"] in ("bf16", "fp32") and saved["precision_reason"]
-    assert saved["data"]["train"] == jm.sha256_file(tmp_path / "data" / "train.jsonl")
-    assert saved["sft"]["tokens_trained"] > 0 and saved["sft"]["tokens_per_second"] > 0
-    assert saved["template_sha256"] and record["run"] == saved["run"]
-    assert "JAVIS adapter" in (out / "README.md").read_text()
-    metrics = json.loads((tmp_path / "metrics" / "train.json").read_text())
-    assert (
-        metrics["in"] == 7
-        and metrics["kept"] == 6
-        and metrics["rejected_by_reason"] == {"no_assistant_turn": 1}
+    assert saved["params"]["train"]["learning_rate"] == 1e-2, "the resolved params are recorded"
+    assert saved["seed"] == 42, "the seed is recorded"
+    assert saved["precision"] in ("bf16", "fp32"), saved["precision"]
+    assert saved["precision_reason"], "the precision says why it was picked"
+    assert saved["data"]["train"] == fileio.sha256_file(tmp_path / "data" / "train.jsonl")
+    assert saved["sft"]["tokens_trained"] > 0, "trained tokens are counted"
+    assert saved["sft"]["tokens_per_second"] > 0, "the speed is measured"
+    assert saved["template_sha256"], "the chat template's hash is recorded"
+    assert record["run"] == saved["run"], "the stage returns what it wrote"
+    card = (out / "README.md").read_text()
+    assert "JAVIS adapter" in card, card
+    imports = [
+        line for line in card.split("```python\n")[1].splitlines() if line.startswith("from ")
+    ]
+    assert len(imports) == 2, (
+        f"the card's example imports generate_batch and load_adapter: {imports}"
     )
+    for line in imports:
+        exec(line, {})  # the module paths the card names are real
+    metrics = json.loads((tmp_path / "metrics" / "train.json").read_text())
+    assert metrics["in"] == 7, metrics
+    assert metrics["kept"] == 6, metrics
+    assert metrics["rejected_by_reason"] == {"no_assistant_turn": 1}, metrics
     assert (tmp_path / "live" / "plots" / "metrics" / "sft" / "loss.tsv").is_file()
     assert not any((tmp_path / "ckpt").iterdir())  # a finished run leaves no checkpoints
     config = json.loads((out / "adapter_config.json").read_text())
-    assert config["r"] == 16 and config["peft_type"] == "LORA"
+    assert config["r"] == 16, config
+    assert config["peft_type"] == "LORA", config
     model, tok = jm.load_adapter(tiny_base, out)
-    assert (
-        len(
-            jm.generate_batch(
-                model, tok, [[{"role": "user", "content": "Who are you?"}]], max_new_tokens=4
-            )
-        )
-        == 1
+    answers = generate_batch(
+        model, tok, [[{"role": "user", "content": "Who are you?"}]], max_new_tokens=4
     )
+    assert len(answers) == 1, "the saved adapter loads and answers"
 
 
 def test_same_params_and_data_give_identical_adapter_bytes(tmp_path, tiny_base):
     a = make_params(tmp_path / "a", tiny_base, max_steps=3, lora_dropout=0.1)
     b = make_params(tmp_path / "b", tiny_base, max_steps=3, lora_dropout=0.1)
-    T.train(a)
-    T.train(b)
+    run_train(a)
+    run_train(b)
     first = (tmp_path / "a" / "adapter" / "adapter_model.safetensors").read_bytes()
     assert first == (tmp_path / "b" / "adapter" / "adapter_model.safetensors").read_bytes()
     c = make_params(tmp_path / "c", tiny_base, max_steps=3, lora_dropout=0.1, seed=7)
-    T.train(c)
+    run_train(c)
     assert first != (tmp_path / "c" / "adapter" / "adapter_model.safetensors").read_bytes()
 
 
@@ -234,12 +258,15 @@ def test_dpo_reference_is_the_sft_model_and_saved_adapter_reloads(tmp_path, tiny
         method="sft+dpo",
         data={"train": SFT, "dpo": PREF},
         dpo=params.Preference(learning_rate=1e-2, epochs=2.0, batch_size=2),
+        # fp32: a bf16 run leaves the trainer's model under bf16 autocast (accelerate wraps its
+        # forward), so its logits would differ from the fp32 reload by bf16 rounding alone.
+        precision="fp32",
     )
-    pl = T.plan(p)
+    pl = plan_of(p)
     tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
     run = tmp_path / "run"
-    T.run_sft(pl, tok, run, None)
-    trainer = T.preference_trainer(pl, tok, run, None)
+    training.run_sft(pl, tok, run, None)
+    trainer = training.preference_trainer(pl, tok, run, None)
     model = trainer.model
     assert set(model.peft_config) == {"default", "ref"}
     ids = tok.apply_chat_template(
@@ -281,8 +308,9 @@ def test_kto_after_sft_runs(tmp_path, tiny_base):
         data={"train": SFT, "kto": KTO},
         kto=params.Preference(learning_rate=1e-3, epochs=1.0, batch_size=2),
     )
-    record = T.train(p)
-    assert record["preference"]["kind"] == "kto" and record["preference"]["steps"] == 2
+    record = run_train(p)
+    assert record["preference"]["kind"] == "kto", record["preference"]
+    assert record["preference"]["steps"] == 2, record["preference"]
     adapter = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert adapter["peft_type"] == "LORA"
 
@@ -291,31 +319,35 @@ def test_init_from_starts_from_the_released_adapter(tmp_path, tiny_base):
     import torch
     from safetensors.torch import load_file
 
-    T.train(make_params(tmp_path / "v1", tiny_base, max_steps=2))
+    run_train(make_params(tmp_path / "v1", tiny_base, max_steps=2))
     released = tmp_path / "v1" / "adapter"
     init = tmp_path / "v2" / "init"
     shutil.copytree(released, init)  # what the init stage materialises from the release tag
     p = make_params(tmp_path / "v2", tiny_base, init_from="javis-v0.1", max_steps=2)
-    pl = T.plan(p)
+    pl = plan_of(p)
     assert pl.init_dir == init
     tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
-    trainer, _, _ = T.sft_trainer(pl, tok, tmp_path / "run", None)
+    trainer, _, _ = training.sft_trainer(pl, tok, tmp_path / "run", None)
     weights = load_file(released / "adapter_model.safetensors")
     start = {k.replace(".default", ""): v for k, v in state(trainer.model, "lora_").items()}
-    assert weights and all(torch.equal(start[k], v.float()) for k, v in weights.items())
-    record = T.train(p)
-    assert record["init_adapter_sha256"] == jm.sha256_file(released / "adapter_model.safetensors")
+    assert weights, "the released adapter has weights"
+    differ = [k for k, v in weights.items() if not torch.equal(start[k], v.float())]
+    assert differ == [], "training starts from the released adapter's weights"
+    record = run_train(p)
+    want = fileio.sha256_file(released / "adapter_model.safetensors")
+    assert record["init_adapter_sha256"] == want
 
 
 def test_qlora_4bit_path_runs_on_cpu(tmp_path, tiny_base):
     if jm.bitsandbytes_problem():
         pytest.skip(f"bitsandbytes 4-bit unusable here: {jm.bitsandbytes_problem()}")
-    record = T.train(
+    record = run_train(
         make_params(
             tmp_path, tiny_base, quantize="4bit", max_steps=2, target_modules=["q_proj", "v_proj"]
         )
     )
-    assert record["quantize"] == "4bit" and record["sft"]["steps"] == 2
+    assert record["quantize"] == "4bit", record["quantize"]
+    assert record["sft"]["steps"] == 2, record["sft"]
     model, _ = jm.load_adapter(tiny_base, tmp_path / "adapter", quantize="4bit")
     assert (
         "Linear4bit"
@@ -325,7 +357,7 @@ def test_qlora_4bit_path_runs_on_cpu(tmp_path, tiny_base):
 
 def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, tiny_base, monkeypatch, caplog):
     p = make_params(tmp_path, tiny_base, max_steps=4, save_steps=2, batch_size=2)
-    real = T.LiveCallback
+    real = training.LiveCallback
 
     def crashing(live, phase):
         from transformers import TrainerCallback
@@ -336,14 +368,15 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, tiny_base, monkey
 
         return Crash()
 
-    monkeypatch.setattr(T, "LiveCallback", crashing)
+    monkeypatch.setattr(training, "LiveCallback", crashing)
     with pytest.raises(KeyboardInterrupt):
-        T.train(p)
+        run_train(p)
     assert list((tmp_path / "ckpt").glob("*/sft/checkpoint-2"))
-    monkeypatch.setattr(T, "LiveCallback", real)
+    monkeypatch.setattr(training, "LiveCallback", real)
     with caplog.at_level("INFO", logger="javis.train"):
-        record = T.train(p)
-    assert record["sft"]["resumed_from"] == "checkpoint-2" and record["sft"]["steps"] == 4
+        record = run_train(p)
+    assert record["sft"]["resumed_from"] == "checkpoint-2", record["sft"]
+    assert record["sft"]["steps"] == 4, record["sft"]
     assert "resuming from" in caplog.text
 
 
@@ -392,7 +425,9 @@ def test_bad_input_stops_early_with_the_param_named(
         jm, "load_base", lambda *a, **k: pytest.fail("loaded the model before checking inputs")
     )
     with pytest.raises(SystemExit, match=re.escape(message)):
-        T.train(p)
+        run_train(p)
+    with pytest.raises(train_plan.TrainError, match=re.escape(message)):  # the library's own error
+        plan_of(p)
 
 
 def test_a_base_without_chatml_tokens_is_refused_before_training(tmp_path, tiny_base, monkeypatch):
@@ -405,23 +440,27 @@ def test_a_base_without_chatml_tokens_is_refused_before_training(tmp_path, tiny_
     monkeypatch.setattr(
         jm, "load_base", lambda *a, **k: pytest.fail("loaded the model before the template check")
     )
+    p = make_params(tmp_path, tiny_base)
     with pytest.raises(SystemExit, match=r"base.source: the base tokenizer has no"):
-        T.train(make_params(tmp_path, tiny_base))
+        run_train(p)
+    with pytest.raises(train_plan.TrainError, match=r"base.source: the base tokenizer has no"):
+        training.tokenizer_for(plan_of(p))  # the library's own error
 
 
 def test_length_buckets_pad_little_and_keep_every_row():
     import random
 
     lengths = [random.Random(7).randint(20, 900) for _ in range(186)]
-    order = T.length_buckets(lengths, 8, seed=42)
+    order = train_rows.length_buckets(lengths, 8, seed=42)
     assert sorted(order) == list(range(186))  # a permutation: every row once
-    assert order == T.length_buckets(lengths, 8, seed=42) != T.length_buckets(lengths, 8, seed=43)
+    assert order == train_rows.length_buckets(lengths, 8, seed=42), "the same seed, the same order"
+    assert order != train_rows.length_buckets(lengths, 8, seed=43), "another seed, another order"
     batches = [order[k : k + 8] for k in range(0, 186, 8)]  # as a sequential data loader cuts them
     padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
     assert padded / sum(lengths) < 1.1  # random batches of 8 pad about 2x here
-    assert [len(b) for b in batches].count(2) == 1 and len(
-        batches[-1]
-    ) == 2  # 186 = 23 x 8 + 2, the short one last
+    # 186 = 23 x 8 + 2, the short one last
+    assert [len(b) for b in batches].count(2) == 1, "one short batch"
+    assert len(batches[-1]) == 2, "the short batch comes last"
     ranks = {row: r for r, row in enumerate(sorted(range(186), key=lambda i: (lengths[i], i)))}
     for b in batches:  # every batch is one run of neighbours in length order, whatever the seed
         assert sorted(ranks[i] for i in b) == list(

@@ -12,8 +12,10 @@ import pytest
 import yaml
 from helpers import read_jsonl, set_params, tiny_project, write_jsonl
 
-from javis.core import params
-from javis.release import versions
+from javis.core import fileio, params
+from javis.release import deploy, names, pin, record
+from javis.release.errors import ReleaseError
+from javis.release.gate import gate
 
 
 def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -78,11 +80,13 @@ def test_release_tags_and_records(released):
         "evaluation",
     ):
         assert key in meta
-    assert meta["version"] == "0.2" and meta["base_model"] == "tiny-llama"
+    assert meta["version"] == "0.2", meta["version"]
+    assert meta["base_model"] == "tiny-llama", meta["base_model"]
     assert {"method", "epochs", "learning_rate", "data_count"} <= set(meta["training"])
     assert {"tool_accuracy", "style_consistency", "user_satisfaction"} <= set(meta["evaluation"])
     counted = sum(int(s.rsplit("(", 1)[1].rstrip(")")) for s in meta["data"]["sources"])
-    assert counted == meta["training"]["data_count"] > 0
+    assert counted == meta["training"]["data_count"], (counted, meta["data"]["sources"])
+    assert counted > 0, "no training records counted"
     assert any("raw/week2.jsonl" in c for c in meta["changes_from_previous"])
     for path in (
         "models/configs/training_v0.2.yaml",
@@ -94,37 +98,54 @@ def test_release_tags_and_records(released):
             sh(repo, "git", "cat-file", "-e", f"javis-v0.2:{path}", check=False).returncode == 0
         ), path
     assert "javis-v0.2" in (repo / "CHANGELOG.md").read_text()
-    # The open-next commit pins the baseline to the last release.
-    p = params.load(repo / "params.yaml")
-    assert p.evaluate.baseline_tag == "javis-v0.2"
+    # The open-next commit pins the baseline to the last release, in the pin file (not params.yaml).
+    pinned = pin.read(repo / "data/baseline.json")
+    assert pinned.tag == "javis-v0.2", pinned
+    tagged = sh(repo, "git", "rev-parse", "javis-v0.2^{commit}").stdout.strip()
+    assert pinned.rev == tagged, (pinned.rev, tagged)
+    opened = sh(
+        repo,
+        "git",
+        "log",
+        "-1",
+        "--name-only",
+        "--format=%s",
+        "--grep=^Open the version after javis-v0.2",
+    ).stdout
+    assert "data/baseline.json" in opened, f"the open-next commit does not hold the pin: {opened}"
+    assert "params.yaml" not in opened, f"the open-next commit edits params.yaml: {opened}"
+    assert "baseline_tag" not in (repo / "params.yaml").read_text(), "params.yaml holds the pin"
 
 
 def test_status_counts_new_records_and_the_trigger(released):
     status = released["status"]
     assert "new records since the last release: 60" in status, status
-    assert "REACHED" in status
+    assert "REACHED" in status, status
     # `dvc status` in words: the data stages ran (--refresh), the model stages wait for `javis release`
     pipeline = next(line for line in status.splitlines() if line.startswith("pipeline: "))
-    assert "out of date" in pipeline and "train" in pipeline and "collect" not in pipeline, pipeline
+    assert "out of date" in pipeline, pipeline
+    assert "train" in pipeline, pipeline
+    assert "collect" not in pipeline, pipeline
 
 
 def test_metrics_diff_between_releases(released):
     out = sh(
         released["repo"], sys.executable, "-m", "dvc", "metrics", "diff", "javis-v0.1", "javis-v0.2"
     ).stdout
-    assert "metrics/eval.json" in out and "metrics/split.json" in out
+    assert "metrics/eval.json" in out, out
+    assert "metrics/split.json" in out, out
 
 
 def test_v02_was_gated_against_v01(released):
     repo = released["repo"]
     ev = json.loads(sh(repo, "git", "show", "javis-v0.2:metrics/eval.json").stdout)
-    assert set(ev) >= {"candidate", "baseline", "delta", "win_rate"}
+    assert set(ev) >= {"candidate", "baseline", "delta", "win_rate"}, sorted(ev)
     marker = json.loads((repo / "models/baseline/javis_baseline.json").read_text())
-    assert (
-        marker["kind"] == "adapter" and marker["tag"] == "javis-v0.1"
-    )  # what v0.2 was evaluated against
-    assert "gate PASS loss" in released["out2"]
-    assert "baseline: javis-v0.2" not in released["out2"]
+    # what v0.2 was evaluated against
+    assert marker["kind"] == "adapter", marker
+    assert marker["tag"] == "javis-v0.1", marker
+    assert "gate PASS loss" in released["out2"], released["out2"]
+    assert "baseline: javis-v0.2" not in released["out2"], released["out2"]
 
 
 def test_deploy_and_rollback_restore_identical_bytes(released, monkeypatch):
@@ -136,17 +157,18 @@ def test_deploy_and_rollback_restore_identical_bytes(released, monkeypatch):
         ]
         for v in ("javis-v0.1", "javis-v0.2")
     }
-    versions.deploy("javis-v0.2", log=lambda *_: None)
-    assert versions.current_version() == "javis-v0.2"
-    versions.deploy("javis-v0.1", log=lambda *_: None)
-    versions.rollback(log=lambda *_: None)  # back to the one deployed before: v0.2
-    assert versions.current_version() == "javis-v0.2"
-    versions.rollback("v0.1", log=lambda *_: None)
+    deploy.deploy("javis-v0.2", log=lambda *_: None)
+    assert deploy.current_version() == "javis-v0.2"
+    deploy.deploy("javis-v0.1", log=lambda *_: None)
+    deploy.rollback(log=lambda *_: None)  # back to the one deployed before: v0.2
+    assert deploy.current_version() == "javis-v0.2"
+    deploy.rollback("v0.1", log=lambda *_: None)
     weights = repo / "models/current/adapter_model.safetensors"
-    assert versions.sha256_file(weights) == recorded["javis-v0.1"]
+    assert fileio.sha256_file(weights) == recorded["javis-v0.1"]
     log = read_jsonl(repo / "models/deployments.jsonl")
     assert [e["version"] for e in log] == ["javis-v0.2", "javis-v0.1", "javis-v0.2", "javis-v0.1"]
-    assert sh(repo, "git", "status", "--porcelain").stdout.strip() == ""  # deploy never touches git
+    git_status = sh(repo, "git", "status", "--porcelain").stdout.strip()
+    assert git_status == "", f"deploy touched git: {git_status}"
 
 
 def test_deploy_refuses_a_corrupted_cache_object(released, monkeypatch):
@@ -159,7 +181,7 @@ def test_deploy_refuses_a_corrupted_cache_object(released, monkeypatch):
     objects = [
         p
         for p in (repo / ".dvc/cache/files/md5").rglob("*")
-        if p.is_file() and not p.name.endswith(".dir") and versions.sha256_file(p) == want
+        if p.is_file() and not p.name.endswith(".dir") and fileio.sha256_file(p) == want
     ]
     assert objects, "the v0.1 weights are not in the local cache"
     obj = objects[0]
@@ -167,12 +189,12 @@ def test_deploy_refuses_a_corrupted_cache_object(released, monkeypatch):
     obj.chmod(0o644)
     obj.write_bytes(original[:-16] + bytes(16))
     try:
-        before = versions.current_version()
+        before = deploy.current_version()
         shutil.rmtree(repo / "models/adapters/javis-v0.1", ignore_errors=True)
         sh(repo, "git", "checkout", "--", "models/adapters/javis-v0.1")
-        with pytest.raises(versions.ReleaseError, match="differ from the release record"):
-            versions.deploy("javis-v0.1", log=lambda *_: None)
-        assert versions.current_version() == before  # nothing switched
+        with pytest.raises(ReleaseError, match="differ from the release record"):
+            deploy.deploy("javis-v0.1", log=lambda *_: None)
+        assert deploy.current_version() == before, "a refused deploy switched models/current"
     finally:
         obj.write_bytes(original)
 
@@ -182,11 +204,9 @@ def test_dirty_workspace_is_refused(released, monkeypatch):
     (repo / "stages/collect.py").write_text((repo / "stages/collect.py").read_text() + "\n# edit\n")
     try:
         out = javis(repo, "release", "-m", "x", check=False)
-        assert (
-            out.returncode == 2
-            and "uncommitted changes" in out.stderr
-            and "stages/collect.py" in out.stderr
-        )
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "uncommitted changes" in out.stderr, out.stderr
+        assert "stages/collect.py" in out.stderr, out.stderr
     finally:
         sh(repo, "git", "checkout", "--", "stages/collect.py")
 
@@ -213,16 +233,17 @@ def test_failed_push_leaves_no_commit_and_no_tag(released):
         sh(repo, "git", "commit", "-qam", "r8")
         head = sh(repo, "git", "rev-parse", "HEAD").stdout
         out = javis(repo, "release", "--force", "-m", "push must fail", check=False)
-        assert out.returncode == 2 and "dvc push" in out.stderr, out.stdout + out.stderr
-        assert sh(repo, "git", "rev-parse", "HEAD").stdout == head
-        assert "javis-v0.3" not in sh(repo, "git", "tag").stdout
-        assert not (repo / "models/adapters/javis-v0.3").exists()
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "dvc push" in out.stderr, out.stdout + out.stderr
+        assert sh(repo, "git", "rev-parse", "HEAD").stdout == head, "a failed push committed"
+        assert "javis-v0.3" not in sh(repo, "git", "tag").stdout, "a failed push tagged"
+        assert not (repo / "models/adapters/javis-v0.3").exists(), "the record was left behind"
     finally:
         sh(repo, sys.executable, "-m", "dvc", "remote", "default", "store")
 
 
 def test_gate_rules_on_crafted_results():
-    gate = params.Gate()
+    cfg = params.Gate()
     good = {
         "candidate": {"loss": 1.0, "kept_promises": 1.0},
         "baseline": {"loss": 1.2, "kept_promises": 1.0},
@@ -234,7 +255,8 @@ def test_gate_rules_on_crafted_results():
         },
         "win_rate": {"rate": 0.8, "n": 30, "ci95_low": 0.62, "ci95_high": 0.9},
     }
-    assert all(ok for _, ok, _ in versions.gate(good, gate))
+    verdicts = gate(good, cfg)
+    assert all(ok for _, ok, _ in verdicts), verdicts
     shuffled = {
         "candidate": {"loss": 3.0},
         "baseline": {"loss": 1.2},
@@ -246,38 +268,29 @@ def test_gate_rules_on_crafted_results():
         },
         "win_rate": {"rate": 0.1, "n": 30, "ci95_low": 0.03, "ci95_high": 0.25},
     }
-    failed = {name for name, ok, _ in versions.gate(shuffled, gate) if not ok}
-    assert failed == {"loss", "tool_call_accuracy", "kept_promises", "win_rate"}
+    failed = {name for name, ok, _ in gate(shuffled, cfg) if not ok}
+    assert failed == {"loss", "tool_call_accuracy", "kept_promises", "win_rate"}, failed
     forgot_who = {
         **good,
         "candidate": {**good["candidate"], "persona_recall": 0.5},
         "baseline": {**good["baseline"], "persona_recall": 0.9375},
         "delta": {**good["delta"], "persona_recall": -0.4375},
     }
-    failed = {name: detail for name, ok, detail in versions.gate(forgot_who, gate) if not ok}
-    assert (
-        list(failed) == ["persona_recall"]
-        and "0.5000 vs baseline 0.9375" in failed["persona_recall"]
-    )
+    failed = {r.name: r.detail for r in gate(forgot_who, cfg) if not r.passed}
+    assert list(failed) == ["persona_recall"], failed
+    assert "0.5000 vs baseline 0.9375" in failed["persona_recall"], failed
 
 
 def test_version_names():
-    V = versions.Version
-    assert versions.next_version(None, False, "") == V(0, 1)
-    assert versions.next_version(V(0, 3), False, "dpo").name == "javis-v0.4-dpo"
-    assert versions.next_version(V(1, 4, "tools"), True, "").name == "javis-v2.0"
+    V = names.Version
+    assert names.next_version(None, False, "") == V(0, 1)
+    assert names.next_version(V(0, 3), False, "dpo").name == "javis-v0.4-dpo"
+    assert names.next_version(V(1, 4, "tools"), True, "").name == "javis-v2.0"
     assert V.parse("javis-v1.1-dpo") == V(1, 1, "dpo")
-    with pytest.raises(versions.ReleaseError, match="not a version name"):
+    with pytest.raises(ReleaseError, match="not a version name"):
         V.parse("v1")
-    assert (
-        versions.set_param(
-            'evaluate:\n  baseline_tag: ""     # c\n  x: 1\n',
-            "evaluate",
-            "baseline_tag",
-            "javis-v0.1",
-        )
-        == 'evaluate:\n  baseline_tag: "javis-v0.1"     # c\n  x: 1\n'
-    )
+    with pytest.raises(ReleaseError, match="--tag 'DPO'"):
+        names.next_version(V(0, 3), False, "DPO")
 
 
 def test_versions_and_compare_commands(released):
@@ -311,13 +324,15 @@ def test_versions_and_compare_commands(released):
     )
     try:
         out = javis(repo, "versions").stdout
-        assert "javis-v0.1" in out and "javis-v0.2" in out
-        assert "3.3/5 (3 ratings)" in out  # (5 + 1 + 4) / 3, live from the feedback files
-        assert "not rated yet" in out  # v0.1 has no ratings
+        assert "javis-v0.1" in out, out
+        assert "javis-v0.2" in out, out
+        assert "3.3/5 (3 ratings)" in out, out  # (5 + 1 + 4) / 3, live from the feedback files
+        assert "not rated yet" in out, out  # v0.1 has no ratings
         cmp = javis(repo, "compare", "v0.1", "v0.2", "--examples", "2").stdout
-        assert "javis-v0.1 vs javis-v0.2" in cmp and "loss" in cmp
+        assert "javis-v0.1 vs javis-v0.2" in cmp, cmp
+        assert "loss" in cmp, cmp
         # Answers of both versions to the same test prompts (when their eval samples share examples).
-        assert "prompt" in cmp or "no shared test examples" in cmp
+        assert "prompt" in cmp or "no shared test examples" in cmp, cmp
     finally:
         fb.unlink()
 
@@ -330,19 +345,18 @@ def test_base_swap_makes_the_next_release_major(released, tmp_path, monkeypatch)
     set_params(repo, base={"source": str(other), "name": "tiny-llama-2"})
     try:
         status = javis(repo, "status").stdout
-        assert (
-            "base model changed (tiny-llama -> tiny-llama-2)" in status
-            and "major version" in status
-        )
+        assert "base model changed (tiny-llama -> tiny-llama-2)" in status, status
+        assert "major version" in status, status
         sh(repo, sys.executable, "-m", "dvc", "repro", "base")
         monkeypatch.chdir(repo)
-        last_v, last_rev = versions.releases()[-1]
-        assert versions._base_changed(last_rev, params.load())
-        assert versions.next_version(last_v, True, "").name == "javis-v1.0"
+        last_v, last_rev = names.releases()[-1]
+        assert record.base_changed(last_rev, params.load()), "the base swap went unnoticed"
+        assert names.next_version(last_v, True, "").name == "javis-v1.0"
         # Continuing from an adapter of the old base is refused before any training.
         set_params(repo, train={"init_from": "javis-v0.2"})
         refused = sh(repo, sys.executable, "-m", "dvc", "repro", "train", check=False)
-        assert refused.returncode != 0 and "trained on base" in refused.stdout + refused.stderr
+        assert refused.returncode != 0, "training from an adapter of the old base was not refused"
+        assert "trained on base" in refused.stdout + refused.stderr, refused.stderr
     finally:
         sh(repo, "git", "checkout", "--", "params.yaml")
         sh(repo, sys.executable, "-m", "dvc", "repro", "base")
@@ -357,16 +371,14 @@ def test_forget_refuses_init_from_and_purges_old_releases(released):
     assert "older releases still hold them: javis-v0.1, javis-v0.2" in out, out
     set_params(repo, train={"init_from": "javis-v0.2"})
     refused = sh(repo, sys.executable, "-m", "dvc", "repro", "init", check=False)
-    assert (
-        refused.returncode != 0
-        and "conversation you asked to forget" in refused.stdout + refused.stderr
-    )
+    assert refused.returncode != 0, "continuing from a release that saw it was not refused"
+    assert "conversation you asked to forget" in refused.stdout + refused.stderr, refused.stderr
     sh(repo, "git", "checkout", "--", "params.yaml")
     forgotten.write_text(before)
     out = javis(repo, "forget", "conv-001", "--purge").stdout
     assert "releases no longer restorable: javis-v0.1, javis-v0.2" in out, out
     deleted = int(out.split("purged: ")[1].split(" ")[0])
-    assert deleted > 0
+    assert deleted > 0, out
     from dvc.api import DVCFileSystem
 
     with pytest.raises(Exception):  # noqa: B017 - dvc raises its own kinds for a missing object

@@ -30,7 +30,7 @@ from typing import Any
 
 from javis.data import feedback
 from javis.model import template
-from javis.release.versions import CURRENT  # the symlink `javis deploy` switches
+from javis.release.deploy import CURRENT  # the symlink `javis deploy` switches
 
 log = logging.getLogger("javis.chat")
 
@@ -245,7 +245,13 @@ def run_chat(
                 out(session.rate(None, score=int(rest)) + "\n")
             else:
                 out("usage: /score 1-5\n")
+        elif word.startswith("/") and not word.startswith("//"):
+            out(
+                f"unknown command {word}; {HELP}\n(to send a line starting with /, type // first)\n"
+            )
         else:
+            if text.startswith("//"):
+                text = text[1:]  # `//etc is...` sends `/etc is...`
             session.messages.append({"role": "user", "content": text})
             out(f"{bot.version}> ")
             pieces = []

@@ -20,13 +20,13 @@ Talk to the deployed version and rate its answers (lines land in data/feedback/)
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import orjson
 
 from javis.core import params
+from javis.core.text import fmt
 
 DATA_STAGES = ("collect", "clean", "dedupe", "split")
 
@@ -89,18 +89,12 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             if isinstance(value, (int, float)):
                 base = ev.get("baseline", {}).get(key)
                 delta = ev.get("delta", {}).get(key)
-                t.add_row(key, _fmt(value), _fmt(base), _fmt(delta))
+                t.add_row(key, fmt(value), fmt(base), fmt(delta))
         con.print(t)
     if not found:
         con.print("No metrics yet: run `dvc repro` (or `make run`).")
         return 1
     return 0
-
-
-def _fmt(x: object) -> str:
-    if isinstance(x, float):
-        return f"{x:.4f}"
-    return "-" if x is None else str(x)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -120,9 +114,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from javis.release import versions
+    from javis.release import transaction
 
-    outcome = versions.release(
+    outcome = transaction.release(
         major=args.major,
         tag=args.tag or "",
         message=args.message or "",
@@ -140,25 +134,25 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from javis.release import versions
+    from javis.release import deploy
 
-    versions.deploy(args.version)
+    deploy.deploy(args.version)
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from javis.release import versions
+    from javis.release import deploy
 
-    versions.rollback(args.version)
+    deploy.rollback(args.version)
     return 0
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from javis.release import versions
+    from javis.release import deploy, record
 
-    rows = versions.version_rows(params.load())
+    rows = record.version_rows(params.load(), deploy.current_version())
     if not rows:
         print("No releases yet: `javis release -m 'first version'` makes javis-v0.1.")
         return 0
@@ -184,10 +178,10 @@ def cmd_versions(args: argparse.Namespace) -> int:
             str(r["base"]),
             str(r["method"]),
             str(r["data"]),
-            _fmt(r["loss"]),
-            _fmt(r["tool_accuracy"]),
-            _fmt(r["style"]),
-            _fmt(r["persona"]),
+            fmt(r["loss"]),
+            fmt(r["tool_accuracy"]),
+            fmt(r["style"]),
+            fmt(r["persona"]),
             r["satisfaction"],
             "deployed" if r["deployed"] else "",
         )
@@ -210,15 +204,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from javis.app import workspace
     from javis.data import importers
+    from javis.release import vcs
 
+    p = params.load()
     return importers.main(
-        params.load(),
+        p.paths,
+        p.persona,
+        p.collect,
         args.files,
         fmt=args.format,
         target=args.as_,
         source=args.source,
-        dvc_add=not args.no_dvc,
+        dvc_add=None if args.no_dvc else vcs.readd_to_dvc,
+        ensure_dirs=workspace.ensure_data_dirs,
     )
 
 
@@ -235,38 +235,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from javis.data import forget
-    from javis.release.versions import git_user
+    from javis.release import purge, vcs
 
-    p = params.load()
+    lines = purge.forget(
+        params.load(), args.id, args.match, args.reason or "", vcs.git_user(), args.purge
+    )
     try:
-        entry = forget.forget(p, args.id, args.match, args.reason or "", git_user())
+        for line in lines:
+            print(line)
     except ValueError as e:
         print(f"javis: {e}", file=sys.stderr)
         return 2
-    print(
-        f"forgotten: {len(entry['ids'])} records of {len(entry['groups'])} conversation(s), recorded in "
-        f"{p.paths.forgotten} (ids and hashes only; commit it). The next `dvc repro` leaves them out, and "
-        "the next release retrains from the base (continuing from a release that saw them is refused)."
-    )
-    ids, groups = set(entry["ids"]), set(entry["groups"])
-    held = forget.releases_holding(ids, groups)
-    if not held:
-        print("no release holds them.")
-        return 0
-    if not args.purge:
-        print(
-            f"older releases still hold them: {', '.join(held)}; `javis forget ... --purge` deletes the stored "
-            "data files that contain them (those releases can then no longer be restored)"
-        )
-        return 0
-    affected, deleted = forget.purge(ids, groups)
-    with open(p.paths.forgotten, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"purged_releases": affected, "objects_deleted": deleted}) + "\n")
-    print(
-        f"purged: {deleted} stored objects deleted (local cache and local remote); releases no longer "
-        f"restorable: {', '.join(affected) or 'none'}. Purge an S3 remote's copies with `dvc gc --cloud`."
-    )
     return 0
 
 
@@ -407,9 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from javis.release.versions import ReleaseError
+    from javis.release import pin
+    from javis.release.errors import ReleaseError
 
     try:
+        pin.migrate()  # an old params.yaml's evaluate.baseline_tag/baseline_rev -> the pin file
         return args.func(args)
     except (params.ParamsError, ReleaseError) as e:
         print(f"javis: {e}", file=sys.stderr)

@@ -11,8 +11,12 @@ import json
 import sys
 from pathlib import Path
 
+from javis.core.text import fmt
 from javis.model.evaluation import chrf
-from javis.release.versions import eval_at, prompt_text, resolve
+from javis.release import vcs
+from javis.release.gate import prompt_text
+from javis.release.names import resolve
+from javis.release.record import eval_at
 
 WORKSPACE = "workspace"
 
@@ -30,11 +34,9 @@ def load(side: str) -> tuple[str, dict, list[dict]]:
             else [],
         )
     v, rev = resolve(side)
-    import dvc.api
-
     try:
-        with dvc.api.open("metrics/eval_samples.jsonl", rev=rev, encoding="utf-8") as f:
-            samples = [json.loads(x) for x in f if x.strip()]
+        text = vcs.read_text_at(rev, "metrics/eval_samples.jsonl")
+        samples = [json.loads(x) for x in text.splitlines() if x.strip()]
     except Exception:  # noqa: BLE001 - samples are optional: metrics still compare
         samples = []
     return v.name, eval_at(rev), samples
@@ -61,7 +63,7 @@ def show(a: str, b: str, examples: int = 5) -> None:
         if not any(isinstance(v, (int, float)) for v in (x, y)):
             continue
         d = y - x if all(isinstance(v, (int, float)) for v in (x, y)) else None
-        t.add_row(key, _f(x), _f(y), _f(d, signed=True))
+        t.add_row(key, fmt(x), fmt(y), fmt(d, signed=True))
     console.print(t)
     base_a, base_b = ea.get("base_model"), eb.get("base_model")
     if base_a and base_b and base_a != base_b:
@@ -79,11 +81,3 @@ def show(a: str, b: str, examples: int = 5) -> None:
         console.print(f"[bold]prompt[/]: {prompt_text(x)[:300]}")
         console.print(f"[bold]{la}[/]: {answer(x)[:400]}")
         console.print(f"[bold]{lb}[/]: {answer(y)[:400]}")
-
-
-def _f(x: object, signed: bool = False) -> str:
-    if isinstance(x, float):
-        return f"{x:+.4f}" if signed else f"{x:.4f}"
-    if isinstance(x, int):
-        return f"{x:+d}" if signed else str(x)
-    return "-"

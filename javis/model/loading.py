@@ -1,26 +1,26 @@
-"""Loading the base, the tokenizer and adapters; batched generation and scoring.
+"""Loading the base, the tokenizer and adapters: the device, the precision and the base checks.
 
-What the `base`, `train` and `evaluate` stages (and `javis chat`) share about models:
+What the `base`, `train` and `evaluate` stages (and `javis chat`) share about loading models:
 
 - `pick_precision()`: bf16 where the hardware does it natively, fp32 elsewhere, with the reason.
-- `load_tokenizer(path, system_prompt)`: the tokenizer with our chat template (javis/template.py).
+- `load_tokenizer(path, system_prompt)`: the tokenizer with our chat template
+  (javis/model/template.py).
 - `load_base(path, quantize=None|"4bit", precision="fp32"|"bf16")`: a plain HF folder -> model.
 - `load_adapter(base_path, adapter_path)`: base + a trained adapter and its own tokenizer/template,
   after checking the adapter was trained on this base.
-- `generate_batch(...)`: greedy, batched answers to conversations (unpadded prefill, joined caches).
-- `assistant_nll(...)`: summed negative log-likelihood of the assistant tokens of conversations.
+- the marker files beside weights (BASE_INFO, TRAIN_INFO, BASELINE_INFO, INIT_INFO), `read_info`,
+  and `check_adapter_base` (an adapter only loads on the base it was trained on).
 
-torch/transformers/peft are imported inside functions, so `import javis.model` is cheap and a stage
-that fails on bad params fails in well under a second.
+Generation is javis/model/generation.py, the loss javis/model/loss.py. torch/transformers/peft are
+imported inside functions, so `import javis.model.loading` is cheap and a stage that fails on bad
+params fails in well under a second.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,7 +145,7 @@ def check_base_folder(path: str | Path, param: str = "paths.base") -> None:
     if not (p / "config.json").is_file():
         raise ModelError(
             f"{param}: no base model at {p} (no config.json); run `dvc repro base` "
-            "(stages/base.py materialises params base.source there)"
+            "(stages/base.py builds it there from params base.source)"
         )
     if not any(p.glob("*.safetensors")) and not any(p.glob("*.bin")):
         raise ModelError(f"{param}: {p} has config.json but no weights; rerun `dvc repro base`")
@@ -175,14 +175,6 @@ def check_adapter_base(adapter_path: str | Path, base_path: str | Path, param: s
             f"({have[:12]}); an adapter only fits its own base: retrain from scratch (train.init_from: '') "
             "or set base.* back to the adapter's base"
         )
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def count_parameters(model: Any) -> int:
@@ -287,237 +279,3 @@ def load_adapter(
     if not trainable:
         model.eval()
     return model, tok
-
-
-# --- inference --------------------------------------------------------------------------------
-
-
-def generate_batch(
-    model: Any,
-    tokenizer: Any,
-    conversations: Sequence[list[dict]],
-    *,
-    tools: Sequence[list | None] | None = None,
-    max_new_tokens: int = 128,
-    batch_size: int = 8,
-) -> list[str]:
-    """Greedy answers (text after `<|im_start|>assistant\\n`, special tokens dropped) to each
-    conversation, in input order, `batch_size` at a time (longest prompts first).
-
-    Each prompt is read alone (no padding in the prefill, where nearly all the compute is) and the
-    caches are joined left-padded for the batched decoding; a finished answer leaves the batch.
-    HF's `generate` pads every prompt to the longest of its batch: with the test split's prompts
-    (62-406 tokens) that is 1.7x the prefill work at batch 8 and 2.6x at 16. Models whose cache is
-    not plain per-layer keys/values (sliding windows, recurrent states) use `generate` instead.
-
-    Tool calls come back as `<tool_call>` blocks in the text: `template.parse_tool_calls` reads them.
-    """
-    import torch
-
-    prompts = [
-        tokenizer.apply_chat_template(
-            template.prepare_messages(conv),
-            tools=tools[i] if tools else None,
-            add_generation_prompt=True,
-            tokenize=False,
-        )
-        for i, conv in enumerate(conversations)
-    ]
-    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
-    eos = tokenizer.convert_tokens_to_ids(template.IM_END)
-    joinable = _joinable_cache(model)
-    out: list[str] = [""] * len(encoded)
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            rows = [encoded[i] for i in idx]
-            if joinable:
-                tokens = _decode_batch(model, rows, eos, max_new_tokens)
-            else:
-                tokens = _generate_padded(model, rows, eos, tokenizer.pad_token_id, max_new_tokens)
-            for i, ids in zip(idx, tokens, strict=True):
-                out[i] = tokenizer.decode(ids, skip_special_tokens=True).strip()
-    model.train(was_training)
-    return out
-
-
-def _joinable_cache(model: Any) -> bool:
-    """Whether the model's cache is plain per-layer keys/values (what `_decode_batch` joins); a
-    sliding-window or recurrent layer is not."""
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
-
-    return all(type(layer) is DynamicLayer for layer in DynamicCache(config=model.config).layers)
-
-
-def _decode_batch(
-    model: Any, rows: list[list[int]], eos: int, max_new_tokens: int
-) -> list[list[int]]:
-    """Greedy new tokens for each prompt: prefill one prompt at a time, decode together (left-padded
-    caches, a row leaves at its end token). Only for a `_joinable_cache` model."""
-    import torch
-    import torch.nn.functional as F
-    from transformers import DynamicCache
-
-    dev = next(model.parameters()).device
-    config = model.config
-    caches, first = [], []
-    for ids in rows:
-        cache = DynamicCache(config=config)
-        logits = model(
-            input_ids=torch.tensor([ids], device=dev), cache=cache, use_cache=True, logits_to_keep=1
-        ).logits
-        caches.append(cache)
-        first.append(logits[0, -1].argmax())
-    lengths = [len(ids) for ids in rows]
-    width = max(lengths)
-    cache = DynamicCache(config=config)
-    for layer in range(len(caches[0].layers)):
-        keys = [
-            F.pad(c.layers[layer].keys, (0, 0, width - n, 0))
-            for c, n in zip(caches, lengths, strict=True)
-        ]
-        values = [
-            F.pad(c.layers[layer].values, (0, 0, width - n, 0))
-            for c, n in zip(caches, lengths, strict=True)
-        ]
-        cache.update(torch.cat(keys), torch.cat(values), layer)
-    del caches
-    mask = torch.zeros((len(rows), width), dtype=torch.long, device=dev)
-    for row, n in enumerate(lengths):
-        mask[row, width - n :] = 1
-    position = torch.tensor(lengths, device=dev)
-    step_ids = torch.stack(first)
-    alive = list(range(len(rows)))
-    new: list[list[int]] = [[] for _ in rows]
-    for step in range(max_new_tokens):
-        for row, tok in zip(alive, step_ids.tolist(), strict=True):
-            new[row].append(tok)
-        if step == max_new_tokens - 1:
-            break
-        live = (step_ids != eos).nonzero().squeeze(1)
-        if live.numel() == 0:
-            break
-        if live.numel() < len(alive):
-            cache.batch_select_indices(live)
-            mask, step_ids, position = mask[live], step_ids[live], position[live]
-            alive = [alive[j] for j in live.tolist()]
-        mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
-        logits = model(
-            input_ids=step_ids[:, None],
-            attention_mask=mask,
-            position_ids=position[:, None],
-            cache=cache,
-            use_cache=True,
-        ).logits
-        step_ids = logits[:, -1].argmax(-1)
-        position = position + 1
-    return new
-
-
-def _generate_padded(
-    model: Any, rows: list[list[int]], eos: int, pad: int, max_new_tokens: int
-) -> list[list[int]]:
-    """HF `generate` on the left-padded batch (greedy): new tokens per row."""
-    import torch
-    from transformers import GenerationConfig
-
-    dev = next(model.parameters()).device
-    width = max(len(ids) for ids in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for row, seq in enumerate(rows):
-        ids[row, width - len(seq) :] = torch.tensor(seq)
-        mask[row, width - len(seq) :] = 1
-    config = GenerationConfig(
-        max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=pad
-    )
-    gen = model.generate(
-        input_ids=ids.to(dev), attention_mask=mask.to(dev), generation_config=config
-    )
-    return [row[width:].tolist() for row in gen]
-
-
-# Logits of one loss batch, in floats: batch x width x vocabulary. 2^28 floats = 1 GiB (with the
-# log-softmax beside it ~2-3 GiB at the peak): 16 rows of 1,000 tokens of Qwen2.5's 152k vocabulary
-# would be 10 GiB a copy, so long rows go fewer to a batch.
-LOGITS_BUDGET = 1 << 28
-
-
-def _loss_batches(
-    order: list[int], lengths: list[int], batch_size: int, vocab: int
-) -> list[list[int]]:
-    """`order` (longest first) cut into batches of at most `batch_size` rows whose padded logits
-    stay within LOGITS_BUDGET floats (a longer row goes alone)."""
-    batches: list[list[int]] = []
-    for i in order:
-        last = batches[-1] if batches else None
-        if (
-            last
-            and len(last) < batch_size
-            and (len(last) + 1) * lengths[last[0]] * vocab <= LOGITS_BUDGET
-        ):
-            last.append(i)
-        else:
-            batches.append([i])
-    return batches
-
-
-def assistant_nll(
-    model: Any,
-    tokenizer: Any,
-    conversations: Sequence[list[dict]],
-    *,
-    tools: Sequence[list | None] | None = None,
-    batch_size: int = 8,
-    max_length: int | None = None,
-) -> list[tuple[float, int]]:
-    """(summed NLL in nats, number of tokens) over the assistant tokens of each conversation
-    (the tokens `{% generation %}` marks: answers and their `<|im_end|>`), in input order.
-
-    loss per token = nll / n; perplexity = exp(sum nll / sum n). A conversation with no assistant
-    token gives (0.0, 0).
-    """
-    import torch
-
-    rows = []
-    for i, conv in enumerate(conversations):
-        enc = tokenizer.apply_chat_template(
-            template.prepare_messages(conv),
-            tools=tools[i] if tools else None,
-            tokenize=True,
-            return_dict=True,
-            return_assistant_tokens_mask=True,
-        )
-        ids, amask = list(enc["input_ids"]), list(enc["assistant_masks"])
-        if max_length:
-            ids, amask = ids[:max_length], amask[:max_length]
-        rows.append((ids, amask))
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]), reverse=True)
-    dev = next(model.parameters()).device
-    out: list[tuple[float, int]] = [(0.0, 0)] * len(rows)
-    was_training = model.training
-    model.eval()
-    vocab = model.get_output_embeddings().weight.shape[0]
-    with torch.inference_mode():
-        for idx in _loss_batches(order, [len(ids) for ids, _ in rows], batch_size, vocab):
-            width = max(len(rows[i][0]) for i in idx)
-            ids = torch.full((len(idx), width), tokenizer.pad_token_id, dtype=torch.long)
-            attn = torch.zeros((len(idx), width), dtype=torch.long)
-            target = torch.zeros((len(idx), width), dtype=torch.bool)
-            for row, i in enumerate(idx):
-                n = len(rows[i][0])
-                ids[row, :n] = torch.tensor(rows[i][0])
-                attn[row, :n] = 1
-                target[row, :n] = torch.tensor(rows[i][1], dtype=torch.bool)
-            logits = model(input_ids=ids.to(dev), attention_mask=attn.to(dev)).logits.float()
-            logp = torch.log_softmax(logits[:, :-1], dim=-1)
-            nll = -logp.gather(-1, ids[:, 1:].to(dev).unsqueeze(-1)).squeeze(-1)
-            sel = target[:, 1:].to(dev)
-            for row, i in enumerate(idx):
-                out[i] = (float(nll[row][sel[row]].sum()), int(sel[row].sum()))
-    model.train(was_training)
-    return out

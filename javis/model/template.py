@@ -1,6 +1,6 @@
 """Our ChatML chat template: one rendering of conversations for training, evaluation and serving.
 
-Why our own (DESIGN.md, "The chat template"): the bundled SmolLM2 template drops `tools` and
+Why our own (docs/DESIGN.md, "The chat template"): the bundled SmolLM2 template drops `tools` and
 `tool_calls`, fails on `content: null`, injects "You are ... SmolLM" when there is no system
 message and pads with `<|im_end|>`. This one renders
 
@@ -23,7 +23,8 @@ it natively.
 Use `apply(tokenizer, system_prompt)` once after loading a tokenizer; `tokenizer.save_pretrained`
 then stores the template (`chat_template.jinja`) with the adapter, and candidate and baseline are
 rendered the same way. `prepare_messages` makes records Arrow-safe and canonical (tool-call
-arguments as canonical JSON text), `parse_tool_calls` reads a generated answer back.
+arguments as canonical JSON text), `split_tool_calls` reads a generated answer back exactly as it
+was rendered (javis/model/evaluation.py's `parse_tool_calls` judges generations more leniently).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ TOOLS_OUTRO = (
     '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
 )
 
+# Byte for byte as released (its first line still names javis/template.py, the module's old path):
+# adapters record the template's sha256, and an edit here would make every release look retemplated.
 _TEMPLATE = """\
 {#- MARKER: javis ChatML template (javis/template.py). -#}
 {%- set default_system = DEFAULT_SYSTEM -%}
@@ -194,11 +197,13 @@ def tools_json(tools: list | None) -> str | None:
 _CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 
 
-def parse_tool_calls(text: str) -> tuple[str, list[dict]]:
-    """Split a generated answer into its text and its tool calls (the inverse of rendering).
+def split_tool_calls(text: str) -> tuple[str, list[dict]]:
+    """Split an answer into its text and its tool calls: the inverse of rendering.
 
-    Returns `(content, calls)` with calls as `{"name", "arguments": dict|str}`; a block that is not
-    valid JSON comes back as `{"name": None, "arguments": <raw text>}` so callers can count it wrong.
+    Returns `(content, calls)` with calls as `{"name", "arguments": dict|str}`; only closed
+    `<tool_call>` blocks count, and one that is not valid JSON comes back as
+    `{"name": None, "arguments": <raw text>}`. (evaluation.parse_tool_calls, which judges
+    generations, also reads a block cut off by the token limit and OpenAI's nested `function`.)
     """
     calls: list[dict] = []
     for block in _CALL.findall(text):

@@ -1,38 +1,196 @@
-"""Reading a past release's files by revision, from the DVC cache or remote (never the workspace).
+"""The one module that runs git and DVC: `git` subprocesses, `python -m dvc` (built in `dvc_command`
+only) and DVC's Python API (`dvc.api`, `dvc.repo.Repo`). Everything else in javis asks it.
 
-Shared by the `baseline` and `init` stages and by `javis deploy`.
+A past release's files are read by revision from the DVC cache or remote, never from the workspace:
+`fetch_adapter`, `read_text_at`, `outputs_at`. See docs/DESIGN.md, "Versions".
 """
 
 from __future__ import annotations
 
-import shutil
+import functools
+import getpass
+import logging
 import subprocess
-import tempfile
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from javis.core import fileio
+from javis.model.loading import ADAPTER_FILES
+from javis.release.errors import ReleaseError, ReleaseFetchError
 
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+log = logging.getLogger("javis.vcs")
+
+DVC_LOCK_ERRORS = ("Unable to acquire lock", "lock is held", "LockError")
+LOCAL_CACHE = Path(".dvc/cache/files/md5")
+
+# --- git ---------------------------------------------------------------------------------------
 
 
-class ReleaseFetchError(SystemExit):
-    """A release's files could not be read; the message says which and what to do."""
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], capture_output=True, text=True)
+
+
+def git(*args: str, check: bool = True) -> str:
+    """`git ARGS` in the current folder; its stripped stdout. With `check`, a failure raises
+    ReleaseError with git's message."""
+    result = _git(*args)
+    if check and result.returncode != 0:
+        raise ReleaseError(
+            f"git {' '.join(args)}: {result.stderr.strip() or result.stdout.strip()}"
+        )
+    return result.stdout.strip()
+
+
+def show(rev: str, path: str) -> str | None:
+    """A git-tracked file's text at a revision, or None."""
+    result = _git("show", f"{rev}:{path}")
+    return result.stdout if result.returncode == 0 else None
+
+
+def rev_parse(rev: str) -> str:
+    """The full commit hash `rev` (a tag or a commit) names, or "" when it names none."""
+    result = _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    return result.stdout.strip() if result.returncode == 0 else ""
 
 
 def commit_of(rev: str, param: str) -> str:
-    """The full commit hash `rev` (a tag or a commit) names; a clear error when there is none."""
-    out = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
+    """The full commit hash `rev` (a tag or a commit) names; a clear error when there is none.
+    `param` names the setting `rev` came from."""
+    commit = rev_parse(rev)
+    if not commit:
         raise ReleaseFetchError(
             f"{param}: {rev!r} is not a tag or commit of this repository; list releases with "
             "`javis versions` or `git tag -l 'javis-v*'` (after `git fetch --tags`)"
         )
-    return out.stdout.strip()
+    return commit
+
+
+def tag_commits(pattern: str) -> list[tuple[str, str]]:
+    """(tag, commit it points at) of every tag matching `pattern` (annotated tags dereferenced)."""
+    out = git(
+        "tag",
+        "--list",
+        pattern,
+        "--format=%(refname:short) %(objectname) %(*objectname)",
+        check=False,
+    )
+    found = []
+    for line in out.splitlines():
+        parts = line.split()
+        if parts:
+            found.append((parts[0], parts[2] if len(parts) > 2 else parts[1]))
+    return found
+
+
+def changed_paths() -> list[str]:
+    """Every path `git status` reports (modified, staged, untracked; the new name of a rename)."""
+    result = _git("status", "--porcelain", "--untracked-files=all")
+    if result.returncode != 0:
+        raise ReleaseError(f"git status: {result.stderr.strip()}")
+    return [line[3:].split(" -> ")[-1].strip('"') for line in result.stdout.splitlines()]
+
+
+def is_work_tree() -> bool:
+    return git("rev-parse", "--is-inside-work-tree", check=False) == "true"
+
+
+def git_dir() -> Path:
+    return Path(git("rev-parse", "--git-dir", check=False) or ".git")
+
+
+def user_name() -> str:
+    """git's user.name (empty when unset)."""
+    return git("config", "user.name", check=False)
+
+
+def git_user() -> str:
+    """Who is acting: git's user.name, else the login name."""
+    return user_name() or getpass.getuser()
+
+
+# --- DVC commands ------------------------------------------------------------------------------
+
+
+def dvc_command(*args: str) -> list[str]:
+    """`python -m dvc ARGS` with this interpreter (the one place the command is built)."""
+    return [sys.executable, "-m", "dvc", *args]
+
+
+def dvc(*args: str, stream: bool = False) -> str:
+    """Run dvc; its stdout. `stream` shows its output live (long runs). A failure raises
+    ReleaseError."""
+    if stream:
+        result = subprocess.run(dvc_command(*args))
+        if result.returncode != 0:
+            raise ReleaseError(
+                f"dvc {' '.join(args)} failed (exit {result.returncode}); see its output above"
+            )
+        return ""
+    result = subprocess.run(dvc_command(*args), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ReleaseError(f"dvc {' '.join(args)}: {(result.stderr or result.stdout).strip()}")
+    return result.stdout
+
+
+def checkout(dvc_file: Path) -> bool:
+    """`dvc checkout -q <file>` (restore a pinned output from the local cache); True on success."""
+    result = subprocess.run(
+        dvc_command("checkout", "-q", str(dvc_file)), capture_output=True, text=True
+    )
+    return result.returncode == 0
+
+
+def dvc_root(start: Path) -> Path | None:
+    """The DVC repository holding `start`, or None."""
+    for p in [start.resolve(), *start.resolve().parents]:
+        if (p / ".dvc").is_dir():
+            return p
+    return None
+
+
+def readd_to_dvc(folder: Path, timeout: float = 300.0) -> str:
+    """`dvc add <folder>` (the folder as a whole), retried while another DVC command holds the lock.
+    Returns what was done; raises ReleaseError when `dvc add` fails (the imported files are written
+    by then: `javis import` reports it)."""
+    root = dvc_root(folder)
+    if root is None:
+        return f"not a DVC repository: {folder} not added (run `dvc init`, then `dvc add {folder}`)"
+    deadline = time.monotonic() + timeout
+    wait = 0.2
+    while True:
+        result = subprocess.run(
+            dvc_command("add", str(folder)), capture_output=True, text=True
+        )  # not -q: it hides the lock error we retry on
+        if result.returncode == 0:
+            return f"dvc add {folder}: done (commit {folder}.dvc to pin it)"
+        text = result.stderr + result.stdout
+        if any(s in text for s in DVC_LOCK_ERRORS) and time.monotonic() < deadline:
+            log.info(
+                "import: DVC is busy (another DVC command holds its lock); retrying in %.1f s", wait
+            )
+            time.sleep(wait)
+            wait = min(wait * 1.5, 2.0)
+            continue
+        raise ReleaseError(
+            f"`dvc add {folder}` failed ({text.strip().splitlines()[-1] if text.strip() else result.returncode}); "
+            f"the imported files are written; run `dvc add {folder}` yourself once the problem is fixed"
+        )
+
+
+# --- DVC's Python API --------------------------------------------------------------------------
+
+
+def pipeline_status() -> dict:
+    """`dvc status` of the DAG, asked in this process (a `dvc status` subprocess would pay DVC's
+    ~1 s start-up a second time: `javis status` took 2.24 s that way, benchmarks/README.md).
+    DVC's own errors (no repository, a broken dvc.yaml) propagate."""
+    from dvc.repo import Repo
+
+    with Repo() as repo:
+        return repo.status()
 
 
 def workspace_remotes() -> dict:
@@ -54,7 +212,8 @@ def workspace_remotes() -> dict:
 
 
 def fetch_adapter(commit: str, adapter_path: str, dest: Path, label: str) -> None:
-    """Copy the folder `adapter_path` as committed at `commit` into `dest` (from DVC cache/remote)."""
+    """Copy the folder `adapter_path` as committed at `commit` into `dest` (from DVC cache/remote).
+    `dest` may exist already (its other files stay)."""
     from dvc.api import DVCFileSystem
 
     try:
@@ -64,7 +223,9 @@ def fetch_adapter(commit: str, adapter_path: str, dest: Path, label: str) -> Non
                 f"{label} has no {adapter_path} (not an output in its dvc.lock); it must be a release "
                 "made by `javis release`"
             )
-        fs.get(adapter_path, str(dest), recursive=True)
+        # The trailing slash copies the folder's files into `dest`; without it an existing `dest`
+        # would get a copy of the folder nested inside it.
+        fs.get(adapter_path.rstrip("/") + "/", str(dest), recursive=True)
     except ReleaseFetchError:
         raise
     except Exception as e:  # dvc raises many kinds: missing cache, unreachable remote, ...
@@ -77,21 +238,69 @@ def fetch_adapter(commit: str, adapter_path: str, dest: Path, label: str) -> Non
         raise ReleaseFetchError(f"{adapter_path} of {label} is not an adapter (missing {missing})")
 
 
-def materialise(
+def build_marked_folder(
     out: Path, marker_name: str, marker: dict, commit: str = "", adapter_path: str = ""
 ) -> None:
-    """Build the folder beside `out` (the adapter at `commit`, if any, and a marker), then swap it in:
-    `out` is whole or absent."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        folder = tmp / out.name
+    """Build `out` from the adapter at `commit` (if any) plus a marker file `marker_name` holding
+    `marker`, in a temp folder swapped in at the end: `out` is whole or absent."""
+    with fileio.replace_dir(out) as folder:
         if commit:
             fetch_adapter(commit, adapter_path, folder, marker.get("tag") or commit[:12])
-        folder.mkdir(exist_ok=True)
         fileio.write_json(folder / marker_name, marker)
-        if out.exists():
-            shutil.rmtree(out)
-        folder.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cache_object(rev: str, path: str) -> Path | None:
+    """The local DVC cache file that holds `path` as committed at `rev`, or None when unknown."""
+    from dvc.api import DVCFileSystem
+    from dvc.repo import Repo
+
+    try:
+        md5 = DVCFileSystem(".", rev=rev).info(path).get("md5")
+        with Repo(".") as repo:
+            obj = Path(repo.cache.local.oid_to_path(md5)) if md5 else None
+    except Exception:  # noqa: BLE001 -- only a hint for an error message
+        return None
+    return obj if obj is not None and obj.exists() else None
+
+
+def read_text_at(rev: str, path: str) -> str:
+    """A DVC- or git-tracked file's text at a revision (DVC cache or remote); raises DVC's own
+    errors when it cannot be read."""
+    import dvc.api
+
+    with dvc.api.open(path, rev=rev, encoding="utf-8") as f:
+        return f.read()
+
+
+def outputs_at(rev: str, tops: tuple[str, ...]) -> Iterator[tuple[str | None, Callable[[], IO]]]:
+    """(md5, open it in binary) of every file under the folders `tops` as committed at `rev`; the
+    files are read only when opened."""
+    from dvc.api import DVCFileSystem
+
+    fs = DVCFileSystem(".", rev=rev)
+    for top in tops:
+        if not fs.exists(top):
+            continue
+        for path in fs.find(top):
+            info: dict[str, Any] = fs.info(path)
+            md5 = (info.get("dvc_info") or {}).get("md5") or info.get("md5")
+            yield md5, functools.partial(fs.open, path, "rb")
+
+
+def delete_objects(md5s: set[str]) -> int:
+    """Delete these DVC objects from the local cache and from every local-folder remote; returns
+    how many files were deleted (an S3 remote's copies need `dvc gc --cloud`)."""
+    stores = [LOCAL_CACHE]
+    for remote in (workspace_remotes().get("remote") or {}).values():
+        url = remote.get("url", "")
+        if url and "://" not in url:
+            stores.append(Path(url) / "files" / "md5")
+    deleted = 0
+    for md5 in md5s:
+        for store in stores:
+            obj = store / md5[:2] / md5[2:]
+            if obj.exists():
+                obj.chmod(0o644)
+                obj.unlink()
+                deleted += 1
+    return deleted

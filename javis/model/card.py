@@ -1,0 +1,168 @@
+"""What a training run says about itself: javis_train.json, the README.md model card, the adapter
+folder written whole, and the figures of metrics/train.json.
+
+- `train_record(plan, trained, tokenizer, base, started)`: the resolved params, the base's
+  identity, data hashes, each phase's stats, timings and library versions (javis_train.json);
+- `model_card(record)`: the adapter's README.md;
+- `write_adapter(out, model, tokenizer, record)`: the adapter, its tokenizer (with our chat
+  template), javis_train.json and README.md, swapped in whole (`fileio.replace_dir`);
+- `train_metrics(plan, record)`: what metrics/train.json adds to the record accounting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from javis.core import fileio, params
+from javis.model import loading, template
+from javis.model.train_plan import Plan, adapter_hash
+from javis.model.training import Trained
+
+BASE_KEYS = (
+    "id",
+    "source",
+    "kind",
+    "revision",
+    "gguf_sha256",
+    "fingerprint",
+    "parameters",
+    "dtype",
+)
+
+
+def train_record(
+    pl: Plan, trained: Trained, tokenizer: Any, base: params.Base, started: float
+) -> dict:
+    """The javis_train.json record of a finished run (`started`: its time.perf_counter())."""
+    cfg, sft_stats, preference = pl.cfg, trained.sft, trained.preference
+    return {
+        "persona": pl.persona.name,
+        "params": {
+            "train": dataclasses.asdict(cfg),
+            "base": dataclasses.asdict(base),
+            "persona": dataclasses.asdict(pl.persona),
+        },
+        "base": {k: pl.base_info.get(k) for k in BASE_KEYS} | {"path": str(pl.base_dir)},
+        "init_from": cfg.init_from or None,
+        "init_adapter_sha256": adapter_hash(pl.init_dir),
+        "template_sha256": template.template_hash(tokenizer),
+        "seed": cfg.seed,
+        "precision": pl.precision,
+        "precision_reason": pl.precision_reason,
+        "device": pl.device,
+        "threads": pl.threads,
+        "quantize": cfg.quantize,
+        "data": pl.data_hashes,
+        "sft": sft_stats,
+        "preference": preference,
+        "tokens_trained": sft_stats["tokens_trained"]
+        + ((preference or {}).get("tokens_trained") or 0),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "versions": _versions(),
+        "run": pl.fingerprint(),
+    }
+
+
+def train_metrics(pl: Plan, record: dict) -> dict:
+    """The figures metrics/train.json carries beside the record accounting."""
+    sft_stats, preference = record["sft"], record["preference"]
+    extra: dict[str, Any] = {
+        "records_trained": {
+            "sft": len(pl.rows["train"]),
+            "val": len(pl.rows["val"]),
+            "dpo": len(pl.rows.get("dpo", [])),
+            "kto": len(pl.rows.get("kto", [])),
+        },
+        "steps": sft_stats["steps"],
+        "train_loss": sft_stats["train_loss"],
+        "eval_loss": sft_stats.get("eval_loss"),
+        "tokens_trained": record["tokens_trained"],
+        "tokens_per_second": sft_stats["tokens_per_second"],
+        "wall_seconds": record["wall_seconds"],
+    }
+    if preference:
+        extra[preference["kind"]] = {
+            k: preference[k] for k in ("steps", "train_loss", "rewards_accuracy", "rewards_margin")
+        }
+    return extra
+
+
+def write_adapter(out: Path, model: Any, tokenizer: Any, record: dict) -> None:
+    """Write the adapter folder whole: built beside `out`, then swapped in."""
+    with fileio.replace_dir(out) as tmp:
+        model.save_pretrained(tmp, selected_adapters=["default"])
+        tokenizer.save_pretrained(tmp)
+        fileio.write_json(tmp / loading.TRAIN_INFO, record)
+        fileio.write_text(tmp / "README.md", model_card(record))
+
+
+def model_card(r: dict) -> str:
+    """A short README.md for the adapter folder."""
+    t, base, sft = r["params"]["train"], r["base"], r["sft"]
+    qlora = " (4-bit base: QLoRA)" if t["quantize"] == "4bit" else ""
+    lines = [
+        f"# {r['persona']} adapter (LoRA on {base['id']})",
+        "",
+        f"A LoRA adapter trained by javis (`python -m stages.train`) on {sft['records']} "
+        f"conversations with method `{t['method']}`{qlora}. Its version name is given at release "
+        "(`javis release`, see metadata.yaml beside the release).",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| base | {base['id']} ({base.get('kind')}, revision {base.get('revision') or '-'}, "
+        f"`{(base.get('fingerprint') or '-')[:24]}`) |",
+        f"| LoRA | r={t['lora_r']}, alpha={t['lora_alpha']}, dropout={t['lora_dropout']}, "
+        f"modules={t['target_modules']} |",
+        f"| SFT | lr {t['learning_rate']}, {sft['epochs']} epochs, {sft['steps']} steps, "
+        f"batch {t['batch_size']}x{t['grad_accum']}, max length {t['max_length']} |",
+        f"| loss | train {sft['train_loss']}, last {sft['final_loss']}, val {sft.get('eval_loss')} |",
+    ]
+    if r.get("preference"):
+        pref = r["preference"]
+        lines.append(
+            f"| {pref['kind'].upper()} | {pref['records']} records, beta {pref['beta']}, "
+            f"{pref['steps']} steps, reward accuracy {pref.get('rewards_accuracy')} |"
+        )
+    lines += [
+        f"| precision | {r['precision']} ({r['precision_reason']}) on {r['device']}, "
+        f"{r['threads']} threads |",
+        f"| speed | {sft['tokens_trained']} tokens in {sft['seconds']} s = "
+        f"{sft['tokens_per_second']} tokens/s |",
+        f"| init | {r['init_from'] or 'fresh adapter'} |",
+        f"| data | train.jsonl sha256 `{(r['data']['train'] or '-')[:16]}` |",
+        f"| seed | {t['seed']} |",
+        "",
+        "The tokenizer here carries the javis chat template (ChatML, tool calls as `<tool_call>` "
+        "JSON, the",
+        "persona's system prompt by default); use it, not the base's. Loading:",
+        "",
+        "```python",
+        "from javis.model.generation import generate_batch",
+        "from javis.model.loading import load_adapter",
+        "model, tok = load_adapter('models/base', 'models/adapter')",
+        "print(generate_batch(model, tok, [[{'role': 'user', 'content': 'Who are you?'}]]))",
+        "```",
+        "",
+        "`javis_train.json` holds the resolved params, base identity, data hashes and timings.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _versions() -> dict:
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "trl": trl.__version__,
+    }

@@ -1,0 +1,173 @@
+"""What a training run will do, resolved and checked before any model loads.
+
+`plan(train, paths, persona)` reads the split's files into trainer rows, checks the base folder,
+the persona, the preference data the method needs, bitsandbytes for QLoRA and the adapter to
+continue from, picks the device, precision and threads, and hashes the inputs. Every problem is a
+`TrainError` naming the param and what to do; `Plan.fingerprint()` names the run's checkpoint
+folder (a rerun with the same params and data resumes there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from javis.core import fileio, params
+from javis.model import loading
+from javis.model.train_rows import SPLIT_FILES, dpo_row, kto_row, read_rows, sft_row
+
+
+class TrainError(ValueError):
+    """Bad params or inputs, found before any long work; the message names the param."""
+
+
+@dataclass
+class Plan:
+    """What this run will do, resolved from params and inputs (recorded in javis_train.json)."""
+
+    cfg: params.Train
+    persona: params.Persona
+    base_dir: Path
+    out_dir: Path
+    data_dir: Path
+    rows: dict[str, list[dict]]
+    acc: fileio.Accounting
+    base_info: dict
+    init_dir: Path | None
+    precision: str
+    precision_reason: str
+    device: str
+    threads: int
+    data_hashes: dict[str, str | None] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """Identity of the run: params, data, base and init adapter (names its checkpoint folder)."""
+        blob = json.dumps(
+            {
+                "train": dataclasses.asdict(self.cfg),
+                "base": self.base_info.get("fingerprint"),
+                "persona": dataclasses.asdict(self.persona),
+                "data": self.data_hashes,
+                "init": adapter_hash(self.init_dir),
+                "precision": self.precision,
+                "threads": self.threads,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def plan(cfg: params.Train, paths: params.Paths, persona: params.Persona) -> Plan:
+    """Check params and inputs and resolve the run; raises TrainError with what to do."""
+    base_dir, data_dir = Path(paths.base), Path(paths.training)
+    try:
+        loading.check_base_folder(base_dir)
+    except loading.ModelError as e:
+        raise TrainError(f"train: {e}") from None
+    base_info = loading.read_info(base_dir, loading.BASE_INFO)
+    if not persona.system_prompt.strip():
+        raise TrainError(
+            "persona.system_prompt: empty; it is the chat template's default system message"
+        )
+
+    acc = fileio.Accounting("train")
+    rows = {
+        "train": read_rows(data_dir / SPLIT_FILES["train"], sft_row, acc),
+        "val": read_rows(data_dir / SPLIT_FILES["val"], sft_row, None),
+    }
+    if not rows["train"]:
+        raise TrainError(
+            f"train: {data_dir / SPLIT_FILES['train']} has no trainable records (missing, empty, "
+            "or none with an assistant turn); run `dvc repro split`, or add data to data/raw or "
+            "data/feedback"
+        )
+    if cfg.method == "sft+dpo":
+        rows["dpo"] = read_rows(data_dir / SPLIT_FILES["dpo"], dpo_row, None)
+        if not rows["dpo"]:
+            raise TrainError(
+                f"train.method: sft+dpo needs preference pairs, but {data_dir / SPLIT_FILES['dpo']} "
+                "has none; correct some 👎 answers (each correction makes a pair) or set "
+                "train.method: sft"
+            )
+    if cfg.method == "sft+kto":
+        rows["kto"] = read_rows(data_dir / SPLIT_FILES["kto"], kto_row, None)
+        if not rows["kto"]:
+            raise TrainError(
+                f"train.method: sft+kto needs rated answers, but {data_dir / SPLIT_FILES['kto']} "
+                "has none; rate some answers 👍/👎 or set train.method: sft"
+            )
+        if len(rows["kto"]) < cfg.kto.batch_size:
+            raise TrainError(
+                f"train.kto.batch_size: {cfg.kto.batch_size} > the {len(rows['kto'])} KTO "
+                "records; lower it"
+            )
+
+    if cfg.quantize == "4bit":
+        problem = loading.bitsandbytes_problem()
+        if problem:
+            raise TrainError(
+                f"train.quantize: 4bit needs bitsandbytes, but {problem}; set train.quantize: none"
+            )
+
+    init_dir = resolve_init(cfg, Path(paths.init))
+    if init_dir is not None:
+        try:
+            loading.check_adapter_base(init_dir, base_dir, "train.init_from")
+        except loading.ModelError as e:
+            raise TrainError(str(e)) from None
+
+    dev = loading.device()
+    if cfg.precision == "auto":
+        precision, reason = loading.pick_precision(dev)
+    else:
+        precision, reason = cfg.precision, "set by train.precision"
+    threads = cfg.threads or os.cpu_count() or 1
+    hashes = {name: file_hash(data_dir / f) for name, f in SPLIT_FILES.items()}
+    # The manifest is not hashed: it is not a dependency (it names the previous release, which
+    # changes after every release without changing a byte of what is trained on).
+    return Plan(
+        cfg=cfg,
+        persona=persona,
+        base_dir=base_dir,
+        out_dir=Path(paths.adapter),
+        data_dir=data_dir,
+        rows=rows,
+        acc=acc,
+        base_info=base_info,
+        init_dir=init_dir,
+        precision=precision,
+        precision_reason=reason,
+        device=dev,
+        threads=threads,
+        data_hashes=hashes,
+    )
+
+
+def resolve_init(cfg: params.Train, init_path: Path) -> Path | None:
+    """The adapter folder to continue from: `train.init_from` itself when it is an adapter folder,
+    else the release adapter materialised in `paths.init`; None for a fresh adapter."""
+    if not cfg.init_from:
+        return None
+    for candidate in (Path(cfg.init_from), init_path):
+        if all((candidate / f).is_file() for f in loading.ADAPTER_FILES):
+            return candidate
+    raise TrainError(
+        f"train.init_from: {cfg.init_from!r} is not an adapter folder and {init_path} holds no "
+        f"adapter (missing {list(loading.ADAPTER_FILES)}); check the release tag exists "
+        "(`javis versions`) and that its adapter is materialised there, or set train.init_from: '' "
+        "to train from scratch"
+    )
+
+
+def file_hash(path: Path) -> str | None:
+    """sha256 of a file, None when it does not exist."""
+    return fileio.sha256_file(path) if path.is_file() else None
+
+
+def adapter_hash(folder: Path | None) -> str | None:
+    """sha256 of an adapter folder's weights (None without a folder)."""
+    return file_hash(folder / "adapter_model.safetensors") if folder else None

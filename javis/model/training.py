@@ -1,0 +1,392 @@
+"""The training loops: LoRA (or QLoRA) SFT with TRL, then optionally DPO or KTO on the SFT adapter.
+
+`fit(plan, tokenizer)` runs the phases of a `train_plan.Plan` with checkpoints in
+`train.checkpoint_dir/<run fingerprint>/` and DVCLive curves in `train.live_dir`:
+
+- SFT: TRL's SFTTrainer with a PEFT LoRA on `train.target_modules` (or the init adapter, trainable),
+  loss on assistant tokens only (the template's `{% generation %}` markers), rows in exact length
+  buckets (javis/model/train_rows.py); the adapter is saved to `sft_adapter/` beside its stats,
+  so a rerun skips a finished SFT phase.
+- DPO / KTO (`train.method` sft+dpo / sft+kto): DPOTrainer / KTOTrainer on the SFT adapter itself,
+  loaded trainable without peft_config: TRL keeps a frozen copy as the reference, so one adapter
+  results.
+
+A rerun with the same params and data resumes from the latest whole checkpoint. On CPU the same
+params and data give the same adapter bytes (seeded, deterministic kernels, fixed threads).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from javis.core import fileio, params
+from javis.model import loading, template
+from javis.model.train_plan import Plan, TrainError
+from javis.model.train_rows import length_buckets, sft_lengths
+
+log = logging.getLogger("javis.train")
+
+
+@dataclass
+class Trained:
+    """What `fit` leaves: the trained model (a PeftModel), each phase's stats, its run folder."""
+
+    model: Any
+    sft: dict
+    preference: dict | None
+    run_dir: Path
+
+
+def tokenizer_for(pl: Plan) -> Any:
+    """The base's tokenizer with our chat template and the persona's system prompt."""
+    try:
+        return loading.load_tokenizer(pl.base_dir, pl.persona.system_prompt)
+    except template.TemplateError as e:
+        raise TrainError(f"base.source: {e}") from None
+
+
+def fit(pl: Plan, tokenizer: Any) -> Trained:
+    """SFT (skipped when a previous run of this plan finished it), then DPO or KTO."""
+    from dvclive import Live
+
+    cfg = pl.cfg
+    run_dir = Path(cfg.checkpoint_dir) / pl.fingerprint()
+    resumed = run_dir.is_dir()
+    with Live(dir=cfg.live_dir, dvcyaml=False, save_dvc_exp=False, resume=resumed) as live:
+        done = run_dir / "sft_adapter" / "adapter_model.safetensors"
+        if done.is_file() and (run_dir / "sft_stats.json").is_file():
+            log.info("train: SFT already finished in %s; skipping to the next phase", run_dir)
+            sft_stats = json.loads((run_dir / "sft_stats.json").read_text())
+            model = load_for_training(pl, run_dir / "sft_adapter") if cfg.method == "sft" else None
+        else:
+            model, sft_stats = run_sft(pl, tokenizer, run_dir, live)
+            fileio.write_json(run_dir / "sft_stats.json", sft_stats)
+        preference = None
+        if cfg.method != "sft":
+            del model
+            model, preference = run_preference(pl, tokenizer, run_dir, live)
+            kind = "dpo" if cfg.method == "sft+dpo" else "kto"
+            preference.update(kind=kind, beta=getattr(cfg, kind).beta)
+    return Trained(model=model, sft=sft_stats, preference=preference, run_dir=run_dir)
+
+
+def steps_for(n_rows: int, lengths: list[int], cfg: params.Train) -> int:
+    """Optimizer steps for this run: -1 (by epochs) unless max_steps or token_budget cap it."""
+    per_step = cfg.batch_size * cfg.grad_accum
+    steps_per_epoch = math.ceil(n_rows / per_step)
+    steps = cfg.max_steps
+    if cfg.token_budget:
+        tokens_per_step = max(1.0, sum(lengths) / steps_per_epoch)
+        budget_steps = max(1, math.ceil(cfg.token_budget / tokens_per_step))
+        by_epochs = math.ceil(steps_per_epoch * cfg.epochs)
+        if budget_steps < by_epochs and (steps == -1 or budget_steps < steps):
+            log.info(
+                "train: token_budget %d caps training at %d of %d steps",
+                cfg.token_budget,
+                budget_steps,
+                by_epochs,
+            )
+            steps = budget_steps
+    return steps
+
+
+def common_args(pl: Plan, out: Path, steps: int, **kw: Any) -> dict:
+    """TrainingArguments shared by the SFT, DPO and KTO phases."""
+    cfg = pl.cfg
+    return dict(
+        output_dir=str(out),
+        use_cpu=pl.device == "cpu",
+        bf16=pl.precision == "bf16",
+        fp16=False,
+        max_steps=steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=2,
+        logging_steps=cfg.logging_steps,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to="none",
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding",
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup,
+        weight_decay=cfg.weight_decay,
+        disable_tqdm=not _is_tty(),
+        **kw,
+    )
+
+
+def load_for_training(pl: Plan, adapter: Path | None = None) -> Any:
+    """The base (fp32, or NF4 for QLoRA), with `adapter` on top, trainable, when given."""
+    from peft import PeftModel
+
+    cfg = pl.cfg
+    model = loading.load_base(
+        pl.base_dir,
+        quantize=None if cfg.quantize == "none" else cfg.quantize,
+        precision="fp32" if cfg.quantize == "none" else pl.precision,
+    )
+    if adapter is not None:
+        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
+    return model
+
+
+def sft_trainer(
+    pl: Plan, tokenizer: Any, run_dir: Path, live: Any
+) -> tuple[Any, list[int], list[int]]:
+    """(SFTTrainer, tokens per row, trained tokens per row): a new LoRA, or the init adapter's."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    cfg = pl.cfg
+    lengths, trained = sft_lengths(tokenizer, pl.rows["train"], cfg.max_length)
+    steps = steps_for(len(lengths), lengths, cfg)
+    loading.set_determinism(cfg.seed, pl.threads)  # before the trainer: it creates the LoRA weights
+    model = load_for_training(pl, pl.init_dir)
+    peft_config = None
+    if pl.init_dir is not None:
+        _warn_init_lora_differs(model.peft_config["default"], cfg)
+    else:
+        peft_config = LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            bias="none",
+            target_modules=cfg.target_modules,
+            task_type="CAUSAL_LM",
+        )
+    args = SFTConfig(
+        **common_args(
+            pl,
+            run_dir / "sft",
+            steps,
+            learning_rate=cfg.learning_rate,
+            num_train_epochs=cfg.epochs,
+            per_device_train_batch_size=cfg.batch_size,
+            per_device_eval_batch_size=cfg.batch_size,
+            gradient_accumulation_steps=cfg.grad_accum,
+            max_length=cfg.max_length,
+            assistant_only_loss=True,
+            packing=False,
+            # Our buckets (below) are already in training order; without them, HF's random order.
+            train_sampling_strategy="sequential" if cfg.group_by_length else "random",
+            eval_strategy="epoch" if pl.rows["val"] else "no",
+        )
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        train_dataset=Dataset.from_list(
+            [pl.rows["train"][i] for i in length_buckets(lengths, cfg.batch_size, cfg.seed)]
+            if cfg.group_by_length
+            else pl.rows["train"]
+        ),
+        eval_dataset=Dataset.from_list(pl.rows["val"]) if pl.rows["val"] else None,
+        callbacks=[LiveCallback(live, "sft")],
+    )
+    return trainer, lengths, trained
+
+
+def run_sft(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, dict]:
+    """SFT phase; saves the adapter to run_dir/sft_adapter; returns (model, stats)."""
+    cfg = pl.cfg
+    trainer, lengths, trained = sft_trainer(pl, tokenizer, run_dir, live)
+    stats = _train(trainer, run_dir / "sft")
+    trainer.model.save_pretrained(run_dir / "sft_adapter", selected_adapters=["default"])
+    epochs_done = trainer.state.epoch or cfg.epochs
+    stats.update(
+        {
+            "records": len(lengths),
+            "tokens_per_epoch": sum(lengths),
+            "assistant_tokens_per_epoch": sum(trained),
+            "assistant_tokens_trained": round(sum(trained) * epochs_done),
+            "eval_loss": _last(trainer.state.log_history, "eval_loss"),
+        }
+    )
+    return trainer.model, stats
+
+
+def preference_trainer(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> Any:
+    """DPOTrainer or KTOTrainer on the SFT adapter in run_dir/sft_adapter, loaded trainable and
+    given without peft_config: TRL then copies it into a frozen "ref" adapter (the reference)."""
+    from datasets import Dataset
+
+    cfg = pl.cfg
+    kind = "dpo" if cfg.method == "sft+dpo" else "kto"
+    pcfg: params.Preference = getattr(cfg, kind)
+    rows = pl.rows[kind]
+    loading.set_determinism(cfg.seed, pl.threads)
+    model = load_for_training(pl, run_dir / "sft_adapter")
+    steps = pcfg.max_steps
+    kw = dict(
+        learning_rate=pcfg.learning_rate,
+        num_train_epochs=pcfg.epochs,
+        beta=pcfg.beta,
+        per_device_train_batch_size=pcfg.batch_size,
+        max_length=cfg.max_length,
+    )
+    if kind == "dpo":
+        from trl import DPOConfig, DPOTrainer
+
+        args = DPOConfig(**common_args(pl, run_dir / kind, steps, **kw))
+        trainer = DPOTrainer(
+            model=model,
+            args=args,
+            processing_class=tokenizer,
+            train_dataset=Dataset.from_list(rows),
+            callbacks=[LiveCallback(live, kind)],
+        )
+    else:
+        import random
+
+        from trl import KTOConfig, KTOTrainer
+
+        rows = list(rows)
+        random.Random(cfg.seed).shuffle(
+            rows
+        )  # KTO reads sequentially (its KL term pairs neighbours)
+        args = KTOConfig(**common_args(pl, run_dir / kind, steps, **kw))
+        trainer = KTOTrainer(
+            model=model,
+            args=args,
+            processing_class=tokenizer,
+            train_dataset=Dataset.from_list(rows),
+            callbacks=[LiveCallback(live, kind)],
+        )
+    return trainer
+
+
+def run_preference(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, dict]:
+    """DPO or KTO phase on the SFT adapter (reference = the SFT model); returns (model, stats)."""
+    kind = "dpo" if pl.cfg.method == "sft+dpo" else "kto"
+    trainer = preference_trainer(pl, tokenizer, run_dir, live)
+    stats = _train(trainer, run_dir / kind)
+    stats["records"] = len(pl.rows[kind])
+    stats["rewards_accuracy"] = _last(trainer.state.log_history, "rewards/accuracies")
+    stats["rewards_margin"] = _last(trainer.state.log_history, "rewards/margins")
+    return trainer.model, stats
+
+
+def last_complete_checkpoint(out: Path) -> str | None:
+    """The newest checkpoint under `out` that was saved whole, or None.
+
+    The Trainer writes a checkpoint folder in place and its trainer_state.json last; a process
+    killed while saving (kill -9, power loss) leaves a folder without it, from which resuming
+    fails on every rerun. Such a folder is deleted and the run resumes from the one before."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    found = []
+    for folder in out.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if out.is_dir() else []:
+        step = folder.name.rsplit("-", 1)[-1]
+        if folder.is_dir() and step.isdigit():
+            found.append((int(step), folder))
+    for _, folder in sorted(found, reverse=True):
+        if (folder / "trainer_state.json").is_file():  # transformers.trainer.TRAINER_STATE_NAME
+            return str(folder)
+        log.warning("train: %s was not saved whole (interrupted while saving); deleting it", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
+def _train(trainer: Any, out: Path) -> dict:
+    resume = last_complete_checkpoint(out)
+    if resume:
+        log.info("train: resuming from %s", resume)
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - started
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    return {
+        "steps": trainer.state.global_step,
+        "epochs": round(trainer.state.epoch or 0, 3),
+        "train_loss": round(result.training_loss, 4),
+        "final_loss": _last(trainer.state.log_history, "loss"),
+        "tokens_trained": tokens,
+        "seconds": round(seconds, 1),
+        "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 and tokens else None,
+        "resumed_from": Path(resume).name if resume else None,
+    }
+
+
+def LiveCallback(live: Any, phase: str) -> Any:  # noqa: N802 (a class factory: transformers imports lazily)
+    """A TrainerCallback that logs `<phase>/<metric>` to DVCLive at each logging step."""
+    from transformers import TrainerCallback
+
+    keys = (
+        "loss",
+        "eval_loss",
+        "learning_rate",
+        "grad_norm",
+        "rewards/accuracies",
+        "rewards/margins",
+        "kl",
+    )
+
+    class _Live(TrainerCallback):
+        started = 0.0
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            self.started = time.perf_counter()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if not logs:
+                return
+            if args.disable_tqdm and "loss" in logs:  # no progress bar (not a terminal): one line
+                elapsed = time.perf_counter() - self.started
+                done, total = state.global_step, state.max_steps or 1
+                eta = elapsed / max(done, 1) * (total - done)
+                log.info(
+                    "train %s: step %d/%d, loss %.4f, %s tokens, %.0f s elapsed, ~%.0f s left",
+                    phase,
+                    done,
+                    total,
+                    logs["loss"],
+                    f"{int(state.num_input_tokens_seen or 0):,}",
+                    elapsed,
+                    eta,
+                )
+            if live is None:
+                return
+            live.step = state.global_step
+            for key in keys:
+                if isinstance(logs.get(key), int | float):
+                    live.log_metric(f"{phase}/{key}", float(logs[key]))
+            live.make_summary()
+
+    return _Live()
+
+
+def _last(history: list[dict], key: str) -> float | None:
+    for entry in reversed(history):
+        if key in entry:
+            return round(float(entry[key]), 4)
+    return None
+
+
+def _is_tty() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
+
+
+def _warn_init_lora_differs(config: Any, cfg: params.Train) -> None:
+    if config.r != cfg.lora_r or config.lora_alpha != cfg.lora_alpha:
+        log.warning(
+            "train.init_from: the adapter has r=%s alpha=%s; continuing with those "
+            "(params say r=%s alpha=%s)",
+            config.r,
+            config.lora_alpha,
+            cfg.lora_r,
+            cfg.lora_alpha,
+        )

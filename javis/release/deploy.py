@@ -1,0 +1,137 @@
+"""Deploy and rollback: serve a release without checking out the workspace.
+
+`fetch_version` reads a tag's adapter from the DVC cache or remote into `models/adapters/<version>/`
+(weights gitignored, beside the release record's metadata.yaml and README.md), `verify` checks it
+against the record, and `deploy` switches the `models/current` symlink atomically, runs
+`deploy.hook` and logs to models/deployments.jsonl. See docs/DESIGN.md, "Versions".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from javis.core import fileio, params
+from javis.release import vcs
+from javis.release.errors import ReleaseError, ReleaseFetchError
+from javis.release.names import releases, resolve
+from javis.release.record import ADAPTERS, released_meta
+
+CURRENT = Path("models/current")
+DEPLOY_LOG = Path("models/deployments.jsonl")
+
+
+def fetch_version(version: str, rev: str, paths: params.Paths) -> Path:
+    """The tag's adapter files into models/adapters/<version>/ (from the DVC cache or remote),
+    beside the git-tracked metadata.yaml and README.md of the release record."""
+    dest = ADAPTERS / version
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".fetch.", dir=ADAPTERS) as tmp:
+        fetched = Path(tmp) / "adapter"
+        try:
+            vcs.fetch_adapter(rev, paths.adapter, fetched, version)
+        except ReleaseFetchError as e:
+            raise ReleaseError(f"{e}; try `dvc fetch --all-tags`") from e
+        for f in fetched.iterdir():
+            if f.name in ("README.md",):
+                continue  # the release record's model card stays
+            target = dest / f.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(f, target)
+    return dest
+
+
+def verify(version: str, folder: Path, paths: params.Paths) -> dict:
+    """The fetched weights match the release record; the adapter fits the current base."""
+    from javis.model.loading import ModelError, check_adapter_base
+
+    meta = released_meta(resolve(version)[1], version)
+    want = (meta.get("adapter") or {}).get("sha256")
+    weights = folder / "adapter_model.safetensors"
+    if not weights.exists():
+        raise ReleaseError(f"{weights} is missing after fetching {version}")
+    have = fileio.sha256_file(weights)
+    if want and want != have:
+        # `dvc fetch` keeps an object the cache already has, corrupted or not: the copy must go first.
+        obj = vcs.cache_object(resolve(version)[1], f"{paths.adapter}/adapter_model.safetensors")
+        raise ReleaseError(
+            f"{version}: adapter weights sha256 {have[:16]} differ from the release record's "
+            f"{want[:16]}: the local DVC cache holds a corrupted copy; nothing was switched. "
+            f"Delete {obj or 'that cache object'} and run `javis deploy {version}` again: "
+            "it fetches a good copy from the DVC remote"
+        )
+    try:
+        check_adapter_base(folder, paths.base, "deploy")
+    except ModelError as e:
+        raise ReleaseError(f"{version}: {e}") from e
+    return meta
+
+
+def deploy(version: str, *, log=print) -> Path:
+    """Serve `version`: fetch, verify, switch models/current atomically, hook, log."""
+    p = params.load()
+    v, rev = resolve(version)
+    folder = fetch_version(v.name, rev, p.paths)
+    verify(v.name, folder, p.paths)
+    previous = current_version()
+    tmp = CURRENT.with_name(f".current.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(Path("adapters") / v.name, tmp)
+    os.replace(tmp, CURRENT)
+    hook = p.deploy.hook
+    status = "no hook"
+    if hook:
+        env = {**os.environ, "JAVIS_VERSION": v.name, "JAVIS_ADAPTER": str(folder.resolve())}
+        result = subprocess.run(hook, shell=True, env=env, capture_output=True, text=True)
+        status = f"hook exit {result.returncode}"
+        if result.returncode != 0:
+            log(f"deploy.hook failed (exit {result.returncode}): {result.stderr.strip()[:500]}")
+    entry = {
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "version": v.name,
+        "commit": rev,
+        "previous": previous,
+        "by": vcs.git_user(),
+        "hook": status,
+    }
+    DEPLOY_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with open(DEPLOY_LOG, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
+    log(
+        f"deployed {v.name}: models/current -> adapters/{v.name} (was {previous or 'nothing'}; {status})"
+    )
+    return folder
+
+
+def current_version() -> str | None:
+    """The version models/current serves, or None."""
+    if not CURRENT.is_symlink():
+        return None
+    return Path(os.readlink(CURRENT)).name
+
+
+def rollback(version: str | None = None, *, log=print) -> Path:
+    """Serve `version`, or the version deployed before the current one."""
+    if version is None:
+        history = (
+            [json.loads(line) for line in DEPLOY_LOG.read_text().splitlines()]
+            if DEPLOY_LOG.exists()
+            else []
+        )
+        now = current_version()
+        earlier = [e["version"] for e in history if e["version"] != now]
+        if not earlier:
+            done = [v.name for v, _ in releases() if v.name != now]
+            if not done:
+                raise ReleaseError(
+                    "nothing to roll back to: no other release has been deployed or made"
+                )
+            earlier = done
+        version = earlier[-1]
+    return deploy(version, log=log)
