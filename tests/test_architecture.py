@@ -353,3 +353,15 @@ def test_tests_import_no_conftest():
         if isinstance(node, ast.ImportFrom) and node.module == "conftest"
     ]
     assert found == [], f"tests importing conftest (use fixtures or tests/helpers.py): {found}"
+
+
+def test_design_names_every_module():
+    """docs/DESIGN.md's "Layers" lists each module of its layer: a new module is added there too."""
+    design = (ROOT / "docs" / "DESIGN.md").read_text(encoding="utf-8")
+    layers = design[design.index("## Layers") : design.index("## Records")]
+    missing = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "javis").rglob("*.py")
+        if p.name != "__init__.py" and p.stem not in layers
+    ]
+    assert missing == [], f"modules docs/DESIGN.md's Layers section does not name: {missing}"
