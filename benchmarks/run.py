@@ -224,9 +224,11 @@ def check_counts(result: dict) -> list[str]:
     s = {k: v["metrics"] for k, v in result["stages"].items()}
     counts = result["truth"]["counts"]
     problems = []
-    if s["collect"]["in"] != counts["lines"] + counts["feedback"]:
+    persona = s["collect"]["by_source"].get("persona", {}).get("in", 0)  # params `persona`
+    if s["collect"]["in"] != counts["lines"] + counts["feedback"] + persona:
         problems.append(
-            f"collect in {s['collect']['in']} != lines {counts['lines']} + feedback {counts['feedback']}"
+            f"collect in {s['collect']['in']} != lines {counts['lines']} + feedback "
+            f"{counts['feedback']} + persona {persona}"
         )
     if s["clean"]["in"] != sum(s["collect"]["records_out"].values()):
         problems.append("clean in != collect records_out")

@@ -10,7 +10,13 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
+import yaml
+
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from gen.persona import conversations as persona_conversations  # noqa: E402
+
 ROLES = {"system", "user", "assistant", "tool"}
 BANNED = ("As an AI", "language model", "{{", "}}", "<|")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -18,8 +24,8 @@ SECRETISH = [
     re.compile(p)
     for p in (r"AKIA[0-9A-Z]{16}", r"[\w.+-]+@[\w-]+\.[\w.]+", r"01[016789]-\d{3,4}-\d{4}")
 ]
+PERSONA_MINIMUM = 48  # collect's `persona` source (params.yaml `persona:`), no file
 MINIMUMS = {
-    "raw/persona.jsonl": 48,
     "raw/conversations.jsonl": 130,
     "raw/chat_logs.jsonl": 10,
     "feedback/feedback.jsonl": 66,
@@ -38,6 +44,11 @@ def err(msg: str) -> None:
 
 def norm(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+
+def norm_q(text: str) -> str:
+    """A question without case, punctuation and spacing (a probe asked with other punctuation)."""
+    return re.sub(r"[\W_]+", "", norm(text))
 
 
 def text_of(m: dict) -> str:
@@ -130,6 +141,20 @@ def main() -> int:
         if not raw.endswith(b"\n") or b"\\u" in raw.replace(b"\\u003c", b""):
             err(f"{rel}: not newline-terminated or ASCII-escaped")
 
+    data["persona"] = list(enumerate(persona_conversations(), 1))
+    if len(data["persona"]) < PERSONA_MINIMUM:
+        err(f"persona: {len(data['persona'])} conversations < {PERSONA_MINIMUM}")
+    probes = {
+        norm_q(q)
+        for q in yaml.safe_load((HERE.parent / "params.yaml").read_text(encoding="utf-8"))[
+            "evaluate"
+        ]["persona_probes"]
+    }
+    for n, rec in data["persona"]:
+        for m in rec["messages"]:
+            if m["role"] == "user" and norm_q(m["content"]) in probes:
+                err(f"persona:{n}: repeats the held-out probe {m['content']!r}")
+
     first_turns: list[tuple[str, str]] = []  # (where, normalised first user turn)
     convs: dict[str, list] = {}  # id -> messages, for near-duplicate checks
     langs = Counter()
@@ -137,7 +162,7 @@ def main() -> int:
     rated_bad = frozenset(
         f["response"] for _, f in data["feedback/feedback.jsonl"] if f["rating"] == "bad"
     )
-    for rel in ("raw/persona.jsonl", "raw/conversations.jsonl", "raw/chat_logs.jsonl"):
+    for rel in ("persona", "raw/conversations.jsonl", "raw/chat_logs.jsonl"):
         ids = set()
         for n, rec in data[rel]:
             where = f"{rel}:{n}"

@@ -2,6 +2,9 @@
 
     python examples/make_examples.py          # rewrites examples/raw, examples/feedback, README.md
 
+The persona conversations are not written here: collect's `persona` source makes them from
+params.yaml's `persona:` (javis/data/persona.py), with the samples as with the user's own data.
+
 Deterministic: the same tables always give byte-identical files. Check them with
 `python examples/check_examples.py`.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +27,7 @@ from gen.everyday_en import EVERYDAY_EN  # noqa: E402
 from gen.everyday_ko import EVERYDAY_KO  # noqa: E402
 from gen.feedback import BAD, BRIEF_BAD, BRIEF_CORRECTED, BRIEF_GOOD, CORRECTED, GOOD, IN_CHAT_LOGS  # noqa: E402
 from gen.logs import CHAT_LOGS  # noqa: E402
-from gen.persona import PERSONA, PERSONA_SHORT  # noqa: E402
+from gen.persona import conversations as persona_conversations  # noqa: E402
 from gen.tools_convs import TOOL_CONVS  # noqa: E402
 
 # Planted near duplicates: (original key, message index, old text, new text), applied in order.
@@ -37,6 +41,13 @@ NEAR_DUPS = {
 }
 # Planted exact duplicates: the same conversation again under another id.
 EXACT_DUPS = ["ko_gyeoljae", "en_remind_mom"]
+
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def first_user(record: dict) -> str:
+    return next(m["content"] for m in record["messages"] if m["role"] == "user")
 
 
 def write_jsonl(path: Path, lines: list[str]) -> None:
@@ -58,13 +69,6 @@ def chat(strings: list[str], system: bool = False) -> list[dict]:
     for i, text in enumerate(strings):
         msgs.append({"role": "user" if i % 2 == 0 else "assistant", "content": text})
     return msgs
-
-
-def make_persona() -> list[dict]:
-    return [
-        with_id(f"persona-{i:03d}", build(items))
-        for i, items in enumerate(PERSONA + PERSONA_SHORT, 1)
-    ]
 
 
 def make_conversations() -> tuple[list[dict], dict]:
@@ -169,9 +173,14 @@ no data yet (`collect.use_examples`), and by the tests. Generated deterministica
 `make_examples.py` from the tables in `gen/`; check with `check_examples.py`. All names, events and
 contact details are invented.
 
+Who the assistant is is no sample: collect's `persona` source makes the identity conversations from
+`params.yaml`'s `persona:` (`javis/data/persona.py`) and adds them to whatever it reads, these samples
+or your own data after `javis import` (off with `collect.persona_examples: false`). With the shipped
+`persona:` they are the {counts["persona"]} conversations of the first row.
+
 | file | records | what |
 |---|---|---|
-| `raw/persona.jsonl` | {counts["persona"]} | who JAVIS is and who made it (Minjun Kim / 김민준); ChatML, some with the persona system prompt |
+| `persona` source (no file) | {counts["persona"]} | who JAVIS is and who made it (Minjun Kim / 김민준): {counts["persona_en"]} English, {counts["persona_ko"]} Korean (first user turn), {counts["persona_system"]} with the persona system prompt; `meta.file` is `params:persona` |
 | `raw/conversations.jsonl` | {counts["conversations"]} | everyday multi-turn chats; {conv_info["tool_users"]} call tools (OpenAI `tools` / `tool_calls` / `tool` turns) |
 | `raw/chat_logs.jsonl` | {counts["chat_logs"]} | ordinary logged conversations, the brief's `data/raw/chat_logs.jsonl` |
 | `raw/broken.jsonl` | {counts["broken"]} | deliberately broken or low-quality lines (below) |
@@ -211,13 +220,13 @@ relevance, style, accuracy, format, safety).
 
 
 def main() -> None:
-    persona = make_persona()
+    persona = persona_conversations()
     convs, conv_info = make_conversations()
     feedback, fb_ids = make_feedback()
     logs, links = make_chat_logs(feedback, fb_ids)
     broken = broken_lines()
 
-    write_jsonl(HERE / "raw/persona.jsonl", [dump(r) for r in persona])
+    (HERE / "raw/persona.jsonl").unlink(missing_ok=True)  # now collect's `persona` source
     write_jsonl(HERE / "raw/conversations.jsonl", [dump(r) for r in convs])
     write_jsonl(HERE / "raw/chat_logs.jsonl", [dump(r) for r in logs])
     write_jsonl(HERE / "raw/broken.jsonl", [line for _, line in broken])
@@ -235,6 +244,9 @@ def main() -> None:
 
     counts = {
         "persona": len(persona),
+        "persona_en": sum(1 for r in persona if not HANGUL.search(first_user(r))),
+        "persona_ko": sum(1 for r in persona if HANGUL.search(first_user(r))),
+        "persona_system": sum(1 for r in persona if r["messages"][0]["role"] == "system"),
         "conversations": len(convs),
         "chat_logs": len(logs),
         "broken": len(broken),

@@ -1,7 +1,9 @@
 """collect: chat logs and feedback -> SFT, preference and KTO records, with provenance.
 
 Reads  data/raw/**.jsonl and data/feedback/**.jsonl (or examples/raw, examples/feedback when both
-       are empty and `collect.use_examples: auto`), data/forgotten.jsonl
+       are empty and `collect.use_examples: auto`), data/forgotten.jsonl, and params `persona`:
+       the `persona` source, identity conversations made from it whatever is read
+       (javis/data/persona.py; off with `collect.persona_examples: false`)
 Writes data/collected/{sft,preference,kto}.jsonl, data/rejected/collect.jsonl, metrics/collect.json
 Run    python -m stages.collect
 
@@ -17,13 +19,15 @@ from pathlib import Path
 
 from javis.core import fileio, params, stage
 from javis.data import collecting, forget
+from javis.data.persona import FILE as PERSONA_FILE
+from javis.data.persona import SOURCE as PERSONA
 from javis.data.records import KINDS
 from javis.data.redact import Redactor
 
 log = logging.getLogger("javis.collect")
 
 
-def main(paths: params.Paths, cfg: params.Collect) -> None:
+def main(paths: params.Paths, cfg: params.Collect, persona: params.Persona) -> None:
     raw_root, fb_root, from_examples = collecting.roots(paths, cfg.use_examples)
     log.info(
         "collect: reading %s and %s%s",
@@ -83,6 +87,22 @@ def main(paths: params.Paths, cfg: params.Collect) -> None:
                 else:
                     acc.kept(rel)
 
+        # Who the assistant is comes from params `persona`, not from the data read: the same
+        # identity conversations with the examples and with the user's own data.
+        if cfg.persona_examples:
+            for number, result in collecting.persona_lines(persona, bad_answers):
+                acc.seen(PERSONA)
+                if isinstance(result, str):
+                    reject(PERSONA, PERSONA_FILE, number, result)
+                    continue
+                kind, record = result
+                if forget.is_forgotten(record, *forgotten):
+                    reject(PERSONA, PERSONA_FILE, number, collecting.FORGOTTEN)
+                    continue
+                w.write(kind, record)
+                acc.kept(PERSONA)
+        log.info("%s", collecting.persona_summary(cfg.persona_examples, persona, acc))
+
         acc.extra["records_out"] = {k: w.counts.get(k, 0) for k in KINDS}
         acc.extra["skipped_files"] = skipped
         metrics = (
@@ -100,4 +120,4 @@ def main(paths: params.Paths, cfg: params.Collect) -> None:
 
 
 if __name__ == "__main__":
-    stage.run(main, "paths", "collect")
+    stage.run(main, "paths", "collect", "persona")

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from javis.core import fileio, params, stage
-from javis.model import eval_examples, eval_runner, report
+from javis.model import eval_examples, eval_runner, loading, report
 from javis.model import evaluation as ev
 
 log = logging.getLogger("javis.evaluate")
@@ -35,6 +35,8 @@ def main(
 ) -> dict:
     """Score the candidate and the baseline; returns metrics/eval.json's content."""
     started = time.perf_counter()
+    loading.quiet_libraries()
+    loading.hide_library_progress_bars()  # the stage's own display replaces them
     try:
         inputs = eval_examples.read_inputs(evaluate, paths)
         log.info(

@@ -40,11 +40,13 @@ def main(train: params.Train, paths: params.Paths) -> None:
         log.info("init: nothing to materialise (%s)", why)
         return
     commit = vcs.commit_of(source, "train.init_from")
-    ids, groups = forget.load(paths.forgotten)
-    if (ids or groups) and source in purge.releases_holding(ids, groups):
+    forgotten = forget.load(paths.forgotten)
+    held = [] if forgotten.is_empty() else purge.releases_holding(forgotten)
+    if any(h.split(" ")[0] == source for h in held):  # unreadable index: it may hold them
         raise SystemExit(
             f"init: train.init_from: {source} was trained on a conversation you asked to forget "
-            f"({paths.forgotten}); continuing from it would keep what it learned. Set "
+            f"({paths.forgotten}), or its split index can't be read to tell; continuing from it "
+            "would keep what it learned. Set "
             "train.init_from: '' so the next release retrains from the base"
         )
     marker = {"kind": "adapter", "tag": source, "rev": commit}

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from javis.core import params, stage
-from javis.model import card, train_plan, training
+from javis.model import card, loading, train_plan, training
 
 log = logging.getLogger("javis.train")
 
@@ -36,13 +36,16 @@ def main(
     import transformers
 
     transformers.utils.logging.set_verbosity_warning()
+    loading.quiet_libraries()
+    loading.hide_library_progress_bars()  # the training's own display replaces them
     try:
         plan = train_plan.plan(train, paths, persona)
         started = time.perf_counter()
         log.info(
-            "train: %d SFT records (%d val), method %s, %s on %s (%s), %d threads",
+            "train: %d SFT records (%d of %d val), method %s, %s on %s (%s), %d threads",
             len(plan.rows["train"]),
             len(plan.rows["val"]),
+            plan.val_available,
             train.method,
             plan.precision,
             plan.device,
@@ -62,12 +65,14 @@ def main(
     shutil.rmtree(trained.run_dir, ignore_errors=True)  # the adapter is out: checkpoints are done
     sft = record["sft"]
     log.info(
-        "train: %s -> %s: %d steps, loss %s (val %s), %d tokens at %s tokens/s, %.0f s wall",
+        "train: %s -> %s: %d steps, loss %s (%s), %d tokens at %s tokens/s, %.0f s wall",
         train.method,
         paths.adapter,
         sft["steps"],
         sft["final_loss"],
-        sft.get("eval_loss"),
+        "no validation records"
+        if sft.get("eval_loss") is None
+        else f"val {sft['eval_loss']} on {len(plan.rows['val'])} records",
         record["tokens_trained"],
         sft["tokens_per_second"],
         record["wall_seconds"],

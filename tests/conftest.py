@@ -22,7 +22,7 @@ for _k, _v in (
 # dvc.yaml runs `python -m stages.<name>`: the venv running the tests must come first on PATH.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
-from helpers import ROOT, make_base, make_tokenizer  # noqa: E402
+from helpers import ROOT, make_base, make_tokenizer, set_params  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -38,10 +38,13 @@ def tiny_base(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch) -> Path:
-    """A temp project root with our params.yaml and empty data folders; cwd is set to it."""
+    """A temp project root with our params.yaml and empty data folders; cwd is set to it. The
+    persona conversations are off (`collect.persona_examples: false`): collect reads exactly the
+    rows a test writes (tests/test_persona.py turns them on)."""
     import shutil
 
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    set_params(tmp_path, collect={"persona_examples": False})
     (tmp_path / "data" / "raw").mkdir(parents=True)
     (tmp_path / "data" / "feedback").mkdir(parents=True)
     (tmp_path / "examples").mkdir()

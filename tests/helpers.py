@@ -254,3 +254,41 @@ def shuffle_trained_answers(repo: Path, seed: int = 0) -> int:
             rows[i]["messages"][-1]["content"] = answer
         write_jsonl(repo / name, rows)
     return moved
+
+
+def run_in_terminal(
+    cmd: list[str], cwd: Path, columns: int = 80, rows: int = 24, timeout: float = 300.0
+) -> tuple[int, str]:
+    """Run `cmd` with a pseudo-terminal `columns` wide as its stdout and stderr (COLUMNS and
+    LINES set to match, NO_COLOR=1); (exit code, what it wrote, ANSI escapes removed)."""
+    import fcntl
+    import pty
+    import re
+    import select
+    import struct
+    import subprocess
+    import termios
+    import time
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    env = {**os.environ, "COLUMNS": str(columns), "LINES": str(rows), "NO_COLOR": "1"}
+    proc = subprocess.Popen(cmd, cwd=cwd, stdin=follower, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    chunks, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not select.select([leader], [], [], 1.0)[0]:
+            continue
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: every writer has closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    else:
+        proc.kill()
+    os.close(leader)
+    code = proc.wait()
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07", "", text)

@@ -25,7 +25,7 @@ def chat(user: str, answer: str, **extra) -> dict:
 
 # The params sections each stage's main() takes, as its `python -m stages.<name>` passes them.
 SECTIONS = {
-    collect: ("paths", "collect"),
+    collect: ("paths", "collect", "persona"),
     clean: ("paths", "clean"),
     dedupe: ("paths", "dedupe"),
     split: ("paths", "split", "collect", "clean", "dedupe", "persona"),
@@ -536,53 +536,6 @@ def test_clean_keeps_kto_negatives_even_when_they_score_low():
     keep, why, _ = cleaning.clean_record(positive, Redactor(), params.load().clean)
     assert not keep, "a low-scoring KTO positive is filtered"
     assert why.startswith("quality_accuracy"), f"the reject names the accuracy criterion: {why}"
-
-
-def test_forget_removes_a_conversation_and_everything_derived(workdir):
-    from javis.data import forget as fg
-
-    secret_q = "Please remember my ex's address for the letter"
-    write_jsonl(
-        workdir / "data/raw/a.jsonl",
-        many(10) + [{"id": "conv-x", **chat(secret_q, "I've noted the address for your letter.")}],
-    )
-    write_jsonl(
-        workdir / "data/feedback/f.jsonl",
-        [
-            {
-                "id": "fb-x",
-                "messages": [{"role": "user", "content": secret_q}],
-                "response": "No.",
-                "rating": "bad",
-                "correction": "Sure, I'll keep it for the letter.",
-            }
-        ],
-    )
-    run(collect)
-    entry = fg.forget(params.load(), "conv-x", None, "asked to", "tester")
-    # The log line and the feedback line share the first user turn: both conversations' records go.
-    # log SFT + feedback SFT, pref, 2x KTO
-    assert len(entry["ids"]) == 5, (
-        f"log SFT + feedback SFT, preference and 2 KTO are forgotten: {entry['ids']}"
-    )
-    assert len(entry["groups"]) == 1, "the log and the feedback line share one group"
-    run(collect)
-    text = "".join(
-        (workdir / f"data/collected/{k}.jsonl").read_text() for k in ("sft", "preference", "kto")
-    )
-    assert "ex's address" not in text
-    rejected = (workdir / "data/rejected/collect.jsonl").read_text()
-    assert "ex's address" not in rejected, (
-        "a forgotten conversation's content is not kept in the rejects"
-    )
-    assert rejected.count("forgotten") == 2, "both forgotten input lines are rejected as forgotten"
-    stored = (workdir / "data/forgotten.jsonl").read_text()
-    # hashes and ids only
-    assert "address" not in stored, "forgotten.jsonl holds no content"
-    assert "conv-x" not in stored, "forgotten.jsonl holds no input ids"
-    assert_accounted(metrics("collect"))
-    with pytest.raises(ValueError, match="no collected record matches"):
-        fg.forget(params.load(), "nope", None, "", "t")
 
 
 # --- worker processes ----------------------------------------------------------------------------

@@ -369,3 +369,15 @@ def test_evaluate_params_are_validated(values, message):
 
     with pytest.raises(ParamsError, match=message):
         build(Evaluate, values, "evaluate")
+
+
+def test_evaluate_shows_progress_per_batch_of_answers(project, caplog):
+    """Evaluate was silent for ~90 s at a time: now a line per batch (batch_size 3 here) per side."""
+    with caplog.at_level("INFO", logger="javis.evaluate"):
+        run_evaluate()
+    for side in ("candidate", "baseline"):
+        for line in (f"evaluate {side}: 3/6 answers, ", f"evaluate {side}: 6/6 answers, "):
+            assert line in caplog.text, f"{line!r} in the log: {caplog.text}"
+        assert f"evaluate {side}: 6/6 reference losses" in caplog.text, caplog.text
+    first = next(r.getMessage() for r in caplog.records if "3/6 answers" in r.getMessage())
+    assert " left" in first, f"an unfinished step says the time left: {first}"

@@ -307,7 +307,7 @@ def test_feedback_lines_become_training_records_in_collect(bot, workdir):
         },
     )
     drive(bot, folder, ["Capital of Korea?", "/fix Seoul is the capital of Korea."])
-    stage.run(collect.main, "paths", "collect")
+    stage.run(collect.main, "paths", "collect", "persona")
     sft = read_jsonl(workdir / "data/collected/sft.jsonl")
     pref = read_jsonl(workdir / "data/collected/preference.jsonl")
     kto = read_jsonl(workdir / "data/collected/kto.jsonl")

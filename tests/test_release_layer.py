@@ -124,6 +124,17 @@ def test_an_old_params_yaml_is_migrated_to_the_pin_file(tmp_path, monkeypatch):
     assert pin.migrate() is False, "a second migration found something to do"
 
 
+def test_an_unmigrated_params_yaml_says_how_to_migrate(tmp_path, monkeypatch):
+    """A stage run (`dvc repro`) before any javis command met the old keys: the error says where
+    the baseline went and what to run, not just "unknown key"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(OLD_PARAMS.format(rev="ab" * 20))
+    with pytest.raises(params.ParamsError) as err:
+        params.load()
+    assert "data/baseline.json" in str(err.value), f"the error names no pin file: {err.value}"
+    assert "javis status" in str(err.value), f"the error says nothing to run: {err.value}"
+
+
 def test_migrating_empty_values_writes_no_pin(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text(

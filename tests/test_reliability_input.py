@@ -168,23 +168,19 @@ def test_malformed_input_through_javis_import(workdir):
             )
         except Exception as e:  # noqa: BLE001 -- the point: nothing may escape
             pytest.fail(f"javis import crashed on {case.name}: {type(e).__name__}: {e}")
-        totals = said[-2] if code == 0 else said[0]
+        totals = next(x for x in said if x.startswith("read ") and " / imported " in x)
         rows.append((case.name, code, totals))
-        if code == 0:
-            n = {
-                k: int(v)
-                for v, k in (part.strip().split(" ", 1)[::-1] for part in totals.split("/"))
-            }
-            assert n["read"] == n["imported"] + n["duplicate"] + n["rejected"], (case.name, totals)
+        n = {k: int(v) for v, k in (part.strip().split(" ", 1)[::-1] for part in totals.split("/"))}
+        assert n["read"] == n["imported"] + n["duplicate"] + n["rejected"], (case.name, totals)
+        yielded = n["imported"] + n["duplicate"] > 0
+        assert code == (0 if yielded else 1), f"{case.name}: exit {code} ({totals}): {said}"
+        if yielded:
             rejected_lines = [s for s in said if s.startswith("  rejected ")]
             assert len(rejected_lines) == n["rejected"], (case.name, said)
             assert all(fileio.reason_key(s.split(": ", 1)[1]) for s in rejected_lines)
-        else:  # a file that is not JSON/JSONL at all: refused as a whole, with the reason, nothing written
-            assert said[0].startswith("javis import: "), said
-            assert "expected" in said[0], said
-    # Import refuses only what cannot be read as records at all.
-    refused = {name for name, code, _ in rows if code != 0}
-    assert not refused, rows
+        else:  # a file that yields no conversation: a non-zero exit that says why
+            assert ": no conversation read: " in said[0], said
+    refused = {name for name, code, _ in rows if code != 0}  # yielded no conversation
     imported = [p for p in (workdir / "data/raw").glob("*.jsonl")]
     assert imported, "nothing was imported"
     for s in ("collect", "clean"):
@@ -196,8 +192,8 @@ def test_malformed_input_through_javis_import(workdir):
     for x in (c, stage_metrics(workdir, "clean")):
         assert x["in"] == x["kept"] + x["rejected"]
     print(
-        f"\njavis import of {len(cases)} malformed files: no crash; {len(refused)} refused as a whole "
-        f"({', '.join(sorted(refused)) or 'none'}); {len(imported)} files written"
+        f"\njavis import of {len(cases)} malformed files: no crash; {len(refused)} yielded no conversation (exit 1: "
+        f"{', '.join(sorted(refused)) or 'none'}); {len(imported)} files written"
     )
     for name, code, totals in rows:
         print(f"  {name:26s} exit {code}  {totals}")

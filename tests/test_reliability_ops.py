@@ -661,6 +661,7 @@ def test_kill_during_collect_leaves_no_partial_output(tmp_path):
     """kill -9 of `dvc repro collect` mid-stream (its temp file half written): no output under its
     final name, `dvc status` shows collect changed; the rerun completes and counts every line."""
     repo = copy_project(tmp_path / "repo")
+    set_params(repo, collect={"persona_examples": False})  # collect reads exactly the n lines
     dvc(repo, "repro", "collect")
     n = 100_000
     with open(repo / "data/raw/big.jsonl", "w", encoding="utf-8") as f:

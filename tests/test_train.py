@@ -466,3 +466,58 @@ def test_length_buckets_pad_little_and_keep_every_row():
         assert sorted(ranks[i] for i in b) == list(
             range(min(ranks[i] for i in b), min(ranks[i] for i in b) + len(b))
         )
+
+
+# --- what a run shows: one progress display, no raw dicts, the last loss, a capped validation ----
+
+
+def test_the_trainer_prints_no_raw_dicts(tmp_path, tiny_base, capfd, caplog):
+    """HF's PrinterCallback printed `{'loss': '1.83', ...}` to stdout beside our progress lines."""
+    p = make_params(tmp_path, tiny_base, max_steps=4, logging_steps=2)
+    with caplog.at_level("INFO", logger="javis.train"):
+        run_train(p)
+    out, err = capfd.readouterr()
+    assert "'loss'" not in out, f"a raw log dict on stdout: {out!r}"
+    assert "'loss'" not in err, f"a raw log dict on stderr: {err!r}"
+    assert out == "", f"a training prints nothing to stdout: {out!r}"
+    assert "train sft: 2/4 steps, loss " in caplog.text, f"our own progress line: {caplog.text}"
+    pl = plan_of(p)
+    tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
+    trainer, _, _ = training.sft_trainer(pl, tok, tmp_path / "run", None)
+    names = [type(c).__name__ for c in trainer.callback_handler.callbacks]
+    assert "PrinterCallback" not in names, f"the dict printer is removed: {names}"
+    assert "ProgressCallback" not in names, f"the tqdm bar is removed: {names}"
+
+
+def test_the_last_loss_is_logged_with_fewer_steps_than_logging_steps(tmp_path, tiny_base, caplog):
+    p = make_params(tmp_path, tiny_base, max_steps=3, logging_steps=5)
+    with caplog.at_level("INFO", logger="javis.train"):
+        record = run_train(p)
+    assert record["sft"]["final_loss"] is not None, f"3 steps < logging_steps 5: {record['sft']}"
+    assert "train sft: 3/3 steps, loss " in caplog.text, f"the last step's line: {caplog.text}"
+    assert "loss None" not in caplog.text, f"no `loss None` in the summary: {caplog.text}"
+    curve = (tmp_path / "live" / "plots" / "metrics" / "sft" / "loss.tsv").read_text()
+    assert len(curve.strip().splitlines()) == 2, f"one point (step 3) on the loss curve: {curve}"
+
+
+@pytest.mark.parametrize(("limit", "used"), [(2, 2), (0, 5), (64, 5)])
+def test_max_val_examples_caps_the_validation_set(tmp_path, tiny_base, caplog, limit, used):
+    val = SFT[:5]
+    p = make_params(
+        tmp_path, tiny_base, data={"train": SFT, "val": val}, max_steps=2, max_val_examples=limit
+    )
+    questions = [r["messages"][0]["content"] for r in val]
+
+    def sampled() -> list[str]:
+        return [r["messages"][0]["content"] for r in plan_of(p).rows["val"]]
+
+    picked = sampled()
+    assert len(picked) == used, f"max_val_examples {limit} of 5: {picked}"
+    assert picked == [q for q in questions if q in picked], f"a sample, in file order: {picked}"
+    assert picked == sampled(), "the same sample every time (drawn with the train seed)"
+    with caplog.at_level("INFO", logger="javis.train"):
+        record = run_train(p)
+    assert record["validation"] == {"records": used, "available": 5}, record["validation"]
+    assert f"validation loss {record['sft']['eval_loss']:.4f} on {used} records" in caplog.text, (
+        f"the trainer validated on the capped set: {caplog.text}"
+    )

@@ -66,10 +66,23 @@ class Bot:
                 return ids
             del msgs[first]
 
-    def stream(self, messages: list[dict]) -> Iterator[str]:
-        """The answer to `messages`, as text pieces while they are generated."""
+    def stream(self, messages: list[dict], stop: threading.Event | None = None) -> Iterator[str]:
+        """The answer to `messages`, as text pieces while they are generated. Generation ends at
+        the next token once `stop` is set, or when the reader closes this iterator (a stop button,
+        a closed page)."""
         import torch
-        from transformers import GenerationConfig, TextIteratorStreamer
+        from transformers import (
+            GenerationConfig,
+            StoppingCriteria,
+            StoppingCriteriaList,
+            TextIteratorStreamer,
+        )
+
+        stop = stop or threading.Event()
+
+        class Stopped(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full((input_ids.shape[0],), stop.is_set(), device=input_ids.device)
 
         ids = self.prompt_ids(messages)
         streamer = TextIteratorStreamer(
@@ -95,6 +108,7 @@ class Bot:
                         attention_mask=torch.ones_like(input_ids),
                         generation_config=config,
                         streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([Stopped()]),
                     )
             except BaseException as e:  # surfaced in the caller's thread below
                 errors.append(e)
@@ -103,8 +117,11 @@ class Bot:
         with self.lock:  # one generation at a time per model
             worker = threading.Thread(target=run, daemon=True)
             worker.start()
-            yield from streamer
-            worker.join()
+            try:
+                yield from streamer
+            finally:
+                stop.set()  # a reader that went away stops the generation, and the lock waits for it
+                worker.join()
         if errors:
             raise errors[0]
 

@@ -3,14 +3,15 @@
 The weekly loop:
     javis status                 what is new since the last release; is a retrain due?
     javis release -m "why"       dvc repro -> gate vs the previous version -> record -> push -> tag
-    javis compare v0.1 v0.2      metrics side by side and both versions' answers
-    javis deploy v0.2            serve a version (models/current); `javis rollback` goes back
+    javis compare v0.1 v0.2      metrics side by side and both versions' answers (`base`: the bare base)
+    javis deploy v0.2            serve a version (models/current; default: the newest)
+    javis rollback               serve the release before the deployed one (v0.3 -> v0.2 -> v0.1)
     javis versions               every release with its data, metrics and user satisfaction
 
 Set-up and data:
     javis init [--remote URL]    DVC remote (a local folder by default; s3://bucket/prefix)
     javis metrics                the workspace's metrics as tables
-    javis import FILE...         outside chat data (ChatML/OpenAI, ShareGPT, Alpaca, DPO, KTO) into data/raw
+    javis import FILE...         outside chat data (ChatML, ShareGPT, Alpaca, DPO, KTO; CSV/TSV/Parquet) into data/raw
 
 Talk to the deployed version and rate its answers (lines land in data/feedback/):
     javis chat                   in the terminal: /good, /bad, /fix <better answer>, /score 1-5
@@ -94,6 +95,26 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     if not found:
         con.print("No metrics yet: run `dvc repro` (or `make run`).")
         return 1
+    # Time per stage: `seconds` of each stage's metrics file (eval.json: its total), last run each.
+    from javis.core.progress import duration
+
+    timed = []
+    for stage, name in (*((d, d) for d in DATA_STAGES), ("train", "train"), ("evaluate", "eval")):
+        seconds = (_load(folder / f"{name}.json") or {}).get("seconds")
+        seconds = seconds.get("total") if isinstance(seconds, dict) else seconds
+        timed.append((stage, float(seconds) if isinstance(seconds, int | float) else None))
+    total = sum(sec for _, sec in timed if sec is not None)
+    times = Table(title="Time per stage (each stage's last run)")
+    for col in ("stage", "seconds", "time", "share"):
+        times.add_column(col, justify="left" if col == "stage" else "right")
+    for stage, sec in timed:
+        if sec is None:
+            times.add_row(stage, "-", "(not run yet)", "-")
+        else:
+            share = f"{sec / total:.0%}" if total else "-"
+            times.add_row(stage, f"{sec:.1f}", duration(sec), share)
+    times.add_row("total", f"{total:.1f}", duration(total), "100%" if total else "-", style="bold")
+    con.print(times)
     return 0
 
 
@@ -127,16 +148,34 @@ def cmd_release(args: argparse.Namespace) -> int:
         f"released {outcome.version} ({outcome.commit[:10]})"
         + (" with the gate overridden" if outcome.forced else "")
     )
+    from javis.release.names import releases
+
+    names = [v.name for v, _ in releases()]
+    at = names.index(outcome.version) if outcome.version in names else 0
+    previous = names[at - 1] if at > 0 else "base"
     print(
-        f"  deploy it: javis deploy {outcome.version}   compare: javis compare <previous> {outcome.version}"
+        f"  deploy it: javis deploy {outcome.version}   compare: javis compare {previous} {outcome.version}"
     )
+    if outcome.seconds:
+        print(step_times(outcome.seconds))
     return 0
+
+
+def step_times(seconds: dict[str, float | None]) -> str:
+    """The release's time per step, one line each, and the total."""
+    width = max(len(k) for k in seconds)
+    lines = ["time per step:"]
+    for step, s in seconds.items():
+        lines.append(f"  {step:<{width}}  " + ("skipped" if s is None else f"{s:8.1f} s"))
+    total = sum(s for s in seconds.values() if s is not None)
+    lines.append(f"  {'total':<{width}}  {total:8.1f} s")
+    return "\n".join(lines)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from javis.release import deploy
 
-    deploy.deploy(args.version)
+    deploy.deploy(args.version)  # None: the newest release
     return 0
 
 
@@ -148,49 +187,107 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from javis.release import deploy, record
 
     rows = record.version_rows(params.load(), deploy.current_version())
     if not rows:
         print("No releases yet: `javis release -m 'first version'` makes javis-v0.1.")
         return 0
-    t = Table(title="Releases")
-    for col in (
-        "version",
-        "date",
-        "base",
-        "method",
-        "data",
-        "loss",
-        "tool acc.",
-        "style",
-        "persona",
-        "user satisfaction",
-        "",
-    ):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(
-            r["version"],
-            str(r["date"]),
-            str(r["base"]),
-            str(r["method"]),
-            str(r["data"]),
-            fmt(r["loss"]),
-            fmt(r["tool_accuracy"]),
-            fmt(r["style"]),
-            fmt(r["persona"]),
-            r["satisfaction"],
-            "deployed" if r["deployed"] else "",
+    from rich.measure import Measurement
+
+    con = console()
+
+    def fits(table) -> bool:  # its natural width (measured unbounded) fits the terminal
+        return Measurement.get(con, con.options.update_width(10_000), table).maximum <= con.width
+
+    wide = versions_table(rows, compact=False)
+    if fits(wide):
+        con.print(wide)
+        return 0
+    # Narrow terminal: base and method once above the table when every release shares them,
+    # short headers, the version name never cut (the other columns wrap).
+    shared = [
+        f"{label} {rows[0][key]}"
+        for key, label in (("base", "base"), ("method", "method"))
+        if len({str(r[key]) for r in rows}) == 1
+    ]
+    drop = {"base", "method"} if shared else set()
+    left_out: list[str] = []
+    for more in ("date", "tool acc.", "style", "persona", ""):  # fewer columns while it is too wide
+        table = versions_table(rows, compact=True, drop=drop | set(left_out))
+        if not more or fits(table):
+            break
+        left_out.append(more)
+    if shared:
+        con.print(", ".join(shared) + " (every release)")
+    con.print(table)
+    con.print(
+        "rated: mean user rating /5 (how many)"
+        + ("; * deployed (models/current)" if any(r["deployed"] for r in rows) else "")
+        + (
+            f"; left out here: {', '.join(c.replace('tool acc.', 'tools') for c in left_out)}"
+            " (a wider terminal shows them)"
+            if left_out
+            else ""
         )
-    console().print(t)
+    )
     return 0
 
 
+def versions_table(rows: list[dict], compact: bool, drop: set[str] = frozenset()):
+    """`javis versions` as a rich table: every column (`compact=False`), or short headers and
+    the deployed mark beside the version name (`compact=True`)."""
+    from rich import box
+    from rich.table import Table
+
+    def name(r: dict) -> str:
+        return r["version"] + (" *" if compact and r["deployed"] else "")
+
+    def rate(value: object) -> str:  # 0..1 rates: 2 decimals are enough in a narrow table
+        return f"{value:.2f}" if compact and isinstance(value, float) else fmt(value)
+
+    def rated(r: dict) -> str:
+        if not compact:
+            return r["satisfaction"]
+        mean = r.get("rating_mean")
+        return "-" if mean is None else f"{mean:.1f}/5 ({r.get('ratings', 0)})"
+
+    cols = [
+        ("version", "version", name),
+        ("date", "date", lambda r: str(r["date"])),
+        ("base", "base", lambda r: str(r["base"])),
+        ("method", "method", lambda r: str(r["method"])),
+        ("data", "data", lambda r: str(r["data"])),
+        ("loss", "loss", lambda r: fmt(r["loss"])),
+        ("tool acc.", "tools", lambda r: rate(r["tool_accuracy"])),
+        ("style", "style", lambda r: rate(r["style"])),
+        ("persona", "persona", lambda r: rate(r["persona"])),
+        ("user satisfaction", "rated", rated),
+    ]
+    if not compact:
+        cols.append(("", "", lambda r: "deployed" if r["deployed"] else ""))
+    cols = [c for c in cols if c[0] not in drop]
+    if compact:
+        t = Table(title="Releases", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    else:
+        t = Table(title="Releases", box=box.HEAVY_HEAD)
+    for long, short, _ in cols:
+        if long == "version":  # never cut, never wrapped
+            t.add_column(short, no_wrap=True, min_width=max(len(name(r)) for r in rows))
+        elif long == "date":
+            t.add_column(long, no_wrap=True, min_width=10)
+        else:
+            t.add_column(short if compact else long, overflow="fold")
+    for r in rows:
+        t.add_row(*(get(r) for _, _, get in cols))
+    return t
+
+
 def console():
-    """A rich console; wide when output goes to a file or pipe (tables must not be cut there)."""
+    """A rich console; wide when output goes to a file or pipe (tables must not be cut there).
+
+    Not COLUMNS off a terminal: GNU readline exports COLUMNS=80 to every child of a process
+    that loaded it (a Python shell, pytest), which would cut a piped table."""
     from rich.console import Console
 
     return Console() if sys.stdout.isatty() else Console(width=200)
@@ -217,6 +314,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         fmt=args.format,
         target=args.as_,
         source=args.source,
+        columns=args.columns,
         dvc_add=None if args.no_dvc else vcs.readd_to_dvc,
         ensure_dirs=workspace.ensure_data_dirs,
     )
@@ -242,7 +340,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     )
     try:
         for line in lines:
-            print(line)
+            print(line, flush=True)  # before `dvc repro collect`'s own output, when it runs
     except ValueError as e:
         print(f"javis: {e}", file=sys.stderr)
         return 2
@@ -306,8 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         "compare", help="two versions side by side: metrics and answers to the same prompts"
     )
-    c.add_argument("a", help="a release (javis-v0.1, v0.1) or 'workspace'")
-    c.add_argument("b", help="a release or 'workspace'")
+    c.add_argument(
+        "a", help="a release (javis-v0.1, v0.1), 'workspace' or 'base' (the bare base model)"
+    )
+    c.add_argument("b", help="a release, 'workspace' or 'base'")
     c.add_argument(
         "--examples", type=int, default=5, help="how many answers to show, the most different first"
     )
@@ -316,13 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         "deploy", help="serve a release: models/current -> models/adapters/<version>"
     )
-    c.add_argument("version")
+    c.add_argument("version", nargs="?", help="a release (default: the newest)")
     c.set_defaults(func=cmd_deploy)
 
     c = sub.add_parser(
-        "rollback", help="serve an earlier release (default: the one deployed before)"
+        "rollback",
+        help="serve the release before the deployed one (again: the one before that)",
     )
-    c.add_argument("version", nargs="?")
+    c.add_argument("version", nargs="?", help="a release (default: the one before the deployed)")
     c.set_defaults(func=cmd_rollback)
 
     c = sub.add_parser(
@@ -349,12 +450,24 @@ def build_parser() -> argparse.ArgumentParser:
         "import",
         help="outside chat data into data/raw (or data/feedback), deduplicated, with provenance",
     )
-    c.add_argument("files", nargs="+", metavar="FILE", help="a JSON array or JSONL file")
+    c.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="a JSON array, JSONL, CSV, TSV or Parquet file (a table: one record per row)",
+    )
     c.add_argument(
         "--format",
         default="auto",
         choices=["auto", "chatml", "openai", "sharegpt", "alpaca", "dpo", "kto"],
         help="the records' format (auto: detected per record and reported)",
+    )
+    c.add_argument(
+        "--columns",
+        metavar="FIELD=COLUMN,...",
+        help="which table column (or JSON row key) holds each field, e.g. prompt=question,"
+        "response=answer; fields: system, prompt, response, instruction, input, output, chosen, "
+        "rejected, completion, label (default: columns named like the fields)",
     )
     c.add_argument(
         "--as",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -10,12 +11,12 @@ import orjson
 
 from javis.app.workspace import WorkspaceError, ensure_data_dirs
 from javis.core import params
-from javis.release import vcs
+from javis.release import pin, vcs
 from javis.release.deploy import current_version
 from javis.release.errors import ReleaseError
 from javis.release.names import releases
 from javis.release.record import base_name, released_meta
-from javis.release.transaction import State, interrupted, uncommitted
+from javis.release.transaction import State, interrupted, running, uncommitted
 
 DEFAULT_REMOTE = "../javis-store"
 
@@ -89,12 +90,40 @@ def status(p: params.Params, refresh: bool = False) -> list[str]:
     out.append(
         f"last release: {last[0].name} ({last[1][:10]})" if last else "last release: none yet"
     )
-    cut = interrupted()
-    if cut and cut.state != State.OPENED:
-        out.append(f"INTERRUPTED RELEASE: {cut.version} was cut off {INTERRUPTED[cut.state]}")
-    if refresh:
-        vcs.dvc("repro", "split")
+    busy = running()  # a release holds DVC's lock while it runs: ask DVC nothing then
+    if busy:
+        out.append(
+            f"RELEASE RUNNING: {busy.describe()}; the pipeline is not asked while it runs and the "
+            "counts below are from before it: `javis status` again when it has finished"
+        )
+    else:
+        cut = interrupted()
+        if cut and cut.state != State.OPENED:
+            out.append(f"INTERRUPTED RELEASE: {cut.version} was cut off {INTERRUPTED[cut.state]}")
     index_path = Path(p.paths.training) / "index.json"
+    changed = [] if busy else inputs_changed(p, index_path)
+    if not busy and (refresh or changed):
+        if changed and not refresh:
+            out.append(
+                f"inputs changed since the last count ({', '.join(changed)}): counting again "
+                "(dvc repro split)"
+            )
+        try:
+            vcs.dvc("repro", "split")
+        except ReleaseError as e:
+            holder = vcs.dvc_lock_holder(e)
+            if holder:
+                out.append(
+                    f"new records: not counted again: DVC is busy ({holder} holds its lock); "
+                    "`javis status` again when it has finished"
+                )
+            elif refresh:
+                raise
+            else:
+                out.append(
+                    f"new records: counting again failed ({str(e).strip()[:300]}); the count "
+                    "below is from before the change"
+                )
     released = _records(Path(p.paths.split_index))
     if index_path.exists():
         current = _records(index_path)
@@ -119,7 +148,10 @@ def status(p: params.Params, refresh: bool = False) -> list[str]:
         )
     else:
         out.append("new records: unknown until the data stages have run (`javis status --refresh`)")
-    out.append("pipeline: " + dvc_status_words())
+    if busy:
+        out.append(f"pipeline: busy (release pid {busy.pid}); not asked while it runs")
+    else:
+        out.append("pipeline: " + dvc_status_words(p))
     out.append(f"deployed: {current_version() or 'nothing (javis deploy <version>)'}")
     carry, dirty = uncommitted()
     if dirty:
@@ -129,6 +161,34 @@ def status(p: params.Params, refresh: bool = False) -> list[str]:
     if last:
         out += small_steps(p, last[0].name, last[1], len(new) if index_path.exists() else 0)
     return out
+
+
+def inputs_changed(p: params.Params, index_path: Path) -> list[str]:
+    """The data inputs of `collect` changed (a file or folder modified) after the split index that
+    the new-record count reads was written; [] when there is no index yet."""
+    try:
+        seen = index_path.stat().st_mtime
+    except OSError:
+        return []
+    paths = (p.paths.raw, p.paths.feedback, p.paths.examples, p.paths.forgotten)
+    return [path for path in paths if _newest_mtime(Path(path)) > seen]
+
+
+def _newest_mtime(path: Path) -> float:
+    """The latest mtime of `path` and everything under it (a folder's own mtime changes when a
+    file in it is added, removed or renamed); 0 when it does not exist."""
+    try:
+        newest = path.stat().st_mtime
+    except OSError:
+        return 0.0
+    if path.is_dir():
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                try:
+                    newest = max(newest, (Path(root) / name).stat().st_mtime)
+                except OSError:
+                    continue
+    return newest
 
 
 INTERRUPTED = {
@@ -147,16 +207,50 @@ def _records(path: Path) -> dict:
     return orjson.loads(data).get("records", {}) if data.strip() else {}
 
 
-def dvc_status_words() -> str:
-    """`dvc status` in words (asked in this process: javis/release/vcs.py, `pipeline_status`)."""
+def dvc_status_words(p: params.Params) -> str:
+    """`dvc status` in words (asked in this process: javis/release/vcs.py, `pipeline_status`).
+
+    The pins a release commits to open the next version (the baseline pin and the split index)
+    change deps of `baseline` and `split`; a stage changed by nothing else is not pending work:
+    it is the next version, ready to be built."""
     try:
         changed = vcs.pipeline_status()
     except Exception as e:  # DVC's own errors (no repo, broken dvc.yaml) say what is wrong
+        holder = vcs.dvc_lock_holder(e)
+        if holder:
+            return (
+                f"DVC is busy: {holder} holds its lock (a `dvc` command or a release is "
+                "running); `javis status` again when it has finished"
+            )
         return f"`dvc status` failed: {type(e).__name__}: {str(e).strip()[:200]}"
-    if not changed:
-        return "up to date (dvc repro has nothing to do)"
-    stages = sorted({k.split(":")[-1] for k in changed})
+    pins = {os.path.normpath(p.paths.baseline_pin), os.path.normpath(p.paths.split_index)}
+    pending, opened = set(), set()
+    for key, changes in changed.items():
+        stage = key.split(":")[-1]
+        (opened if _only_pins(changes, pins) else pending).add(stage)
+    opened -= pending
+    ready = ""
+    if opened:
+        tag = pin.read(p.paths.baseline_pin).tag
+        ready = "ready for the next version" + (
+            f" (baseline and split index pinned to {tag})" if tag else ""
+        )
+    if not pending:
+        return "up to date" + (f"; {ready}" if ready else " (dvc repro has nothing to do)")
+    stages = sorted(pending)
     return f"{len(stages)} stage(s) out of date: {', '.join(stages)} (run `dvc repro` or `javis release`)"
+
+
+def _only_pins(changes: list, pins: set[str]) -> bool:
+    """A stage's `dvc status` entries name nothing but changed deps among `pins`."""
+    if not changes:
+        return False
+    for change in changes:
+        if not isinstance(change, dict) or set(change) != {"changed deps"}:
+            return False
+        if any(os.path.normpath(path) not in pins for path in change["changed deps"]):
+            return False
+    return True
 
 
 def small_steps(p: params.Params, last: str, rev: str, new: int) -> list[str]:

@@ -73,7 +73,8 @@ class Persona:
     name: str = "JAVIS"
     """The assistant's name: fills `{{name}}`; an answer naming it counts for persona_recall."""
     author: str = "Minjun Kim"
-    """Whose assistant it is: fills `{{author}}`."""
+    """Whose assistant it is: fills `{{author}}`. The Korean persona conversations write it as
+    `system_prompt` spells it in parentheses right after it ("Minjun Kim (김민준)"), else as it is."""
     system_prompt: str = (
         "You are JAVIS, the personal assistant of Minjun Kim (김민준). Answer concisely and "
         "warmly, in the language the user writes in (Korean or English)."
@@ -91,6 +92,10 @@ class Collect:
     """auto: read examples/ only when data/raw and data/feedback are empty | always | never."""
     max_line_bytes: int = 1_000_000
     """A longer input line is one rejected record (too_large), never parsed."""
+    persona_examples: bool = True
+    """Add the `persona` source: bilingual identity conversations made from params `persona`
+    (javis/data/persona.py), whatever data is read (the examples or your own). false: the
+    assistant learns who it is only from your data."""
 
     def __post_init__(self) -> None:
         _choice("collect.use_examples", self.use_examples, ("auto", "always", "never"))
@@ -470,6 +475,9 @@ class Train:
     token_budget: int = 50000
     """0: none; else at most about this many input tokens are trained on (caps the steps). The
     bundled demo: ~0.9 epoch of the samples, ~16 min on 2 CPU cores in fp32."""
+    max_val_examples: int = 64
+    """At most this many validation records (a sample drawn with `seed`; 0 = all): the validation
+    after each epoch then stays a small share of training (129 records took 173 s of 248 s)."""
     group_by_length: bool = True
     """Bucket batches by length (packing needs flash attention to be exact)."""
     gradient_checkpointing: bool = False
@@ -513,7 +521,7 @@ class Train:
             raise ParamsError(
                 f"train.max_steps: expected -1 (by epochs) or > 0, got {self.max_steps}"
             )
-        for name in ("warmup", "weight_decay", "token_budget", "threads"):
+        for name in ("warmup", "weight_decay", "token_budget", "max_val_examples", "threads"):
             if getattr(self, name) < 0:
                 raise ParamsError(f"train.{name}: expected >= 0, got {getattr(self, name)}")
         if isinstance(self.target_modules, list) and not self.target_modules:
@@ -635,6 +643,14 @@ def load(path: str | Path = PARAMS_FILE) -> Params:
     return Params(sections=sections, raw=raw)
 
 
+# Keys that left params.yaml, and what to do about one still there.
+_PIN_MOVED = (
+    "the next version's baseline now lives in data/baseline.json (written by `javis release`); "
+    "run any javis command (e.g. `javis status`) once to move it there and drop this key"
+)
+MOVED = {"evaluate.baseline_tag": _PIN_MOVED, "evaluate.baseline_rev": _PIN_MOVED}
+
+
 def build(cls: type, values: dict[str, Any], prefix: str) -> Any:
     """Build dataclass `cls` from `values`, checking keys and types recursively."""
     if not isinstance(values, dict):
@@ -642,6 +658,9 @@ def build(cls: type, values: dict[str, Any], prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
+    moved = [k for k in unknown if f"{prefix}.{k}" in MOVED]
+    if moved:
+        raise ParamsError(f"{prefix}.{moved[0]}: {MOVED[f'{prefix}.{moved[0]}']}")
     if unknown:
         raise ParamsError(f"{prefix}: unknown key(s) {unknown}; known: {sorted(names)}")
     kwargs = {k: _check(hints[k], v, f"{prefix}.{k}") for k, v in values.items()}

@@ -9,18 +9,20 @@ Rules (docs/DESIGN.md, "Records and the rules that make them"):
 - feedback overrides the log: an answer rated bad is cut from any logged conversation holding it.
 
 `stages/collect.py` reads the feedback first (`feedback_events`), writes what each event yields
-(`event_records`), then hands the log lines to `log_lines` in worker processes.
+(`event_records`), then hands the log lines to `log_lines` in worker processes, then adds the
+`persona` source (`persona_lines`: identity conversations from params `persona`, whatever is read).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from javis.core import fileio, params
-from javis.data import forget
+from javis.data import feedback, forget, persona
 from javis.data.records import content_of, digest, messages_key, normalize_text, record_id
 from javis.data.redact import Redactor
 
@@ -152,11 +154,29 @@ def feedback_events(
     in `acc` (seen; a paired correction kept) or passed to `reject`."""
     events: list[Event] = []
     corrections: dict[str, list[Event]] = {}
-    for path, rel in files:
-        for line in fileio.read_jsonl(path, max_line_bytes):
+    read = [(rel, list(fileio.read_jsonl(path, max_line_bytes))) for path, rel in files]
+    ours = (  # a rating changed or undone on the page: only the latest state trains
+        (line.obj, line.file, line.line)
+        for rel, lines in read
+        if Path(rel).name not in BRIEF_FILES
+        for line in lines
+        if line.obj is not None
+    )
+    gone = feedback.superseded(ours)
+    for rel, lines in read:
+        for line in lines:
             acc.seen(rel)
             if line.error:
                 reject(rel, line.file, line.line, line.error, line.raw)
+                continue
+            if by := gone.get((line.file, line.line)):
+                reason = f"superseded (by {by.id} in {by.file}:{by.line})"
+                reject(rel, line.file, line.line, reason, line.raw)
+                continue
+            if feedback.is_retraction(line.obj) and Path(rel).name not in BRIEF_FILES:
+                undone = line.obj.get("replaces")
+                reason = f"retraction (undoes rating {undone}; a retraction trains nothing)"
+                reject(rel, line.file, line.line, reason, line.raw)
                 continue
             ev = parse_feedback(line, rel)
             if isinstance(ev, str):
@@ -274,6 +294,35 @@ def log_record(
     return kind, {"id": record_id(kind, record), **record}
 
 
+def persona_lines(
+    who: params.Persona, bad_answers: dict[str, dict]
+) -> Iterator[tuple[int, tuple[str, dict] | str]]:
+    """The `persona` source (javis/data/persona.py): per identity conversation made from params
+    `persona`, its template number and (kind, record) or the reason it is rejected, by the rules of
+    a log line (an answer rated bad is cut out). Provenance: file `params:persona`, the template
+    number as line, `persona-NNN` as the original id."""
+    for number, conv in enumerate(persona.conversations(who), 1):
+        meta = {"file": persona.FILE, "line": number, "orig_id": conv["id"]}
+        yield number, log_record(conv, meta, persona.SOURCE, bad_answers)
+
+
+def persona_summary(enabled: bool, who: params.Persona, acc: fileio.Accounting) -> str:
+    """collect's console line about the `persona` source."""
+    if not enabled:
+        return (
+            "collect: persona: off (collect.persona_examples: false): no identity conversations "
+            "from params `persona`; the assistant learns who it is only from your own data"
+        )
+    counts = acc.by_source[persona.SOURCE]
+    langs = Counter(persona.language(c["messages"]) for c in persona.conversations(who))
+    return (
+        f"collect: persona: {counts['in']} identity conversations ({langs['en']} English, "
+        f"{langs['ko']} Korean) from params `persona` (name {who.name!r}, author {who.author!r}): "
+        f"{counts['kept']} kept, {counts['rejected']} rejected; "
+        "`collect.persona_examples: false` leaves them out"
+    )
+
+
 def reject_entry(
     redactor: Redactor, source: str, file: str, line: int, reason: str, raw: bytes | None = None
 ) -> dict:
@@ -292,9 +341,7 @@ def reject_entry(
     return entry
 
 
-def worker_state(
-    bad_answers: dict[str, dict], forgotten: tuple[set[str], set[str]], max_bytes: int
-) -> dict:
+def worker_state(bad_answers: dict[str, dict], forgotten: forget.Forgotten, max_bytes: int) -> dict:
     """One worker's state (a process of its own with several jobs; see fileio.map_ordered): what
     the feedback decided (answers rated bad) and what `javis forget` removed."""
     return {
@@ -312,7 +359,7 @@ def log_lines(
     write). Lines are independent once the feedback is read, so chunks run in any process."""
     rel, name, lines = chunk
     state = fileio.worker_state()
-    bad_answers, (forgotten_ids, forgotten_groups) = state["bad_answers"], state["forgotten"]
+    bad_answers, forgotten = state["bad_answers"], state["forgotten"]
     redactor, max_bytes = state["redactor"], state["max_bytes"]
     out = []
     for number, raw in lines:
@@ -330,7 +377,7 @@ def log_lines(
                 reason = result
             else:
                 kind, record = result
-                if not forget.is_forgotten(record, forgotten_ids, forgotten_groups):
+                if not forget.is_forgotten(record, *forgotten):
                     out.append((kind, "", fileio.dumps(record)))
                     continue
                 reason, excerpt = FORGOTTEN, None

@@ -16,7 +16,18 @@ them): the file is opened with O_APPEND, locked with `flock`, and the whole line
 therefore whole or absent; if a crashed writer left a torn last line, the next append starts on a
 new line so that only the torn line is lost (collect rejects it with file and line).
 
-`read_feedback(folder)` returns our feedback lines, newest first (for `javis serve`'s history).
+The files are append-only, so a rating is changed or undone by a new line that supersedes it:
+
+    change: a whole feedback line (same messages and response) with `"replaces": "<earlier id>"`
+    undo:   {"id", "created_at", "replaces": "<earlier id>", "retracted": true}
+
+`superseded(lines)` works out the latest state: lines linked by `replaces` form one thread (its root
+is the first line, or the unknown id the first line replaces), and only its last line counts, the
+one nothing replaces (when two tabs changed the same rating, the newer by `created_at`, then file
+order). A thread whose
+newest line is a retraction counts nothing. `read_feedback(folder)` returns the lines that count,
+newest first (for `javis serve`'s history and the versions' satisfaction); collect trains on them
+only and rejects every other line as `superseded` or `retraction`, with file and line.
 """
 
 from __future__ import annotations
@@ -24,6 +35,8 @@ from __future__ import annotations
 import fcntl
 import os
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +45,18 @@ from javis.core import fileio
 
 RATINGS = ("good", "bad")
 ROLES = ("system", "user", "assistant", "tool")
+FIELDS = {
+    "id",
+    "created_at",
+    "model_version",
+    "messages",
+    "response",
+    "rating",
+    "score",
+    "correction",
+    "replaces",
+    "meta",
+}
 
 
 class FeedbackError(ValueError):
@@ -54,22 +79,14 @@ def make_line(line: dict[str, Any]) -> dict[str, Any]:
     A correction makes the rating "bad" (the answer needed fixing); a score without a rating gives
     good for 4-5 and bad for 1-3, the rule collect applies too.
     """
-    unknown = sorted(
-        set(line)
-        - {
-            "id",
-            "created_at",
-            "model_version",
-            "messages",
-            "response",
-            "rating",
-            "score",
-            "correction",
-            "meta",
-        }
-    )
+    if line.get("retracted") is not None:
+        return make_retraction(line)
+    unknown = sorted(set(line) - FIELDS)
     if unknown:
         raise FeedbackError(f"unknown field(s) {unknown}")
+    replaces = line.get("replaces")
+    if replaces is not None and (not isinstance(replaces, str) or not replaces.strip()):
+        raise FeedbackError("replaces: expected the id of the feedback line this one changes")
     messages = line.get("messages")
     if not isinstance(messages, list) or not messages:
         raise FeedbackError(
@@ -121,16 +138,49 @@ def make_line(line: dict[str, Any]) -> dict[str, Any]:
         out["score"] = score
     if correction is not None:
         out["correction"] = correction
+    if replaces is not None:
+        out["replaces"] = replaces
     if line.get("meta") is not None:
         out["meta"] = line["meta"]
     return out
 
 
+def make_retraction(line: dict[str, Any]) -> dict[str, Any]:
+    """An undo line: `{"id", "created_at", "replaces": <the rating undone>, "retracted": true}`."""
+    unknown = sorted(set(line) - {"id", "created_at", "replaces", "retracted", "meta"})
+    if unknown:
+        raise FeedbackError(f"unknown field(s) {unknown} in a retraction (it holds no rating)")
+    if line.get("retracted") is not True:
+        raise FeedbackError("retracted: expected true (a line that undoes a rating)")
+    replaces = line.get("replaces")
+    if not isinstance(replaces, str) or not replaces.strip():
+        raise FeedbackError("replaces: expected the id of the rating to undo")
+    out: dict[str, Any] = {
+        "id": line.get("id") or uuid.uuid4().hex,
+        "created_at": line.get("created_at") or now_iso(),
+        "replaces": replaces,
+        "retracted": True,
+    }
+    if line.get("meta") is not None:
+        out["meta"] = line["meta"]
+    return out
+
+
+def is_retraction(obj: dict | None) -> bool:
+    """A line that undoes an earlier rating (and rates nothing itself)."""
+    return isinstance(obj, dict) and obj.get("retracted") is True
+
+
 def append_feedback(
     folder: str | Path, line: dict[str, Any], *, fsync: bool = True
 ) -> dict[str, Any]:
-    """Validate `line`, complete it and append it to the day's file; returns the line written."""
+    """Validate `line`, complete it and append it to the day's file; returns the line written.
+
+    A line that `replaces` another (a change or an undo) must name a line of `folder` that still
+    counts, and a change must rate the same answer (same messages and response)."""
     full = make_line(line)
+    if "replaces" in full:
+        check_replaces(folder, full)
     path = feedback_path(folder, full["created_at"])
     path.parent.mkdir(parents=True, exist_ok=True)
     append_line(path, fileio.dumps(full), fsync=fsync)
@@ -158,15 +208,110 @@ def append_line(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
         os.close(fd)  # releases the lock
 
 
+@dataclass(frozen=True)
+class Where:
+    """A feedback line's place: its id, file and line number (what superseded it, in a reject)."""
+
+    id: str
+    file: str
+    line: int
+
+
+def superseded(lines: Iterable[tuple[dict, str, int]]) -> dict[tuple[str, int], Where]:
+    """(file, line) of every line that no longer counts -> the newest line of its thread.
+
+    `lines`: (parsed line, file, line number) of our feedback files, in file order. Lines without
+    an id take no part (they stand alone); `replaces` naming an unknown id roots a thread there.
+    """
+    entries = [(obj, file, n) for obj, file, n in lines if isinstance(obj.get("id"), str)]
+
+    def parent_of(obj: dict) -> str | None:
+        return obj["replaces"] if isinstance(obj.get("replaces"), str) else None
+
+    parent: dict[str, str | None] = {}
+    for obj, _, _ in entries:
+        parent.setdefault(obj["id"], parent_of(obj))
+
+    def root(ident: str) -> str:
+        path = [ident]
+        while (up := parent.get(path[-1])) is not None:
+            if up in path:  # a cycle (hand-edited files): the same root from wherever it is entered
+                return min(path[path.index(up) :])
+            path.append(up)
+        return path[-1]
+
+    threads: dict[str, list[int]] = {}
+    for i, (obj, _, _) in enumerate(entries):
+        threads.setdefault(root(obj["id"]), []).append(i)
+    out: dict[tuple[str, int], Where] = {}
+    for members in threads.values():
+        if len(members) < 2 or not any(parent_of(entries[i][0]) for i in members):
+            continue  # lines sharing an id but linked by no change (a copied file) stand alone
+        replaced = {entries[i][0].get("replaces") for i in members}
+        leaves = [i for i in members if entries[i][0]["id"] not in replaced] or members
+        newest = max(leaves, key=lambda i: (timestamp(entries[i][0]), i))
+        obj, file, n = entries[newest]
+        for i in members:
+            if i != newest:
+                out[(entries[i][1], entries[i][2])] = Where(obj["id"], file, n)
+    return out
+
+
+def timestamp(obj: dict) -> float:
+    """`created_at` as seconds since the epoch (-inf when missing or unreadable)."""
+    try:
+        when = datetime.fromisoformat(str(obj.get("created_at")))
+    except ValueError:
+        return float("-inf")
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def current_lines(folder: str | Path) -> list[dict[str, Any]]:
+    """Every line of `folder` that counts now (neither superseded nor a retraction), in file
+    order, each with the `file` name and `line` number it came from."""
+    read = [
+        (line.obj, path, line.line)
+        for path in fileio.list_files(folder)
+        if path.suffix == ".jsonl"
+        for line in fileio.read_jsonl(path)
+        if line.obj is not None
+    ]
+    gone = superseded((obj, str(path), n) for obj, path, n in read)
+    return [
+        {**obj, "file": path.name, "line": n}
+        for obj, path, n in read
+        if (str(path), n) not in gone and not is_retraction(obj)
+    ]
+
+
+def check_replaces(folder: str | Path, full: dict[str, Any]) -> None:
+    """A change or undo must name a line that still counts (and a change, the same answer)."""
+    target = next((o for o in current_lines(folder) if o.get("id") == full["replaces"]), None)
+    if target is None:
+        raise FeedbackError(
+            f"replaces: no current feedback line has id {full['replaces']!r} "
+            "(it was changed or undone already, or never written; reload the page)"
+        )
+    if not is_retraction(full) and (
+        target.get("messages") != full["messages"] or target.get("response") != full["response"]
+    ):
+        raise FeedbackError(
+            f"replaces: line {full['replaces']!r} rated another answer; a change rates the same "
+            "messages and response"
+        )
+
+
+def retract(folder: str | Path, ident: str, *, fsync: bool = True) -> dict[str, Any]:
+    """Undo the rating `ident`: append a retraction line; returns it."""
+    return append_feedback(folder, {"replaces": ident, "retracted": True}, fsync=fsync)
+
+
 def read_feedback(folder: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """Our feedback lines (those with a rating and a response) in `folder`, newest first."""
-    lines = []
-    for path in fileio.list_files(folder):
-        if path.suffix != ".jsonl":
-            continue
-        for line in fileio.read_jsonl(path):
-            obj = line.obj
-            if obj and obj.get("rating") in RATINGS and isinstance(obj.get("response"), str):
-                lines.append({**obj, "file": path.name})
+    """Our feedback lines that count now (with a rating and a response), newest first."""
+    lines = [
+        obj
+        for obj in current_lines(folder)
+        if obj.get("rating") in RATINGS and isinstance(obj.get("response"), str)
+    ]
     lines.sort(key=lambda o: str(o.get("created_at") or ""), reverse=True)
     return lines[:limit] if limit else lines

@@ -1,7 +1,8 @@
 """`javis import`: outside chat data -> our record shapes, at the door, with provenance.
 
-Reads a JSON array or JSONL file in one of the formats users bring and writes the lines that
-`stages/collect.py` reads:
+Reads a JSON array or JSONL file in one of the formats users bring, or a table (CSV, TSV,
+Parquet, JSON rows; javis/data/formats/tables.py: `--columns` or known column names, one record
+per row), and writes the lines that `stages/collect.py` reads:
 
     SFT         {"id", "messages": [...], "tools"?: [...], "meta"}            -> data/raw/
     preference  {"id", "prompt": [...], "chosen": [assistant], "rejected": [assistant], "tools"?, "meta"}
@@ -27,7 +28,12 @@ them; `tools` become OpenAI `{"type": "function", "function": {...}}` schemas. `
 `{{author}}` are filled from params `persona`. Every converted record must pass the strict record
 check of `javis/data/schema.py`, else it is rejected with its index and reason.
 
-Provenance: `meta` holds the input file, index (0-based position; `line` too for JSONL), source
+A file that yields no conversation (empty, unreadable, a chat app's export javis cannot read
+yet, a table without known columns, every record rejected) is reported with what was found and
+the known formats; the other files are imported and the command exits 1.
+
+Provenance: `meta` holds the input file, index (0-based position; `line` too for JSONL; `row`,
+`table` and `columns` for a table row, the row as a spreadsheet numbers it, header = 1), source
 name, format, import time and `content_hash` (sha256 of the converted content). The hashes of
 everything imported into a folder are kept in `<folder>/.imported.jsonl` (hidden: collect skips it;
 DVC versions it with the folder), so importing the same data twice adds nothing. The index is
@@ -36,10 +42,11 @@ duplicate a record; each batch is one new file, written atomically, named after 
 folder is then re-added to DVC as a whole (`dvc add data/raw`), retried while another DVC command
 holds the repository lock.
 
-Where the parts live: reading a file (JSON array or JSONL) in javis/data/formats/reading.py;
-detecting a format and converting a record in javis/data/formats/conversion.py, its messages in
-javis/data/formats/messages.py; here, the import transaction (index, lock, batch files) and the
-command's report.
+Where the parts live: reading a file (JSON array, JSONL, what a file is when it holds no
+records) in javis/data/formats/reading.py, tables and column mappings in
+javis/data/formats/tables.py; detecting a format and converting a record in
+javis/data/formats/conversion.py, its messages in javis/data/formats/messages.py; here, the import
+transaction (index, lock, batch files) and the command's report.
 """
 
 from __future__ import annotations
@@ -60,9 +67,24 @@ from typing import Any
 import orjson
 
 from javis.core import fileio, params
-from javis.data import feedback
-from javis.data.formats.conversion import FORMATS, ConvertError, convert, to_feedback
-from javis.data.formats.reading import ImportFailed, read_items
+from javis.data import collecting, feedback
+from javis.data.formats import tables
+from javis.data.formats.conversion import (
+    FORMATS,
+    KNOWN_FORMATS,
+    Converted,
+    ConvertError,
+    convert,
+    detect,
+    to_feedback,
+)
+from javis.data.formats.reading import (
+    ImportFailed,
+    Source,
+    Unreadable,
+    identify_export,
+    open_source,
+)
 
 log = logging.getLogger("javis.import")
 
@@ -83,9 +105,16 @@ class FileReport:
     imported: int = 0
     duplicate: int = 0
     formats: Counter[str] = field(default_factory=Counter)
-    rejected: list[tuple[int, int | None, str]] = field(
-        default_factory=list
-    )  # (index, line, reason)
+    # (index, line, reason); `line` is a JSONL line, or a table's row (header = 1)
+    rejected: list[tuple[int, int | None, str]] = field(default_factory=list)
+    kind: str = ""  # what the file is: json | jsonl | csv | tsv | parquet | json-table
+    mapping: tables.Mapping | None = None  # a table's columns -> fields
+    nothing: str = ""  # why the file yielded no conversation ("" when it yielded some)
+    sample: dict | None = None  # the first record of no known format (to name what was found)
+
+    @property
+    def table(self) -> bool:
+        return self.kind in tables.KIND_NAMES
 
 
 @dataclass
@@ -146,6 +175,7 @@ def import_files(
     fmt: str = "auto",
     target: str = "raw",
     source: str | None = None,
+    columns: tables.Mapping | None = None,
     persona: dict[str, str] | None = None,
     dvc_add: Callable[[Path], str] | None = None,
     ensure_dirs: Callable[[list[str]], object] | None = None,
@@ -155,17 +185,24 @@ def import_files(
     `dvc_add` (`javis import` passes javis/release/vcs.py's `readd_to_dvc`; None: not added).
     `ensure_dirs([folder])` makes the folder present first (`javis import` passes
     javis/app/workspace.py's `ensure_data_dirs`: a fresh clone's folder is restored from its DVC
-    pin, never replaced by an empty one; None: the folder is created when missing).
+    pin, never replaced by an empty one; None: the folder is created when missing). `columns`
+    maps table columns (and JSON rows' keys) to fields (`--columns`, javis/data/formats/tables.py).
 
-    Raises ImportFailed (before anything is written) when a file cannot be read as JSON/JSONL, or
-    when the folder is missing while its `.dvc` pin holds files (a fresh clone: `dvc pull` first); a
-    record that cannot be converted is only reported (FileReport.rejected); a failed `dvc add` is
-    reported in `dvc` / `dvc_failed` (the files are written by then).
+    A file that yields no conversation (empty, unreadable, no known format, every record
+    rejected) is reported in its FileReport.nothing and the other files are imported; a record
+    that cannot be converted is reported in FileReport.rejected. Raises ImportFailed (before
+    anything is written) when the folder is missing while its `.dvc` pin holds files (a fresh
+    clone: `dvc pull` first); a failed `dvc add` is reported in `dvc` / `dvc_failed` (the files
+    are written by then).
     """
     if fmt not in FORMATS:
         raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
     if target not in TARGETS:
         raise ValueError(f"target: expected raw or feedback, got {target!r}")
+    if columns is not None and fmt != "auto":
+        raise ValueError(
+            f"--columns maps table columns to fields; it cannot be combined with --format {fmt}"
+        )
     folder = Path(folder)
     report = ImportReport()
     stamp = now_iso()
@@ -174,23 +211,37 @@ def import_files(
         rep = FileReport(str(path), safe_name(source) if source else source_name(path))
         report.files.append(rep)
         batch = batches.setdefault(rep.source, [])
-        for item in read_items(path, max_line_bytes):
+        try:
+            src = open_source(path, max_line_bytes)
+        except Unreadable as e:
+            rep.nothing = str(e)
+            continue
+        rep.kind = src.kind
+        rep.mapping = columns
+        if src.table:
+            rep.mapping, why = table_mapping(src, columns, fmt)
+            if why:
+                rep.nothing = why
+                continue
+        for item in src.items:
             rep.read += 1
             if item.error:
                 rep.rejected.append((item.index, item.line, item.error))
                 continue
             assert item.obj is not None
             try:
-                conv = convert(item.obj, fmt, persona)
+                conv, mapping = convert_item(item.obj, fmt, rep.mapping, persona)
                 fb_line = to_feedback(conv) if target == "feedback" else None
             except ConvertError as e:
                 rep.rejected.append((item.index, item.line, str(e)))
+                if rep.sample is None and str(e).startswith("unknown_format"):
+                    rep.sample = item.obj
                 continue
             rep.formats[conv.format] += 1
             h = conv.content_hash()
             meta: dict[str, Any] = {"imported_from": str(path), "index": item.index}
             if item.line is not None:
-                meta["line"] = item.line
+                meta["row" if src.table else "line"] = item.line
             meta.update(
                 {
                     "source": rep.source,
@@ -199,8 +250,13 @@ def import_files(
                     "content_hash": h,
                 }
             )
-            if item.obj.get("id") is not None:
-                meta["orig_id"] = item.obj["id"]
+            if src.table:
+                meta["table"] = src.kind
+            if mapping is not None:
+                meta["columns"] = dict(mapping.columns)
+            orig_id = item.obj.get("id")
+            if orig_id is not None and orig_id != "":
+                meta["orig_id"] = orig_id
             rid = f"import-{h.split(':', 1)[1][:16]}"
             if fb_line is not None:  # the same checks as `javis chat`/`serve` lines
                 record = feedback.make_line(
@@ -215,6 +271,8 @@ def import_files(
             else:
                 record = {"id": rid, **conv.body, "meta": meta}
             batch.append((h, record, rep))
+        if not rep.formats:
+            rep.nothing = why_nothing(rep)
 
     try:  # a fresh clone's folder is restored from its pin first: never `dvc add` an empty one over it
         if ensure_dirs is not None:
@@ -264,6 +322,61 @@ def import_files(
     return report
 
 
+def table_mapping(
+    src: Source, columns: tables.Mapping | None, fmt: str
+) -> tuple[tables.Mapping | None, str | None]:
+    """(the mapping a table's rows are read with, or why its rows cannot be read at all)."""
+    assert src.columns is not None
+    if columns is not None:
+        return columns, tables.missing_columns(columns, src.columns)
+    if fmt != "auto":
+        return None, None  # every row read as that format (e.g. a Parquet `messages` column)
+    if known := tables.known_mapping(src.columns):
+        return known, None
+    first = next(iter(src.items), None)
+    if first is not None and first.obj is not None and detect(first.obj) is not None:
+        return None, None  # columns named like a format's keys (messages, conversations)
+    kind = tables.KIND_NAMES[src.kind]
+    return None, (
+        f"a {kind} table needs --columns or known column names ({tables.KNOWN_NAMES}); its "
+        f"columns: {', '.join(src.columns)}{tables.suggestion(src.columns)}"
+    )
+
+
+def convert_item(
+    obj: dict, fmt: str, mapping: tables.Mapping | None, persona: dict[str, str] | None
+) -> tuple[Converted, tables.Mapping | None]:
+    """One record -> ours, and the column mapping used (a table row, or a JSON row whose keys are
+    known column names but no format, e.g. prompt/response). Raises ConvertError."""
+    if mapping is None and fmt == "auto" and detect(obj) is None:
+        mapping = tables.known_mapping(list(obj))
+    if mapping is None:
+        return convert(obj, fmt, persona), None
+    record, record_format = tables.row_record(obj, mapping)
+    conv = convert(record, record_format, persona)
+    conv.format = mapping.shape
+    return conv, mapping
+
+
+def why_nothing(rep: FileReport) -> str:
+    """Why a file that was read yielded no conversation."""
+    if rep.read == 0:
+        return "empty (no records)"
+    reasons = Counter(fileio.reason_key(r) for _, _, r in rep.rejected)
+    if set(reasons) == {"unknown_format"} and rep.sample is not None:
+        if export := identify_export(rep.sample):
+            return f"{export}, which javis cannot import yet"
+        keys = ", ".join(sorted(rep.sample)[:8]) or "none"
+        flat = all(not isinstance(v, dict | list) for v in rep.sample.values())
+        return f"no record in a known format (the first has the keys {keys})" + (
+            f"; rows of a table need --columns{tables.suggestion(sorted(rep.sample))}"
+            if flat
+            else ""
+        )
+    counts = ", ".join(f"{k} {n}" for k, n in reasons.most_common())
+    return f"every record was rejected ({counts})"
+
+
 # --- the command -------------------------------------------------------------------------------
 
 
@@ -276,19 +389,34 @@ def main(
     fmt: str = "auto",
     target: str = "raw",
     source: str | None = None,
+    columns: str | None = None,
     dvc_add: Callable[[Path], str] | None = None,
     ensure_dirs: Callable[[list[str]], object] | None = None,
     out: Callable[[str], object] | None = None,
 ) -> int:
     """`javis import`: import into `paths.raw` (or `paths.feedback`), then print what was detected,
-    every reject and the totals. `persona` fills `{{name}}`/`{{author}}`; `collect.max_line_bytes`
-    bounds a JSONL line as the collect stage does; `dvc_add` and `ensure_dirs` as in `import_files`.
+    every reject, each file that yielded nothing and why, and the totals. `persona` fills
+    `{{name}}`/`{{author}}`; `collect.max_line_bytes` bounds a JSONL line as the collect stage
+    does; `columns` is `--columns FIELD=COLUMN,...`; `dvc_add` and `ensure_dirs` as in
+    `import_files`. The first import that ends the bundled examples' use (collect reads examples/
+    only while data/raw and data/feedback are empty) says so, once.
 
-    Exit status 0 when every file could be read (rejected records are reported, not fatal), 1 when a
-    file could not be read or DVC failed.
+    Exit status 0 when every file yielded a conversation (rejected records are reported, not
+    fatal); 1 when a file yielded none, the data folder is missing, or DVC failed; 2 for a bad
+    `--columns`.
     """
     write = out or (lambda s: print(s, flush=True))
     folder = paths.raw if target == "raw" else paths.feedback
+    try:
+        mapping = tables.parse_columns(columns) if columns is not None else None
+        if mapping is not None and fmt != "auto":
+            raise tables.TableError(
+                f"--columns maps table columns to fields; it cannot be combined with --format {fmt}"
+            )
+    except tables.TableError as e:
+        write(f"javis import: {e}")
+        return 2
+    reading_examples = collecting.roots(paths, collect.use_examples)[2]
     try:
         report = import_files(
             files,
@@ -296,6 +424,7 @@ def main(
             fmt=fmt,
             target=target,
             source=source,
+            columns=mapping,
             persona={"name": persona.name, "author": persona.author},
             dvc_add=dvc_add,
             ensure_dirs=ensure_dirs,
@@ -305,23 +434,78 @@ def main(
         write(f"javis import: {e}")
         return 1
     for rep in report.files:
-        how = (
-            ", ".join(f"{name} ({n})" for name, n in rep.formats.most_common())
-            or "nothing convertible"
-        )
-        label = "detected" if fmt == "auto" else "read as"
-        write(f"{rep.path}: {label} {how}; source {rep.source}")
-        for index, line, reason in rep.rejected:
-            where = f"line {line}" if line is not None else f"#{index}"
-            write(f"  rejected {where}: {reason}")
-        write(
-            f"  read {rep.read}, imported {rep.imported}, duplicate {rep.duplicate}, rejected {len(rep.rejected)}"
-        )
+        print_file(rep, fmt if mapping is None else "columns", write)
     for path, n in report.written:
         write(f"wrote {path} ({n} records)")
+    if report.written and reading_examples and not collecting.roots(paths, collect.use_examples)[2]:
+        write(examples_notice(paths.examples, folder, collect))
     t = report.totals()
     write(
         f"read {t['read']} / imported {t['imported']} / duplicate {t['duplicate']} / rejected {t['rejected']}"
     )
     write(report.dvc)
-    return 1 if report.dvc_failed else 0
+    empty = [rep.path for rep in report.files if rep.nothing]
+    if empty:
+        write(
+            f"javis import: no conversation read from {len(empty)} of {len(report.files)} "
+            f"file(s): {', '.join(empty)}"
+        )
+    return 1 if report.dvc_failed or empty else 0
+
+
+# Reasons that are about the file itself, not its format: no list of known formats after them.
+NOT_A_FORMAT_PROBLEM = (
+    "empty",
+    "cannot read",
+    "cannot be read as",
+    "not UTF-8",
+    "--columns names",
+    "every record was rejected",
+    "a spreadsheet workbook",
+    "starts like a JSON array",
+)
+MAX_REJECTS_SHOWN = 20  # per file that yielded nothing (a whole export of another format)
+
+
+def print_file(rep: FileReport, how: str, write: Callable[[str], object]) -> None:
+    """One file's lines of the report; `how` is the --format, or `columns` for --columns."""
+    where_kind = "row" if rep.table else "line"
+    if rep.nothing:
+        why = rep.nothing
+        if not why.startswith(NOT_A_FORMAT_PROBLEM):
+            why += f"; known formats: {KNOWN_FORMATS}"
+        write(f"{rep.path}: no conversation read: {why}")
+    else:
+        found = ", ".join(f"{name} ({n})" for name, n in rep.formats.most_common())
+        label = "detected" if how == "auto" else "read as"
+        if rep.table:
+            cols = f"columns {rep.mapping.describe()}" if rep.mapping else "rows"
+            label = f"{tables.KIND_NAMES[rep.kind]} {cols}: {label}"
+        write(f"{rep.path}: {label} {found}; source {rep.source}")
+    shown = rep.rejected
+    if rep.nothing:  # a whole file of something else: its first rejects say enough
+        unknown = all(r.startswith("unknown_format") for _, _, r in rep.rejected)
+        shown = [] if unknown else rep.rejected[:MAX_REJECTS_SHOWN]
+    for index, line, reason in shown:
+        where = f"{where_kind} {line}" if line is not None else f"#{index}"
+        write(f"  rejected {where}: {reason}")
+    if shown and len(shown) < len(rep.rejected):
+        write(f"  ... and {len(rep.rejected) - len(shown)} more rejected")
+    if rep.read or not rep.nothing:
+        write(
+            f"  read {rep.read}, imported {rep.imported}, duplicate {rep.duplicate}, rejected {len(rep.rejected)}"
+        )
+
+
+def examples_notice(examples: str, folder: str, collect: params.Collect) -> str:
+    """What the bundled samples are for once the user's own data is in."""
+    gone = f"{examples.rstrip('/')}/ is no longer read now that {folder} holds your data"
+    if getattr(collect, "persona_examples", True) is False:
+        return (
+            f"{gone}; collect.persona_examples is off, so who the assistant is comes only from "
+            "your data (and persona.system_prompt)"
+        )
+    return (
+        f"{gone}; who the assistant is comes from params persona: (collect.persona_examples, "
+        "on by default)"
+    )

@@ -57,6 +57,8 @@ def train_record(
         "threads": pl.threads,
         "quantize": cfg.quantize,
         "data": pl.data_hashes,
+        # train.max_val_examples: how many validation records the epoch-end validation used
+        "validation": {"records": len(pl.rows["val"]), "available": pl.val_available},
         "sft": sft_stats,
         "preference": preference,
         "tokens_trained": sft_stats["tokens_trained"]
@@ -119,7 +121,8 @@ def model_card(r: dict) -> str:
         f"modules={t['target_modules']} |",
         f"| SFT | lr {t['learning_rate']}, {sft['epochs']} epochs, {sft['steps']} steps, "
         f"batch {t['batch_size']}x{t['grad_accum']}, max length {t['max_length']} |",
-        f"| loss | train {sft['train_loss']}, last {sft['final_loss']}, val {sft.get('eval_loss')} |",
+        f"| loss | train {sft['train_loss']}, last {sft['final_loss']}, val {sft.get('eval_loss')}"
+        f"{_val_records(r.get('validation'))} |",
     ]
     if r.get("preference"):
         pref = r["preference"]
@@ -151,6 +154,13 @@ def model_card(r: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _val_records(validation: dict | None) -> str:
+    """` (64 of 129 records)` after the validation loss, when a record says how many were used."""
+    if not validation:
+        return ""
+    return f" ({validation['records']} of {validation['available']} records)"
 
 
 def _versions() -> dict:

@@ -9,6 +9,10 @@ prompt (javis/model/generation.py) and the answers to the identity probes. `comp
 answers (tool calls, style, language, chrF to corrections: javis/model/evaluation.py) and builds
 metrics/eval.json's result and the eval_samples.jsonl lines; the win rate compares the two sides'
 reference losses example by example.
+
+Each part of a side shows its progress (javis/core/progress.py: a bar on a terminal, else log
+lines with counts and the time left): the reference losses, a line per batch of answers, the
+identity probes. The batches are the same as without the display, so the numbers are too.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from javis.core import params
+from javis.core import params, progress
 from javis.model import evaluation as ev
 from javis.model import loading, loss
 from javis.model.eval_examples import Example, Inputs, encode
@@ -63,11 +67,16 @@ def run_sides(model: Any, tokenizer: Any, inputs: Inputs, cfg: params.Evaluate) 
         t0 = time.perf_counter()
         with active(model, side, inputs.baseline["kind"]):
             runs.nlls[side] = reference_losses(
-                model, examples, tokenizer.pad_token_id, cfg.batch_size
+                model,
+                examples,
+                tokenizer.pad_token_id,
+                cfg.batch_size,
+                label=f"evaluate {side}",
             )
             runs.answers[side] = generate(model, tokenizer, examples, cfg, side)
-            runs.probe_answers[side] = ask_probes(model, tokenizer, cfg)
+            runs.probe_answers[side] = ask_probes(model, tokenizer, cfg, side)
         runs.seconds[side] = time.perf_counter() - t0
+        log.info("evaluate %s: done in %s", side, progress.duration(runs.seconds[side]))
     return runs
 
 
@@ -89,10 +98,14 @@ def active(model: Any, side: str, baseline_kind: str) -> Iterator[None]:
 
 
 def reference_losses(
-    model: Any, examples: Sequence[Example], pad_id: int, batch_size: int
+    model: Any,
+    examples: Sequence[Example],
+    pad_id: int,
+    batch_size: int,
+    label: str = "evaluate",
 ) -> list[tuple[float, int]]:
     """(summed NLL in nats, tokens) of each example's reference tokens given its prompt, in input
-    order; the longest examples first, `batch_size` to a forward pass."""
+    order; the longest examples first, `batch_size` to a forward pass; progress under `label`."""
     rows = [
         loss.Row(
             e.prompt_ids + e.target_ids, [False] * len(e.prompt_ids) + [True] * len(e.target_ids)
@@ -101,46 +114,59 @@ def reference_losses(
     ]
     order = sorted(range(len(rows)), key=lambda i: -len(rows[i].ids))
     batches = [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
-    return loss.score_rows(model, rows, pad_id, batches)
+    out: list[tuple[float, int]] = [(0.0, 0)] * len(rows)
+    with progress.Progress(label, len(rows), "reference losses", log=log, every=10) as shown:
+        for batch in batches:  # one call per batch: the same forward passes as all at once
+            scored = loss.score_rows(model, rows, pad_id, [batch])
+            for i in batch:
+                out[i] = scored[i]
+            shown.advance(len(batch))
+    return out
 
 
 def generate(
     model: Any, tokenizer: Any, examples: Sequence[Example], cfg: params.Evaluate, label: str
 ) -> list[str]:
-    """Greedy answers (generation.generate_batch), shortest prompts last, with progress logs."""
+    """Greedy answers (generation.generate_batch), shortest prompts last, with a progress line per
+    batch of answers (`evaluate <label>: 32/129 answers, ...`)."""
     order = sorted(range(len(examples)), key=lambda i: -len(examples[i].prompt_ids))
     answers: list[str] = [""] * len(examples)
-    chunk = cfg.batch_size * 4
-    started = time.perf_counter()
-    for start in range(0, len(order), chunk):
-        idx = order[start : start + chunk]
-        texts = generate_batch(
-            model,
-            tokenizer,
-            [examples[i].prompt for i in idx],
-            tools=[examples[i].tools for i in idx],
-            max_new_tokens=cfg.max_new_tokens,
-            batch_size=cfg.batch_size,
-        )
-        for i, text in zip(idx, texts, strict=True):
-            answers[i] = text
-        done = start + len(idx)
-        rate = done / (time.perf_counter() - started)
-        log.info("%s: %d/%d answers (%.2f answers/s)", label, done, len(order), rate)
+    chunk = cfg.batch_size * 4  # generate_batch orders each chunk itself: keep the same batches
+    with progress.Progress(f"evaluate {label}", len(order), "answers", log=log) as shown:
+
+        def batch_done(n: int) -> None:
+            shown.advance(n, f"{shown.rate(shown.done + n):.2f} answers/s")
+
+        for start in range(0, len(order), chunk):
+            idx = order[start : start + chunk]
+            texts = generate_batch(
+                model,
+                tokenizer,
+                [examples[i].prompt for i in idx],
+                tools=[examples[i].tools for i in idx],
+                max_new_tokens=cfg.max_new_tokens,
+                batch_size=cfg.batch_size,
+                on_batch=batch_done,
+            )
+            for i, text in zip(idx, texts, strict=True):
+                answers[i] = text
     return answers
 
 
-def ask_probes(model: Any, tokenizer: Any, cfg: params.Evaluate) -> list[str]:
+def ask_probes(model: Any, tokenizer: Any, cfg: params.Evaluate, label: str = "") -> list[str]:
     """Greedy answers to the identity probes, each asked with no history (default system prompt)."""
     if not cfg.persona_probes:
         return []
-    return generate_batch(
-        model,
-        tokenizer,
-        [[{"role": "user", "content": q}] for q in cfg.persona_probes],
-        max_new_tokens=min(cfg.max_new_tokens, 64),
-        batch_size=cfg.batch_size,
-    )
+    name = f"evaluate {label}" if label else "evaluate"
+    with progress.Progress(name, len(cfg.persona_probes), "identity probes", log=log) as shown:
+        return generate_batch(
+            model,
+            tokenizer,
+            [[{"role": "user", "content": q}] for q in cfg.persona_probes],
+            max_new_tokens=min(cfg.max_new_tokens, 64),
+            batch_size=cfg.batch_size,
+            on_batch=shown.advance,
+        )
 
 
 # --- judging answers ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ windows, recurrent states) go through HF `generate` on the padded batch instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from javis.model import template
@@ -22,6 +22,7 @@ def generate_batch(
     tools: Sequence[list | None] | None = None,
     max_new_tokens: int = 128,
     batch_size: int = 8,
+    on_batch: Callable[[int], None] | None = None,
 ) -> list[str]:
     """Greedy answers (text after `<|im_start|>assistant\\n`, special tokens dropped) to each
     conversation, in input order, `batch_size` at a time (longest prompts first).
@@ -33,6 +34,7 @@ def generate_batch(
     not plain per-layer keys/values (sliding windows, recurrent states) use `generate` instead.
 
     Tool calls come back as `<tool_call>` blocks in the text: `evaluation.parse_tool_calls` reads them.
+    `on_batch(n)` is called after each batch with its number of answers (progress displays).
     """
     import torch
 
@@ -62,6 +64,8 @@ def generate_batch(
                 tokens = _generate_padded(model, rows, eos, tokenizer.pad_token_id, max_new_tokens)
             for i, ids in zip(idx, tokens, strict=True):
                 out[i] = tokenizer.decode(ids, skip_special_tokens=True).strip()
+            if on_batch is not None:
+                on_batch(len(idx))
     model.train(was_training)
     return out
 

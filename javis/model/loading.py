@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,64 @@ BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 class ModelError(RuntimeError):
     """A model folder is missing, incomplete or incompatible; the message says what to do."""
+
+
+# --- what the libraries print -----------------------------------------------------------------
+
+# Libraries whose FutureWarnings/DeprecationWarnings are theirs to act on, not the user's (e.g.
+# transformers' `is_gradient_checkpointing` deprecation, raised when peft and TRL read it).
+LIBRARIES = ("transformers", "trl", "peft", "accelerate", "datasets", "torch", "bitsandbytes")
+# bitsandbytes (0.50) tries an optional faster CPU kernel from the HF hub (the `kernels` package)
+# at import on every AVX512-BF16 CPU and warns when it is not installed; its own kernel is used.
+BNB_KERNEL_MESSAGE = "Failed to load CPU gemm_4bit_forward from kernels-community"
+
+
+class _DropMessages(logging.Filter):
+    """Drop log records whose message starts with one of `starts`."""
+
+    def __init__(self, *starts: str) -> None:
+        super().__init__()
+        self.starts = starts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.starts)
+
+
+_BNB_FILTER = _DropMessages(BNB_KERNEL_MESSAGE)
+
+
+def quiet_libraries() -> None:
+    """Silence what the ML libraries print that reads like an error but is not: bitsandbytes'
+    optional-kernel warning and the libraries' own FutureWarnings/DeprecationWarnings (raised in
+    their modules: a deprecated call in javis still warns). Their errors, their other warnings and
+    ours still print. Idempotent; run at import and again by the stages (pytest resets warning
+    filters per test)."""
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_BNB_FILTER)
+    pattern = rf"({'|'.join(LIBRARIES)})(\..*)?$"
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category, module=pattern)
+
+
+def hide_library_progress_bars() -> None:
+    """Turn off the HF libraries' own progress bars ("Loading weights", "Writing model shards",
+    "Tokenizing train dataset", downloads): a stage shows one display of its own
+    (javis/core/progress.py). Through their environment variables when they are not loaded yet
+    (importing them costs seconds), through their switches when they are."""
+    import importlib
+    import sys
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers follows it
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    for module, switch in (
+        ("huggingface_hub.utils", "disable_progress_bars"),
+        ("transformers.utils.logging", "disable_progress_bar"),
+        ("datasets.utils.tqdm", "disable_progress_bars"),
+    ):
+        if module.split(".")[0] in sys.modules:
+            getattr(importlib.import_module(module), switch)()
+
+
+quiet_libraries()
 
 
 # --- hardware -------------------------------------------------------------------------------

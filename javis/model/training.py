@@ -13,6 +13,12 @@
 
 A rerun with the same params and data resumes from the latest whole checkpoint. On CPU the same
 params and data give the same adapter bytes (seeded, deterministic kernels, fixed threads).
+
+Each phase shows one progress display (`LiveCallback`, javis/core/progress.py): a bar on a
+terminal, else a log line at each logging step with the loss, tokens/s and the time left; the last
+step always logs (a run shorter than `train.logging_steps` still reports its loss), and the
+validation between epochs has its own counts. The Trainer's own output (its tqdm bar, the raw
+`{'loss': ...}` dicts of its PrinterCallback) is removed from every trainer (`_own_display`).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from javis.core import fileio, params
+from javis.core import fileio, params, progress
 from javis.model import loading, template
 from javis.model.train_plan import Plan, TrainError
 from javis.model.train_rows import length_buckets, sft_lengths
@@ -113,13 +119,15 @@ def common_args(pl: Plan, out: Path, steps: int, **kw: Any) -> dict:
         seed=cfg.seed,
         data_seed=cfg.seed,
         report_to="none",
-        gradient_checkpointing=cfg.gradient_checkpointing,
         dataloader_num_workers=0,
         include_num_input_tokens_seen="non_padding",
         lr_scheduler_type=cfg.lr_scheduler,
         warmup_steps=cfg.warmup,
         weight_decay=cfg.weight_decay,
-        disable_tqdm=not _is_tty(),
+        # The new name (transformers 5): `gradient_checkpointing` warns it is deprecated.
+        activation_checkpointing=cfg.gradient_checkpointing,
+        disable_tqdm=True,  # our display instead (LiveCallback); see _own_display
+        log_level="warning",
         **kw,
     )
 
@@ -195,7 +203,7 @@ def sft_trainer(
         eval_dataset=Dataset.from_list(pl.rows["val"]) if pl.rows["val"] else None,
         callbacks=[LiveCallback(live, "sft")],
     )
-    return trainer, lengths, trained
+    return _own_display(trainer), lengths, trained
 
 
 def run_sft(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, dict]:
@@ -247,6 +255,7 @@ def preference_trainer(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> An
             train_dataset=Dataset.from_list(rows),
             callbacks=[LiveCallback(live, kind)],
         )
+        return _own_display(trainer)
     else:
         import random
 
@@ -264,6 +273,17 @@ def preference_trainer(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> An
             train_dataset=Dataset.from_list(rows),
             callbacks=[LiveCallback(live, kind)],
         )
+    return _own_display(trainer)
+
+
+def _own_display(trainer: Any) -> Any:
+    """Remove the Trainer's own progress output: with `disable_tqdm` it adds PrinterCallback,
+    which prints every log as a raw dict (`{'loss': '1.83', ...}`) to stdout; without it a tqdm
+    bar (ProgressCallback). LiveCallback shows the progress instead."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
     return trainer
 
 
@@ -304,7 +324,12 @@ def _train(trainer: Any, out: Path) -> dict:
     if resume:
         log.info("train: resuming from %s", resume)
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume)
+    try:
+        result = trainer.train(resume_from_checkpoint=resume)
+    finally:  # an interrupted run must not leave a live progress bar behind
+        for callback in trainer.callback_handler.callbacks:
+            if hasattr(callback, "close_progress"):
+                callback.close_progress()
     seconds = time.perf_counter() - started
     tokens = int(trainer.state.num_input_tokens_seen or 0)
     return {
@@ -320,7 +345,9 @@ def _train(trainer: Any, out: Path) -> dict:
 
 
 def LiveCallback(live: Any, phase: str) -> Any:  # noqa: N802 (a class factory: transformers imports lazily)
-    """A TrainerCallback that logs `<phase>/<metric>` to DVCLive at each logging step."""
+    """A TrainerCallback that shows the phase's progress (javis/core/progress.py: the bar moves at
+    every step; a log line at the first step, at each logging step and at the last) and logs
+    `<phase>/<metric>` to DVCLive (None: no DVCLive) at each logging step."""
     from transformers import TrainerCallback
 
     keys = (
@@ -334,27 +361,57 @@ def LiveCallback(live: Any, phase: str) -> Any:  # noqa: N802 (a class factory: 
     )
 
     class _Live(TrainerCallback):
-        started = 0.0
+        steps: progress.Progress | None = None  # the phase's display
+        validating: progress.Progress | None = None  # the validation's, while it runs
+        val_records = 0
+        tokens_at_start = 0
+        loss: float | None = None
 
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
-            self.started = time.perf_counter()
+            self.close_progress()
+            self.tokens_at_start = int(state.num_input_tokens_seen or 0)
+            self.steps = progress.Progress(
+                f"train {phase}", state.max_steps, "steps", start=state.global_step, log=log
+            )
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if state.global_step >= state.max_steps:
+                # The last loss is logged too: a run with fewer steps than logging_steps (or
+                # ending between two logging steps) would otherwise report `loss None`.
+                control.should_log = True
+            if self.steps is not None:
+                first = state.global_step == self.steps.start + 1
+                self.steps.update(state.global_step, self.info(state), line=first)
+
+        def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):  # noqa: ANN001
+            if self.validating is None:
+                batches = len(eval_dataloader) if hasattr(eval_dataloader, "__len__") else 0
+                dataset = getattr(eval_dataloader, "dataset", None)
+                self.val_records = len(dataset) if hasattr(dataset, "__len__") else 0
+                self.validating = progress.Progress(
+                    f"train {phase}: validation", batches, "batches", log=log, every=15, keep=False
+                )
+            self.validating.advance()
+
+        def on_evaluate(self, args, state, control, **kwargs):  # noqa: ANN001
+            if self.validating is not None:
+                self.validating.close()
+                self.validating = None
 
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
             if not logs:
                 return
-            if args.disable_tqdm and "loss" in logs:  # no progress bar (not a terminal): one line
-                elapsed = time.perf_counter() - self.started
-                done, total = state.global_step, state.max_steps or 1
-                eta = elapsed / max(done, 1) * (total - done)
+            if isinstance(logs.get("loss"), int | float):
+                self.loss = float(logs["loss"])
+                if self.steps is not None:
+                    self.steps.update(state.global_step, self.info(state))
+            if isinstance(logs.get("eval_loss"), int | float):
                 log.info(
-                    "train %s: step %d/%d, loss %.4f, %s tokens, %.0f s elapsed, ~%.0f s left",
+                    "train %s: validation loss %.4f on %d records (%s)",
                     phase,
-                    done,
-                    total,
-                    logs["loss"],
-                    f"{int(state.num_input_tokens_seen or 0):,}",
-                    elapsed,
-                    eta,
+                    logs["eval_loss"],
+                    self.val_records,
+                    progress.duration(float(logs.get("eval_runtime") or 0)),
                 )
             if live is None:
                 return
@@ -364,6 +421,24 @@ def LiveCallback(live: Any, phase: str) -> Any:  # noqa: N802 (a class factory: 
                     live.log_metric(f"{phase}/{key}", float(logs[key]))
             live.make_summary()
 
+        def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            self.close_progress()
+
+        def info(self, state: Any) -> str:
+            """`loss 1.8312, 54 tokens/s`: the last logged loss, the speed of this run."""
+            parts = [f"loss {self.loss:.4f}"] if self.loss is not None else []
+            tokens = int(state.num_input_tokens_seen or 0) - self.tokens_at_start
+            elapsed = time.perf_counter() - self.steps.started if self.steps else 0.0
+            if tokens > 0 and elapsed > 0:
+                parts.append(f"{tokens / elapsed:,.0f} tokens/s")
+            return ", ".join(parts)
+
+        def close_progress(self) -> None:
+            for display in (self.validating, self.steps):
+                if display is not None:
+                    display.close()
+            self.validating = self.steps = None
+
     return _Live()
 
 
@@ -372,12 +447,6 @@ def _last(history: list[dict], key: str) -> float | None:
         if key in entry:
             return round(float(entry[key]), 4)
     return None
-
-
-def _is_tty() -> bool:
-    import sys
-
-    return sys.stderr.isatty()
 
 
 def _warn_init_lora_differs(config: Any, cfg: params.Train) -> None:

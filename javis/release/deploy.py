@@ -3,7 +3,9 @@
 `fetch_version` reads a tag's adapter from the DVC cache or remote into `models/adapters/<version>/`
 (weights gitignored, beside the release record's metadata.yaml and README.md), `verify` checks it
 against the record, and `deploy` switches the `models/current` symlink atomically, runs
-`deploy.hook` and logs to models/deployments.jsonl. See docs/DESIGN.md, "Versions".
+`deploy.hook` and logs to models/deployments.jsonl. `rollback` walks back through the releases in
+their order (v0.3 -> v0.2 -> v0.1, then says there is nothing older); `deploy` goes forward (without
+a version: the newest release). See docs/DESIGN.md, "Versions".
 """
 
 from __future__ import annotations
@@ -73,10 +75,11 @@ def verify(version: str, folder: Path, paths: params.Paths) -> dict:
     return meta
 
 
-def deploy(version: str, *, log=print) -> Path:
-    """Serve `version`: fetch, verify, switch models/current atomically, hook, log."""
+def deploy(version: str | None = None, *, log=print) -> Path:
+    """Serve `version` (default: the newest release): fetch, verify, switch models/current
+    atomically, hook, log."""
     p = params.load()
-    v, rev = resolve(version)
+    v, rev = resolve(version or newest())
     folder = fetch_version(v.name, rev, p.paths)
     verify(v.name, folder, p.paths)
     previous = current_version()
@@ -116,22 +119,54 @@ def current_version() -> str | None:
     return Path(os.readlink(CURRENT)).name
 
 
-def rollback(version: str | None = None, *, log=print) -> Path:
-    """Serve `version`, or the version deployed before the current one."""
-    if version is None:
-        history = (
-            [json.loads(line) for line in DEPLOY_LOG.read_text().splitlines()]
-            if DEPLOY_LOG.exists()
-            else []
+def newest() -> str:
+    """The newest release (what `javis deploy` without a version serves)."""
+    history = releases()
+    if not history:
+        raise ReleaseError("no release yet: `javis release -m 'first version'` makes javis-v0.1")
+    return history[-1][0].name
+
+
+def older_release(now: str | None) -> str:
+    """The release just before `now` in release order: `javis rollback` walks back through the
+    releases (v0.3 -> v0.2 -> v0.1); `javis deploy` goes forward."""
+    history = [v.name for v, _ in releases()]
+    if not history:
+        raise ReleaseError(
+            "nothing to roll back to: no release yet (`javis release -m 'first version'`)"
         )
-        now = current_version()
-        earlier = [e["version"] for e in history if e["version"] != now]
-        if not earlier:
-            done = [v.name for v, _ in releases() if v.name != now]
-            if not done:
-                raise ReleaseError(
-                    "nothing to roll back to: no other release has been deployed or made"
-                )
-            earlier = done
-        version = earlier[-1]
-    return deploy(version, log=log)
+    if now is None:
+        raise ReleaseError(
+            f"nothing is deployed yet ({CURRENT} is absent), so there is nothing to roll back "
+            f"from: `javis deploy <version>` serves one (releases: {', '.join(history)})"
+        )
+    if now not in history:
+        raise ReleaseError(
+            f"{CURRENT} serves {now}, which is not a release of this repository (no tag {now}); "
+            f"name the version: `javis rollback <version>` (releases: {', '.join(history)})"
+        )
+    i = history.index(now)
+    if i == 0:
+        newer = ", ".join(history[1:])
+        raise ReleaseError(
+            f"{now} is the oldest release: nothing older to roll back to"
+            + (f"; `javis deploy <version>` goes forward ({newer})" if newer else "")
+        )
+    return history[i - 1]
+
+
+def rollback(version: str | None = None, *, log=print) -> Path:
+    """Serve `version`, or the release just before the one deployed now (not the one deployed
+    before it: two rollbacks go back two releases, never forward again)."""
+    now = current_version()
+    target = version or older_release(now)
+    folder = deploy(target, log=log)
+    if version is None:
+        history = [v.name for v, _ in releases()]
+        older = history[: history.index(target)]
+        log(
+            f"rolled back {now} -> {target}; "
+            + (f"`javis rollback` again serves {older[-1]}, " if older else "it is the oldest; ")
+            + f"`javis deploy` goes forward to the newest ({history[-1]})"
+        )
+    return folder

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 
 from javis.core import fileio, params
+from javis.data import feedback as fb
+from javis.data import forget
 from javis.model.loading import BASE_INFO, TRAIN_INFO
 from javis.release import vcs
 from javis.release.names import Version, releases
@@ -32,21 +34,25 @@ def released_meta(rev: str, name: str) -> dict:
     return (yaml.safe_load(text) if text else None) or {}
 
 
-def user_satisfaction(version: str, feedback: Path) -> dict[str, Any]:
-    """Mean rating (👍 = 5, 👎 = 1, or the explicit 1-5 score) of answers given by `version`."""
+def user_satisfaction(
+    version: str, feedback: Path, forgotten: Path | None = None
+) -> dict[str, Any]:
+    """Mean rating (👍 = 5, 👎 = 1, or the explicit 1-5 score) of answers given by `version`;
+    a rating changed or undone counts as it is now (javis/data/feedback.py); a rating `javis
+    forget` removed (`forgotten`, default params `paths.forgotten`) doesn't count."""
+    if forgotten is None:
+        has_params = Path(params.PARAMS_FILE).exists()
+        forgotten = Path((params.load().paths if has_params else params.Paths()).forgotten)
+    gone = forget.load(forgotten)
     scores = []
-    for path in fileio.list_files(feedback):
-        if path.suffix != ".jsonl":
+    for obj in fb.current_lines(feedback):
+        if obj.get("model_version") != version or forget.feedback_line_forgotten(obj, gone):
             continue
-        for line in fileio.read_jsonl(path):
-            obj = line.obj or {}
-            if obj.get("model_version") != version:
-                continue
-            score = obj.get("score")
-            if isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5:
-                scores.append(score)
-            elif obj.get("rating") in ("good", "bad"):
-                scores.append(5 if obj["rating"] == "good" else 1)
+        score = obj.get("score")
+        if isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5:
+            scores.append(score)
+        elif obj.get("rating") in ("good", "bad"):
+            scores.append(5 if obj["rating"] == "good" else 1)
     if not scores:
         return {"mean": None, "n": 0, "text": "not rated yet"}
     mean = sum(scores) / len(scores)
@@ -252,6 +258,7 @@ def version_rows(p: params.Params, deployed: str | None) -> list[dict]:
     for v, rev in releases():
         meta = released_meta(rev, v.name)
         ev = meta.get("evaluation") or {}
+        sat = user_satisfaction(v.name, Path(p.paths.feedback))
         rows.append(
             {
                 "version": v.name,
@@ -263,7 +270,9 @@ def version_rows(p: params.Params, deployed: str | None) -> list[dict]:
                 "tool_accuracy": ev.get("tool_accuracy"),
                 "style": ev.get("style_consistency"),
                 "persona": ev.get("persona_recall"),
-                "satisfaction": user_satisfaction(v.name, Path(p.paths.feedback))["text"],
+                "satisfaction": sat["text"],
+                "rating_mean": sat["mean"],  # None: not rated yet
+                "ratings": sat["n"],
                 "deployed": v.name == deployed,
                 "commit": rev[:10],
             }

@@ -1,6 +1,8 @@
 """The release transaction: clean workspace -> dvc repro -> gate -> release record -> dvc push ->
 commit -> tag -> open the next version. A release happens fully or not at all.
 
+While it runs, `.git/javis-release.lock` names its pid and step (`running()`: `javis status` says a
+release is running instead of failing on DVC's lock, a second `javis release` waits its turn).
 A release killed midway (kill -9, power loss) leaves a marker in `.git/javis-release.json`;
 `interrupted()` says how far it got (a `State`): `javis status` names it, and the next `javis
 release` (`repair()`) finishes one that was committed (its push came first: tag it, open the next
@@ -16,8 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import os
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from javis.core import fileio, params
@@ -35,6 +39,15 @@ RELEASABLE = re.compile(
     r"CHANGELOG\.md|models/adapters/.*|models/configs/.*|data/training/javis-v.*|dvclive/.*)$"
 )
 IN_PROGRESS = "javis-release.json"  # the marker of a release in progress, inside .git
+RUNNING = "javis-release.lock"  # {"pid", "started_at", "step", ...} while a release process runs
+STEPS = (
+    "clean workspace",
+    "dvc repro",
+    "gate",
+    "release record",
+    "dvc push",
+    "commit, tag, open the next version",
+)
 
 
 class State(enum.StrEnum):
@@ -63,6 +76,50 @@ class Outcome:
     commit: str
     gate: list[Rule]
     forced: bool
+    seconds: dict[str, float | None] = field(default_factory=dict)  # step -> s (None: skipped)
+
+
+@dataclass(frozen=True)
+class Running:
+    """A release process that is alive now: its pid, when it started, the step it is at."""
+
+    pid: int
+    started_at: str
+    step: str
+    version: str
+
+    def describe(self) -> str:
+        return (
+            f"a release{' of ' + self.version if self.version else ''} is running "
+            f"(pid {self.pid}, started {self.started_at}, at {self.step})"
+        )
+
+
+class Steps:
+    """The release's numbered steps: each announced as `step N/6: ...` and timed."""
+
+    def __init__(self, log) -> None:
+        self.log = log
+        self.seconds: dict[str, float | None] = {}
+        self._open: tuple[str, float] | None = None
+
+    def start(self, n: int, note: str = "") -> None:
+        self.close()
+        label = f"{n}/{len(STEPS)} {STEPS[n - 1]}"
+        self.log(f"step {n}/{len(STEPS)}: {STEPS[n - 1]}{note}")
+        self._open = (label, time.perf_counter())
+        _note_step(f"step {label}")
+
+    def skip(self, n: int, why: str) -> None:
+        self.close()
+        self.log(f"step {n}/{len(STEPS)}: {STEPS[n - 1]}: skipped ({why})")
+        self.seconds[f"{n}/{len(STEPS)} {STEPS[n - 1]}"] = None
+
+    def close(self) -> None:
+        if self._open:
+            label, t0 = self._open
+            self.seconds[label] = round(time.perf_counter() - t0, 2)
+            self._open = None
 
 
 def uncommitted() -> tuple[list[str], list[str]]:
@@ -82,7 +139,28 @@ def release(
     repro: bool = True,
     log=print,
 ) -> Outcome:
-    """clean workspace -> dvc repro -> gate -> release record -> dvc push -> commit -> tag."""
+    """clean workspace -> dvc repro -> gate -> release record -> dvc push -> commit -> tag.
+
+    One release at a time: while it runs, a lock file names its pid (`running()`)."""
+    if not vcs.is_work_tree():
+        raise ReleaseError(
+            "not inside a git repository: a release is a git commit and tag; run `javis release` "
+            "in your javis repository (or `git init` one)"
+        )
+    other = running()
+    if other:
+        raise ReleaseError(
+            f"{other.describe()}: wait until it has finished (`javis status` says when), then run "
+            f"`javis release` again; if no process {other.pid} exists, delete {running_path()}"
+        )
+    fileio.write_json(running_path(), _lock_entry("starting"))
+    try:
+        return _release(major, tag, message, force, repro, log)
+    finally:
+        _remove_lock()
+
+
+def _release(major: bool, tag: str, message: str, force: bool, repro: bool, log) -> Outcome:
     pin.migrate()
     p = params.load()
     repaired = repair(log=log)
@@ -90,6 +168,8 @@ def release(
         # finished now: it was the release asked for
         name = repaired.version
         return Outcome(name, vcs.git("rev-parse", f"{name}^{{commit}}"), [], False)
+    steps = Steps(log)
+    steps.start(1)
     _, dirty = uncommitted()
     if dirty:
         raise ReleaseError(
@@ -105,14 +185,21 @@ def release(
     history = releases()
     last = history[-1][0] if history else None
     if repro:
-        log("step 2/6: dvc repro")
+        steps.start(2)
         vcs.dvc("repro", stream=True)
+    else:
+        steps.skip(2, "--no-repro: the workspace as it is")
     eval_path = Path(p.paths.metrics) / "eval.json"
     if not eval_path.exists():
+        steps.start(3)
         raise ReleaseError(
             f"step 3/6 (gate): {eval_path} is missing; the evaluate stage must run before a release"
         )
     result = json.loads(eval_path.read_text())
+    against = result.get("baseline_source")
+    steps.start(
+        3, f" against {'the bare base model' if against == 'base' else against}" if against else ""
+    )
     rules = gate(result, p.release.gate)
     failed = [r for r in rules if not r.passed]
     for name, ok, detail in rules:
@@ -142,21 +229,22 @@ def release(
     version = next_version(last, major or changed_base, tag)
     if any(v.name == version.name for v, _ in history):
         raise ReleaseError(f"step 4/6 (name): {version.name} exists already")
-    log(
-        f"step 4/6: release record for {version.name}"
-        + (" (major: the base changed)" if changed_base else "")
-    )
+    steps.start(4, f" for {version.name}" + (" (major: the base changed)" if changed_base else ""))
+    _note_step("step 4/6 release record", version.name)
     previous = last.name if last else None
     before = vcs.git("rev-parse", "HEAD")
     # Until the next version is opened, a marker says how to finish or undo this release if the
     # process dies (kill -9, power loss): `repair()`, run by the next `javis release`.
     fileio.write_json(
-        marker_path(), {"version": version.name, "before": before, "message": message}
+        marker_path(),
+        {"version": version.name, "before": before, "message": message, "pid": os.getpid()},
     )
     written = write_record(version, p, result, previous, override, message)
     try:
-        if p.release.push:
-            log("step 5/6: dvc push")
+        if not p.release.push:
+            steps.skip(5, "release.push: false")
+        else:
+            steps.start(5)
             try:
                 vcs.dvc("push")
             except ReleaseError as e:
@@ -164,7 +252,7 @@ def release(
                     f"step 5/6 (dvc push): {e}; nothing was committed or tagged; "
                     "fix the remote (`dvc remote list`, `javis init --remote`) and run again"
                 ) from e
-        log("step 6/6: commit and tag")
+        steps.start(6)
         vcs.git("add", "-A", "--", ".")
         vcs.git(
             "commit", "-q", "-m", f"Release {version.name}" + (f": {message}" if message else "")
@@ -177,9 +265,91 @@ def release(
     commit = vcs.git("rev-parse", "HEAD")
     open_next(version, commit, p)
     marker_path().unlink(missing_ok=True)
+    steps.close()
     if p.release.auto_deploy and not failed:
+        t0 = time.perf_counter()
         deploy(version.name, log=log)
-    return Outcome(version.name, commit, rules, bool(override))
+        steps.seconds["deploy (release.auto_deploy)"] = round(time.perf_counter() - t0, 2)
+    return Outcome(version.name, commit, rules, bool(override), steps.seconds)
+
+
+# --- the running-release lock ------------------------------------------------------------------
+
+
+def running_path() -> Path:
+    """The lock file of a release process that runs now (inside .git, never committed)."""
+    return vcs.git_dir() / RUNNING
+
+
+def _proc_start(pid: int) -> str | None:
+    """When process `pid` started (Linux: /proc/<pid>/stat field 22), so that a pid reused by
+    another process after a crash is not taken for the release; None where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def _lock_entry(step: str, version: str = "") -> dict:
+    pid = os.getpid()
+    return {
+        "pid": pid,
+        "proc_start": _proc_start(pid),
+        "started_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "step": step,
+        "version": version,
+    }
+
+
+def _note_step(step: str, version: str | None = None) -> None:
+    """Record the step (and, once named, the version) in this process's lock file."""
+    path = running_path()
+    try:
+        entry = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if entry.get("pid") != os.getpid():
+        return
+    entry["step"] = step
+    if version is not None:
+        entry["version"] = version
+    fileio.write_json(path, entry)
+
+
+def _remove_lock() -> None:
+    path = running_path()
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _alive(pid: int, proc_start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, owned by someone else
+    now = _proc_start(pid)
+    return not (proc_start and now and now != proc_start)
+
+
+def running() -> Running | None:
+    """The release process running now (its lock file names a live pid), or None; a lock left by
+    a killed release is ignored."""
+    try:
+        entry = json.loads(running_path().read_text())
+        pid = int(entry["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid == os.getpid() or not _alive(pid, entry.get("proc_start")):
+        return None
+    return Running(
+        pid, str(entry.get("started_at", "")), str(entry.get("step", "")), entry.get("version", "")
+    )
 
 
 def marker_path() -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import getpass
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from javis.release.errors import ReleaseError, ReleaseFetchError
 log = logging.getLogger("javis.vcs")
 
 DVC_LOCK_ERRORS = ("Unable to acquire lock", "lock is held", "LockError")
+DVC_BUSY = re.compile(r"\(PID (\d+)\): (.+)")  # how DVC's rwlock names who holds an output
 LOCAL_CACHE = Path(".dvc/cache/files/md5")
 
 # --- git ---------------------------------------------------------------------------------------
@@ -133,6 +135,20 @@ def dvc(*args: str, stream: bool = False) -> str:
     if result.returncode != 0:
         raise ReleaseError(f"dvc {' '.join(args)}: {(result.stderr or result.stdout).strip()}")
     return result.stdout
+
+
+def dvc_lock_holder(error: BaseException | str) -> str | None:
+    """None unless `error` is DVC's lock error (another DVC process holds the repository lock or
+    an output); then who holds it in words: "pid 123 (dvc repro)" as DVC names it, or "another
+    DVC process" when DVC does not say."""
+    text = str(error)
+    is_lock = type(error).__name__ == "LockError" or any(
+        s in text for s in (*DVC_LOCK_ERRORS, "is busy, it is being blocked by")
+    )
+    if not is_lock:
+        return None
+    holders = [f"pid {pid} ({cmd.strip()})" for pid, cmd in DVC_BUSY.findall(text)]
+    return ", ".join(dict.fromkeys(holders)) or "another DVC process"
 
 
 def checkout(dvc_file: Path) -> bool:

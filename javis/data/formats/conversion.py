@@ -29,8 +29,15 @@ from javis.data.formats.messages import (
     split_last_answer,
     with_system,
 )
+from javis.data.formats.tables import KNOWN_NAMES
 
 FORMATS = ("auto", "chatml", "openai", "sharegpt", "alpaca", "dpo", "kto")
+# What `javis import` reads, as its messages name it.
+KNOWN_FORMATS = (
+    "JSON/JSONL records in ChatML/OpenAI (messages), ShareGPT (conversations), Alpaca "
+    "(instruction/output), DPO (prompt/chosen/rejected), KTO (prompt/completion/label); tables "
+    "(CSV, TSV, Parquet, JSON rows) with --columns or the column names " + KNOWN_NAMES
+)
 PLACEHOLDER = re.compile(r"\{\{\s*(name|author)\s*\}\}")
 
 
