@@ -16,6 +16,8 @@ Set-up and data:
 Talk to the deployed version and rate its answers (lines land in data/feedback/):
     javis chat                   in the terminal: /good, /bad, /fix <better answer>, /score 1-5
     javis serve [--port N]       the same as a local web page (http://127.0.0.1:8765/)
+
+Over the ~400-line guide on purpose: one function per `javis` command plus the argument parser; each command is a thin call into the layers below.
 """
 
 from __future__ import annotations

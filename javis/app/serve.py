@@ -26,6 +26,8 @@ The model is the one `models/current` points to (or the base, "base"); when `jav
 default: the page has no login. POSTs and DELETEs whose Origin is another site are refused (a page
 on the web cannot rate answers in your name), and so are requests whose Host is not the address
 served (DNS rebinding).
+
+Over the ~400-line guide on purpose: about half of it is the page itself (one HTML file with its inline CSS and JS, no build step, no CDN).
 """
 
 from __future__ import annotations

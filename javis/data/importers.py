@@ -47,6 +47,8 @@ records) in javis/data/formats/reading.py, tables and column mappings in
 javis/data/formats/tables.py; detecting a format and converting a record in
 javis/data/formats/conversion.py, its messages in javis/data/formats/messages.py; here, the import
 transaction (index, lock, batch files) and the command's report.
+
+Over the ~400-line guide on purpose: the import transaction (index file, locking, DVC re-add) and the per-file report it prints are one flow; the formats themselves live in javis/data/formats/.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ alias as naming the assistant (javis/model/evaluation.py). No conversation repea
 `evaluate.persona_probes`, the held-out identity questions (tests/test_persona.py checks it).
 Deterministic: the same params always give the same conversations in the same order, so their
 content-hash ids stay the same across versions.
+
+Over the ~400-line guide on purpose: most of it is data, the 120 bilingual conversation templates; the code that fills them is short.
 """
 
 from __future__ import annotations

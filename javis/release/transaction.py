@@ -11,6 +11,8 @@ version) or undoes one that was not (record files removed, CHANGELOG.md restored
 Opening the next version pins its baseline (data/baseline.json, javis/release/pin.py) and split
 index (data/split_index.json) to the release, in a commit of its own after the tag, so that the
 tag's dvc.lock matches its own params and deps. See docs/DESIGN.md, "The release transaction".
+
+Over the ~400-line guide on purpose: the release transaction is one sequence of steps with its typed state, the repair of an interrupted run and the undo; split apart, the steps and their undo would be read in different files.
 """
 
 from __future__ import annotations
