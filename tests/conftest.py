@@ -50,3 +50,11 @@ def workdir(tmp_path, monkeypatch) -> Path:
     (tmp_path / "examples").mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_base):
+    """The tiny base loaded once per module, with its tokenizer (our chat template)."""
+    from javis.model import loading
+
+    return loading.load_base(tiny_base), loading.load_tokenizer(tiny_base, "You are JAVIS.")

@@ -292,3 +292,16 @@ def run_in_terminal(
     code = proc.wait()
     text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
     return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07", "", text)
+
+
+# Conversations to generate from or score (a question, a multi-turn exchange with a system turn, Korean).
+CONVS = [
+    [{"role": "user", "content": "Who are you?"}],
+    [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What is the weather in Seoul today?"},
+        {"role": "assistant", "content": "Sunny."},
+        {"role": "user", "content": "And tomorrow?"},
+    ],
+    [{"role": "user", "content": "안녕"}],
+]

@@ -4,26 +4,9 @@ from __future__ import annotations
 
 import math
 
-import pytest
+from helpers import CONVS
 
-from javis.model import loading as jm
 from javis.model import loss
-
-CONVS = [
-    [{"role": "user", "content": "Who are you?"}],
-    [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "What is the weather in Seoul today?"},
-        {"role": "assistant", "content": "Sunny."},
-        {"role": "user", "content": "And tomorrow?"},
-    ],
-    [{"role": "user", "content": "안녕"}],
-]
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny_base):
-    return jm.load_base(tiny_base), jm.load_tokenizer(tiny_base, "You are JAVIS.")
 
 
 def test_assistant_nll_cuts_batches_by_the_logits_budget(loaded, monkeypatch):
