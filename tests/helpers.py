@@ -305,3 +305,44 @@ CONVS = [
     ],
     [{"role": "user", "content": "안녕"}],
 ]
+
+
+def javis(repo: Path, *args: str, check: bool = True):
+    """Run the `javis` command line in `repo` (see `sh`)."""
+    import sys
+
+    return sh(repo, sys.executable, "-m", "javis.app.cli", *args, check=check)
+
+
+def two_releases(root: Path, base: Path) -> dict:
+    """A tiny project under `root` with two releases: v0.1 on the examples, v0.2 after 60 new
+    (Korean) conversations. Returns the repo, both releases' output and `javis status` between."""
+    repo = tiny_project(root / "repo", base)
+    javis(repo, "init", "--remote", str(root / "store"))
+    sh(repo, "git", "commit", "-qam", "remote")
+    out1 = javis(repo, "release", "-m", "first version")
+    words = ["빨래", "장보기", "운동", "독서", "청소", "요리", "산책", "공부", "정리", "통화"] * 6
+    extra = [
+        {
+            "messages": [
+                {"role": "user", "content": f"오늘의 할 일 {i}번째 항목: {w}"},
+                {
+                    "role": "assistant",
+                    "content": f"좋아요, {w} 일을 오늘 목록에 {i}번으로 넣었어요.",
+                },
+            ]
+        }
+        for i, w in enumerate(words)
+    ]
+    write_jsonl(repo / "examples/raw/week2.jsonl", extra)
+    sh(repo, "git", "add", "examples/raw/week2.jsonl")
+    sh(repo, "git", "commit", "-qm", "week 2 data")
+    status = javis(repo, "status", "--refresh")
+    out2 = javis(repo, "release", "-m", "more data")
+    return {
+        "repo": repo,
+        "out1": out1.stdout + out1.stderr,
+        "out2": out2.stdout + out2.stderr,
+        "status": status.stdout,
+        "root": root,
+    }

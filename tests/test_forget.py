@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import copy_project, read_jsonl, set_params, sh, tiny_project, write_jsonl
+from helpers import (
+    copy_project,
+    read_jsonl,
+    set_params,
+    sh,
+    two_releases,
+    write_jsonl,
+)
 
 from javis.core import params
 from javis.data import forget as fg
@@ -314,26 +321,9 @@ def test_forget_match_right_after_an_import_runs_collect_first(tmp_path):
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory, tiny_base):
-    """A tiny project with two releases: v0.1 on the examples, v0.2 after 60 new conversations."""
-    root = tmp_path_factory.mktemp("forget_releases")
-    repo = tiny_project(root / "repo", tiny_base)
-    javis(repo, "init", "--remote", str(root / "store"))
-    sh(repo, "git", "commit", "-qam", "remote")
-    javis(repo, "release", "-m", "first version")
-    extra = [
-        {
-            "messages": [
-                u(f"오늘의 할 일 {i}번째 항목: {w}"),
-                a(f"좋아요, {w} 일을 {i}번으로 넣었어요."),
-            ]
-        }
-        for i, w in enumerate(["빨래", "장보기", "운동", "독서", "청소", "요리"] * 10)
-    ]
-    write_jsonl(repo / "examples/raw/week2.jsonl", extra)
-    sh(repo, "git", "add", "examples/raw/week2.jsonl")
-    sh(repo, "git", "commit", "-qm", "week 2 data")
-    javis(repo, "release", "-m", "more data")
-    return repo
+    """A tiny project with two releases (tests/helpers.py `two_releases`): this module's own copy,
+    since forgetting with --purge deletes stored objects."""
+    return two_releases(tmp_path_factory.mktemp("forget_releases"), tiny_base)["repo"]
 
 
 def test_forget_refuses_init_from_and_purges_old_releases(released):

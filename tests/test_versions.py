@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import read_jsonl, set_params, tiny_project, write_jsonl
+from helpers import read_jsonl, set_params, two_releases, write_jsonl
 
 from javis.core import fileio, params
 from javis.release import deploy, names, pin, record
@@ -32,37 +32,7 @@ def javis(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedPro
 @pytest.fixture(scope="module")
 def released(tmp_path_factory, tiny_base):
     """A tiny project with two releases: v0.1 on the examples, v0.2 after 60 new conversations."""
-    root = tmp_path_factory.mktemp("versions")
-    repo = tiny_project(root / "repo", tiny_base)
-    javis(repo, "init", "--remote", str(root / "store"))
-    sh(repo, "git", "commit", "-qam", "remote")
-    out1 = javis(repo, "release", "-m", "first version")
-    extra = [
-        {
-            "messages": [
-                {"role": "user", "content": f"오늘의 할 일 {i}번째 항목: {w}"},
-                {
-                    "role": "assistant",
-                    "content": f"좋아요, {w} 일을 오늘 목록에 {i}번으로 넣었어요.",
-                },
-            ]
-        }
-        for i, w in enumerate(
-            ["빨래", "장보기", "운동", "독서", "청소", "요리", "산책", "공부", "정리", "통화"] * 6
-        )
-    ]
-    write_jsonl(repo / "examples/raw/week2.jsonl", extra)
-    sh(repo, "git", "add", "examples/raw/week2.jsonl")
-    sh(repo, "git", "commit", "-qm", "week 2 data")
-    status = javis(repo, "status", "--refresh")
-    out2 = javis(repo, "release", "-m", "more data")
-    return {
-        "repo": repo,
-        "out1": out1.stdout + out1.stderr,
-        "out2": out2.stdout + out2.stderr,
-        "status": status.stdout,
-        "root": root,
-    }
+    return two_releases(tmp_path_factory.mktemp("versions"), tiny_base)
 
 
 def test_release_tags_and_records(released):
