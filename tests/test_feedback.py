@@ -45,6 +45,13 @@ def bot(tiny_base, tmp_path_factory) -> chat.Bot:
     )
 
 
+def test_loading_the_bot_prints_no_library_progress_bars(tiny_base, tmp_path, capfd):
+    """`javis chat`/`serve` start with the prompt, not with transformers' "Loading weights" bar."""
+    chat.load_bot(tiny_base, "You are JAVIS.", current=tmp_path / "current", max_new_tokens=4)
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err, f"a library progress bar was printed: {err[-500:]}"
+
+
 # --- the writer --------------------------------------------------------------------------------
 
 

@@ -157,6 +157,7 @@ def load_bot(
     """The deployed version (`current` -> an adapter folder) on `base`, or the base itself."""
     from javis.model import loading as models
 
+    models.hide_library_progress_bars()  # "Loading weights ..." bars: noise before the prompt
     version, adapter = deployed(current)
     precision = models.pick_precision()[0]
     if adapter is not None:
