@@ -19,6 +19,7 @@ and this version's user satisfaction. One rating per answer.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from javis.core import params
 from javis.data import feedback
 from javis.model import template
 from javis.release.deploy import CURRENT  # the symlink `javis deploy` switches
@@ -303,10 +305,12 @@ def _stdout(text: str) -> None:
     sys.stdout.flush()
 
 
-def main(p: Any, *, current: Path = CURRENT) -> int:
-    """`javis chat` with params `p` (the `serve` section sets answer length and temperature)."""
+def bot_loader(p: params.Params, *, current: Path = CURRENT) -> Callable[[], Bot]:
+    """A function loading the deployed version's bot with the `serve` section's answer settings
+    (answer length, temperature, prompt budget): what `javis chat` and `javis serve` both answer with."""
     cfg = p.serve
-    bot = load_bot(
+    return functools.partial(
+        load_bot,
         p.paths.base,
         p.persona.system_prompt,
         current=current,
@@ -314,5 +318,9 @@ def main(p: Any, *, current: Path = CURRENT) -> int:
         temperature=cfg.temperature,
         max_prompt_tokens=cfg.max_prompt_tokens,
     )
-    run_chat(bot, p.paths.feedback)
+
+
+def main(p: params.Params, *, current: Path = CURRENT) -> int:
+    """`javis chat` with params `p` (the `serve` section sets answer length and temperature)."""
+    run_chat(bot_loader(p, current=current)(), p.paths.feedback)
     return 0

@@ -39,7 +39,6 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException
@@ -49,6 +48,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from javis.app.chat import Bot, deployed
+from javis.core import params
 from javis.data import feedback
 
 log = logging.getLogger("javis.serve")
@@ -281,13 +281,11 @@ def render_history(lines: list[dict], version: str) -> str:
     return page.replace("{{rows}}", body)  # last: user text is never searched for placeholders
 
 
-def main(p: Any, *, host: str | None = None, port: int | None = None) -> int:
+def main(p: params.Params, *, host: str | None = None, port: int | None = None) -> int:
     """`javis serve`: load the deployed version lazily and serve the page until Ctrl-C."""
-    import functools
-
     import uvicorn
 
-    from javis.app.chat import CURRENT, load_bot
+    from javis.app.chat import CURRENT, bot_loader
 
     cfg = p.serve
     host = host or cfg.host
@@ -297,15 +295,7 @@ def main(p: Any, *, host: str | None = None, port: int | None = None) -> int:
             "serve: listening on %s: anyone who can reach it can chat and rate as you (no login)",
             host,
         )
-    load = functools.partial(
-        load_bot,
-        p.paths.base,
-        p.persona.system_prompt,
-        current=CURRENT,
-        max_new_tokens=cfg.max_new_tokens,
-        temperature=cfg.temperature,
-        max_prompt_tokens=cfg.max_prompt_tokens,
-    )
+    load = bot_loader(p)
     bots = Deployed(load, CURRENT)
     bot = bots.get()  # load before listening: a broken model fails here, not on the first message
     print(
