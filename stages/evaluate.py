@@ -55,7 +55,7 @@ def main(
     runs = eval_runner.run_sides(model, tokenizer, inputs, evaluate)
     result, samples = eval_runner.compare(inputs, runs, evaluate, persona, clean, paths)
     seconds |= runs.seconds | {"total": time.perf_counter() - started}
-    result["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
+    stage.timing(**{f"{k}_seconds": round(v, 2) for k, v in seconds.items()})  # not in eval.json
 
     metrics = Path(paths.metrics)
     with fileio.atomic_open(metrics / "eval_samples.jsonl") as f:
@@ -81,7 +81,7 @@ def main(
         wins["n"],
         c["persona_recall"],
         b["persona_recall"],
-        result["seconds"]["total"],
+        seconds["total"],
     )
     return result
 

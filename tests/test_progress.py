@@ -165,23 +165,44 @@ def test_javis_metrics_prints_the_time_of_each_stage_and_the_total(workdir, caps
 
     metrics = workdir / "metrics"
     metrics.mkdir()
+    timings = workdir / "logs" / "timings"
+    timings.mkdir(parents=True)
     seconds = {"collect": 1.5, "clean": 2.0, "dedupe": 0.5, "split": 1.0, "train": 600.0}
     for stage, sec in seconds.items():
-        record = {"in": 3, "kept": 3, "rejected": 0, "rejected_by_reason": {}, "seconds": sec}
+        record = {"in": 3, "kept": 3, "rejected": 0, "rejected_by_reason": {}}
         if stage == "split":
             record |= {
                 "splits": {"sft": {"train": 1, "val": 1, "test": 1}},
                 "leakage": {"exact": 0, "near": 0},
             }
         (metrics / f"{stage}.json").write_text(json.dumps(record))
+        (timings / f"{stage}.json").write_text(json.dumps({"stage": stage, "seconds": sec}))
     eval_result = {"candidate": {"loss": 1.0}, "baseline": {"loss": 1.2}, "delta": {"loss": -0.2}}
-    (metrics / "eval.json").write_text(json.dumps(eval_result | {"seconds": {"total": 95.0}}))
+    (metrics / "eval.json").write_text(json.dumps(eval_result))
+    (timings / "evaluate.json").write_text(json.dumps({"stage": "evaluate", "seconds": 95.0}))
     assert cli.cmd_metrics(argparse.Namespace()) == 0, "metrics found"
     out = capsys.readouterr().out
     table = out[out.index("Time per stage") :]
     rows = {line.split("│")[1].strip(): line for line in table.splitlines() if "│" in line}
     assert "600.0" in rows["train"], rows["train"]
     assert "10 min 00 s" in rows["train"], rows["train"]
-    assert "95.0" in rows["evaluate"], f"eval.json's total: {rows['evaluate']}"
+    assert "95.0" in rows["evaluate"], f"the evaluate stage's timing file: {rows['evaluate']}"
+    assert "not run yet" in rows["base"], f"no timing file for base: {rows['base']}"
     assert "700.0" in rows["total"], f"the total of every stage: {rows['total']}"
     assert "86%" in rows["train"], f"train's share of the total: {rows['train']}"
+
+
+def test_a_stage_writes_its_wall_time_to_the_untracked_timings_folder_not_to_metrics(workdir):
+    """stage.run times every stage: seconds (and figures added with stage.timing) go to
+    paths.timings, so the metrics in git stay the same bytes on every run."""
+    from javis.core import stage
+
+    def main(paths):
+        stage.timing(tokens_per_second=12.5)
+        return {"ok": True}
+
+    assert stage.run(main, "paths") == {"ok": True}, "run returns main's result"
+    record = stage.read_timing(workdir / "logs" / "timings", "test_progress")
+    assert record is not None, "the stage's timing file is named after its module"
+    assert isinstance(record["seconds"], float), record
+    assert record["tokens_per_second"] == 12.5, record

@@ -32,6 +32,14 @@ from javis.core import params
 from javis.core.text import fmt
 
 DATA_STAGES = ("collect", "clean", "dedupe", "split")
+TIMED_STAGES = (*DATA_STAGES, "base", "init", "baseline", "train", "evaluate")
+
+
+def _stage_seconds(p: params.Params, stage: str) -> str:
+    from javis.core.stage import read_timing
+
+    seconds = (read_timing(p.paths.timings, stage) or {}).get("seconds")
+    return f"{seconds:.2f}" if isinstance(seconds, int | float) else "-"
 
 
 def _load(path: Path) -> dict | None:
@@ -65,7 +73,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             str(m["kept"]),
             str(m["rejected"]),
             reasons or "-",
-            f"{m['seconds']:.2f}",
+            _stage_seconds(p, stage),
         )
     con.print(table)
     clean = _load(folder / "clean.json")
@@ -97,13 +105,13 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     if not found:
         con.print("No metrics yet: run `dvc repro` (or `make run`).")
         return 1
-    # Time per stage: `seconds` of each stage's metrics file (eval.json: its total), last run each.
+    # Time per stage: each stage's last wall time (paths.timings, untracked: javis/core/stage.py).
     from javis.core.progress import duration
+    from javis.core.stage import read_timing
 
     timed = []
-    for stage, name in (*((d, d) for d in DATA_STAGES), ("train", "train"), ("evaluate", "eval")):
-        seconds = (_load(folder / f"{name}.json") or {}).get("seconds")
-        seconds = seconds.get("total") if isinstance(seconds, dict) else seconds
+    for stage in TIMED_STAGES:
+        seconds = (read_timing(p.paths.timings, stage) or {}).get("seconds")
         timed.append((stage, float(seconds) if isinstance(seconds, int | float) else None))
     total = sum(sec for _, sec in timed if sec is not None)
     times = Table(title="Time per stage (each stage's last run)")

@@ -13,7 +13,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -282,7 +281,6 @@ class Accounting:
 
     def __init__(self, stage: str) -> None:
         self.stage = stage
-        self.started = time.perf_counter()
         self.by_source: dict[str, Counter[str]] = defaultdict(Counter)
         self.reasons: Counter[str] = Counter()
         self.extra: dict[str, Any] = {}
@@ -321,7 +319,6 @@ class Accounting:
                 for s, c in sorted(self.by_source.items())
             },
             "rejected_by_reason": dict(sorted(self.reasons.items())),
-            "seconds": round(time.perf_counter() - self.started, 3),
             **self.extra,
         }
 

@@ -64,6 +64,9 @@ class Paths:
     """The adapter the candidate is compared with (the baseline stage; empty: the base model)."""
     init: str = "models/init"
     """The released adapter that training continues from (the init stage; `train.init_from`)."""
+    timings: str = "logs/timings"
+    """Each stage's last wall time (<stage>.json): untracked, neither git nor DVC, because timings
+    differ run by run and would make a fresh clone's `git status` dirty."""
 
 
 @dataclass(frozen=True)
