@@ -58,7 +58,8 @@ def main(
 
     trained = training.fit(plan, tokenizer)
 
-    record = card.train_record(plan, trained, tokenizer, base, started)
+    record = card.train_record(plan, trained, tokenizer, base)
+    stage.timing(**card.timings(trained), wall_seconds=round(time.perf_counter() - started, 1))
     card.write_adapter(plan.out_dir, trained.model, tokenizer, record)
     plan.acc.extra.update(card.train_metrics(plan, record))
     plan.acc.write(Path(paths.metrics) / "train.json")
@@ -74,8 +75,8 @@ def main(
         if sft.get("eval_loss") is None
         else f"val {sft['eval_loss']} on {len(plan.rows['val'])} records",
         record["tokens_trained"],
-        sft["tokens_per_second"],
-        record["wall_seconds"],
+        trained.sft["tokens_per_second"],
+        time.perf_counter() - started,
     )
     return record
 

@@ -26,6 +26,11 @@ def timing(**figures: Any) -> None:
     _figures.update(figures)
 
 
+def pending_timing() -> dict[str, Any]:
+    """The figures added with `timing()` since this stage started (what `run` will write)."""
+    return dict(_figures)
+
+
 def read_timing(folder: str | Path, stage: str) -> dict | None:
     """A stage's last timing record (None: it has not run here since the folder was made)."""
     path = Path(folder) / f"{stage}.json"

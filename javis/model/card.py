@@ -1,8 +1,10 @@
 """What a training run says about itself: javis_train.json, the README.md model card, the adapter
 folder written whole, and the figures of metrics/train.json.
 
-- `train_record(plan, trained, tokenizer, base, started)`: the resolved params, the base's
-  identity, data hashes, each phase's stats, timings and library versions (javis_train.json);
+- `train_record(plan, trained, tokenizer, base)`: the resolved params, the base's identity, data
+  hashes, each phase's stats and library versions (javis_train.json). No timings: the adapter
+  folder is a DVC output, the same bytes for the same inputs (`timings(trained)` gives them to
+  the stage's untracked timing file, javis/core/stage.py);
 - `model_card(record)`: the adapter's README.md;
 - `write_adapter(out, model, tokenizer, record)`: the adapter, its tokenizer (with our chat
   template), javis_train.json and README.md, swapped in whole (`fileio.replace_dir`);
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import platform
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,26 @@ BASE_KEYS = (
 )
 
 
-def train_record(
-    pl: Plan, trained: Trained, tokenizer: Any, base: params.Base, started: float
-) -> dict:
-    """The javis_train.json record of a finished run (`started`: its time.perf_counter())."""
-    cfg, sft_stats, preference = pl.cfg, trained.sft, trained.preference
+TIMING_KEYS = ("seconds", "tokens_per_second")
+
+
+def _untimed(stats: dict | None) -> dict | None:
+    return None if stats is None else {k: v for k, v in stats.items() if k not in TIMING_KEYS}
+
+
+def timings(trained: Trained) -> dict:
+    """Each phase's seconds and tokens/s, for the stage's timing file (never javis_train.json)."""
+    out = {}
+    for phase, stats in (("sft", trained.sft), ("preference", trained.preference)):
+        for key in TIMING_KEYS:
+            if stats and stats.get(key) is not None:
+                out[f"{phase}_{key}"] = stats[key]
+    return out
+
+
+def train_record(pl: Plan, trained: Trained, tokenizer: Any, base: params.Base) -> dict:
+    """The javis_train.json record of a finished run."""
+    cfg, sft_stats, preference = pl.cfg, _untimed(trained.sft), _untimed(trained.preference)
     return {
         "persona": pl.persona.name,
         "params": {
@@ -63,7 +79,6 @@ def train_record(
         "preference": preference,
         "tokens_trained": sft_stats["tokens_trained"]
         + ((preference or {}).get("tokens_trained") or 0),
-        "wall_seconds": round(time.perf_counter() - started, 1),
         "versions": _versions(),
         "run": pl.fingerprint(),
     }
@@ -83,8 +98,6 @@ def train_metrics(pl: Plan, record: dict) -> dict:
         "train_loss": sft_stats["train_loss"],
         "eval_loss": sft_stats.get("eval_loss"),
         "tokens_trained": record["tokens_trained"],
-        "tokens_per_second": sft_stats["tokens_per_second"],
-        "wall_seconds": record["wall_seconds"],
     }
     if preference:
         extra[preference["kind"]] = {
@@ -97,9 +110,22 @@ def write_adapter(out: Path, model: Any, tokenizer: Any, record: dict) -> None:
     """Write the adapter folder whole: built beside `out`, then swapped in."""
     with fileio.replace_dir(out) as tmp:
         model.save_pretrained(tmp, selected_adapters=["default"])
+        sort_target_modules(tmp / "adapter_config.json")
         tokenizer.save_pretrained(tmp)
         fileio.write_json(tmp / loading.TRAIN_INFO, record)
         fileio.write_text(tmp / "README.md", model_card(record))
+
+
+def sort_target_modules(config: Path) -> None:
+    """PEFT saves `target_modules` in a set's order, which changes with every process's hash seed:
+    sorted, the same adapter is the same bytes (and the same hash in dvc.lock) on every run."""
+    import json
+
+    data = json.loads(config.read_text())
+    if isinstance(data.get("target_modules"), list):
+        data["target_modules"] = sorted(data["target_modules"])
+        # PEFT's own layout: json.dumps(indent=2, sort_keys=True)
+        fileio.write_text(config, json.dumps(data, indent=2, sort_keys=True))
 
 
 def model_card(r: dict) -> str:
@@ -133,8 +159,7 @@ def model_card(r: dict) -> str:
     lines += [
         f"| precision | {r['precision']} ({r['precision_reason']}) on {r['device']}, "
         f"{r['threads']} threads |",
-        f"| speed | {sft['tokens_trained']} tokens in {sft['seconds']} s = "
-        f"{sft['tokens_per_second']} tokens/s |",
+        f"| tokens | {sft['tokens_trained']} trained |",
         f"| init | {r['init_from'] or 'fresh adapter'} |",
         f"| data | train.jsonl sha256 `{(r['data']['train'] or '-')[:16]}` |",
         f"| seed | {t['seed']} |",
@@ -150,7 +175,7 @@ def model_card(r: dict) -> str:
         "print(generate_batch(model, tok, [[{'role': 'user', 'content': 'Who are you?'}]]))",
         "```",
         "",
-        "`javis_train.json` holds the resolved params, base identity, data hashes and timings.",
+        "`javis_train.json` holds the resolved params, base identity and data hashes.",
         "",
     ]
     return "\n".join(lines)
