@@ -144,8 +144,8 @@ def _evidence(name: str, v: _Values, cfg: params.Gate, statistical: bool = True)
             name,
             NOT_ENOUGH,
             f"not enough evidence for {name}: n={n}{skip}, need {cfg.min_items} "
-            f"({WHERE[name]}); the release is refused until there are, or leave it out of "
-            "release.gate.guardrails",
+            f"({WHERE[name]}); the release is refused until there are"
+            + (", or leave it out of release.gate.guardrails" if name in params.GUARDRAILS else ""),
             n=n,
         )
     if statistical and len(set(v.groups)) < 2:
