@@ -163,29 +163,15 @@ TINY_TRAIN = {
     "logging_steps": 1,
 }
 TINY_EVAL = {"max_new_tokens": 8, "max_examples": 6, "batch_size": 6}
-# A random tiny model's answers are noise: its releases pass on loss alone (gate logic is tested on crafted results).
-TINY_GATE = {
-    "gate": {
-        "max_loss_increase": 0.5,
-        "max_tool_accuracy_drop": 1.0,
-        "max_style_drop": 1.0,
-        "max_promise_drop": 1.0,
-        "min_win_rate_low": 0.0,
-        "max_persona_drop": 1.0,
-    }
-}
+# A random tiny model's answers are noise: its releases pass on loss alone, with a wide margin and
+# its few eval items (gate logic is tested on crafted items: tests/test_gate_rules.py).
+TINY_GATE = {"gate": {"min_items": 1, "loss_margin": 0.5, "guardrails": []}}
 
 
-# The shipped loss and win-rate rules (params.Gate defaults), the rules on generated text switched off:
-# for candidates whose short or noisy generations say nothing about style, tools or identity.
-LOSS_GATE = {
-    "max_loss_increase": 0.05,
-    "min_win_rate_low": 0.25,
-    "max_tool_accuracy_drop": 1.0,
-    "max_style_drop": 1.0,
-    "max_promise_drop": 1.0,
-    "max_persona_drop": 1.0,
-}
+# The shipped primary rule (params.Gate's loss_margin and alpha), the guardrails switched off and
+# fewer items required: for candidates whose short or noisy generations say nothing about style,
+# tools or identity, evaluated on a handful of test items.
+LOSS_GATE = {"min_items": 5, "guardrails": []}
 
 
 def sh(repo: Path, *cmd: str, check: bool = True):

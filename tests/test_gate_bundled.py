@@ -4,8 +4,8 @@ The data is a bilingual note-taking task whose every answer repeats the details 
 what a model learns from true pairs (answer about *this* question) shows on unseen test questions.
 v0.1 and the candidate train from the same base with the same params for the same number of steps;
 only the pairing of questions and answers in the training split differs. The candidate is judged
-against v0.1 by the shipped loss and win-rate rules (LOSS_GATE: 8-token answers say nothing about
-style, tools or identity) and must be refused: no commit, no tag.
+against v0.1 by the shipped primary rule, `quality` (LOSS_GATE: 8-token answers say nothing about
+style, tools or identity, so the guardrails are off) and must be refused: no commit, no tag.
 (A few steps on the bundled examples cannot show this: there the answers' style and length, which
 shuffling keeps, are learned faster than the question -> answer link; measured in session 2.)
 """
@@ -26,6 +26,8 @@ from helpers import (
     shuffle_trained_answers,
     write_jsonl,
 )
+
+from javis.core import params
 
 pytestmark = pytest.mark.slow
 
@@ -133,10 +135,9 @@ def test_a_candidate_trained_on_shuffled_answers_is_blocked(shuffled):
     assert shuffled["moved"] >= 60
     assert first["delta"]["loss"] < 0  # v0.1 learned from the true pairs
     assert ev["baseline_source"] == "javis-v0.1", ev["baseline_source"]
-    assert ev["delta"]["loss"] > LOSS_GATE["max_loss_increase"], ev["delta"]
+    assert ev["delta"]["loss"] > params.Gate().loss_margin, ev["delta"]
     assert result.returncode != 0, out[-3000:]
-    assert "gate FAIL loss" in out, out[-3000:]
-    assert "gate FAIL win_rate" in out, out[-3000:]
+    assert "gate FAIL quality" in out, out[-3000:]
     assert "nothing was committed or tagged" in out, out[-3000:]
     assert "records to review" in out, out[-3000:]
     assert sh(repo, "git", "tag", "--list", "javis-v*").stdout.split() == ["javis-v0.1"]

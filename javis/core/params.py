@@ -535,22 +535,80 @@ class Train:
             )
 
 
+GUARDRAILS = (
+    "tool_call_accuracy",
+    "kept_promises",
+    "persona_recall",
+    "style",
+    "forgetting_kl",
+    "forgetting_nll",
+)
+
+
 @dataclass(frozen=True)
 class Gate:
-    """Release gate on this run's candidate-vs-baseline delta (metrics/eval.json)."""
+    """Release gate (javis/release/gate.py) on the per-item results in metrics/eval_samples.jsonl.
 
-    max_loss_increase: float = 0.05
-    """Loss on the reference answers may rise at most this much."""
-    max_tool_accuracy_drop: float = 0.05
-    """Tool-call accuracy may drop at most this much."""
-    max_style_drop: float = 0.10
-    """The share of in-style answers may drop at most this much."""
-    max_promise_drop: float = 0.0
-    """Share of the user's corrections kept: no drop allowed."""
-    min_win_rate_low: float = 0.25
-    """Lower end of the win rate's Wilson 95% interval must reach this."""
-    max_persona_drop: float = 0.10
-    """Share of identity probes answered as the persona may drop at most this much."""
+    One primary decision, `quality`: the candidate's loss on the test split's reference answers,
+    paired per item against the baseline's, must not be worse by `loss_margin` (the one-sided 95%
+    lower bound of the mean improvement, clustered bootstrap by split group, lies above
+    -loss_margin). Guardrails refuse the release on clear evidence (Holm across them, family-wise
+    `alpha`) of a drop beyond their margin; a kept promise is checked item by item. A gated metric
+    with fewer than `min_items` items is "not enough evidence" and refuses the release."""
+
+    min_items: int = 10
+    """Fewest items a gated metric needs; fewer: "not enough evidence" and no release."""
+    alpha: float = 0.05
+    """Error rate: the chance of releasing a candidate that is worse by `loss_margin`, and of
+    refusing one on a guardrail it does not break (Holm, across the guardrails)."""
+    loss_margin: float = 0.10
+    """quality: how much worse (mean NLL per reference token, nats) a candidate may be and still be
+    released: the lower bound of its improvement must lie above -loss_margin."""
+    tool_accuracy_margin: float = 0.10
+    """tool_call_accuracy: the share of tool-call items right may drop this much (paired)."""
+    promise_margin: float = 1.0
+    """kept_promises: a correction counts as kept by the baseline when its answer is closer to the
+    correction than to the original by more than this many chrF points; every such promise must
+    stay kept by the candidate (closer to the correction, strictly; an empty answer never is)."""
+    persona_margin: float = 0.10
+    """persona_recall: the share of identity probes answered as the persona may drop this much."""
+    style_margin: float = 0.10
+    """style: the share of in-style test answers may drop this much (paired)."""
+    max_kl: float = 0.5
+    """forgetting_kl: mean per-token KL(base || candidate) on the generic prompts may be at most this
+    (nats)."""
+    max_generic_nll_increase: float = 0.15
+    """forgetting_nll: the candidate's mean NLL per token on the generic reference answers may exceed
+    the base model's by at most this (nats)."""
+    guardrails: list[str] = field(default_factory=lambda: list(GUARDRAILS))
+    """The guardrails that can refuse a release; one left out is reported as "off"."""
+    bootstrap_resamples: int = 2000
+    """Resamples of the clustered bootstrap (more: steadier bounds, slower)."""
+    bootstrap_seed: int = 0
+    """Seed of the bootstrap: the same items give the same verdict on every run and machine."""
+
+    def __post_init__(self) -> None:
+        _positive("release.gate.min_items", self.min_items)
+        _positive("release.gate.bootstrap_resamples", self.bootstrap_resamples)
+        if not 0 < self.alpha < 0.5:
+            raise ParamsError(
+                f"release.gate.alpha: expected a number in (0, 0.5), got {self.alpha}"
+            )
+        for key in (
+            "loss_margin",
+            "tool_accuracy_margin",
+            "promise_margin",
+            "persona_margin",
+            "style_margin",
+            "max_kl",
+            "max_generic_nll_increase",
+        ):
+            if getattr(self, key) < 0:
+                raise ParamsError(
+                    f"release.gate.{key}: expected a number >= 0, got {getattr(self, key)}"
+                )
+        for i, name in enumerate(self.guardrails):
+            _choice(f"release.gate.guardrails[{i}]", name, GUARDRAILS)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from javis.core import fileio, params
 from javis.release import pin, vcs
 from javis.release.deploy import deploy
 from javis.release.errors import ReleaseError
-from javis.release.gate import Rule, gate, worst_regressions
+from javis.release.gate import NOT_ENOUGH, Rule, gate, worst_regressions
 from javis.release.names import Version, next_version, releases
 from javis.release.record import ADAPTERS, CHANGELOG, base_changed, record_paths, write_record
 
@@ -202,12 +202,16 @@ def _release(major: bool, tag: str, message: str, force: bool, repro: bool, log)
     steps.start(
         3, f" against {'the bare base model' if against == 'base' else against}" if against else ""
     )
-    rules = gate(result, p.release.gate)
+    rules = gate(result, read_items(Path(p.paths.metrics), log), p.release.gate)
     failed = [r for r in rules if not r.passed]
-    for name, ok, detail in rules:
-        log(f"  gate {'PASS' if ok else 'FAIL'} {name}: {detail}")
+    for r in rules:
+        log(f"  gate {r.state.upper()} {r.name}: {r.detail}")
     override = None
     if failed:
+        why = "; ".join(
+            f"{r.name} ({'not enough evidence' if r.state == NOT_ENOUGH else 'failed'})"
+            for r in failed
+        )
         if not force:
             worst = worst_regressions(Path(p.paths.metrics))
             hint = (
@@ -216,15 +220,16 @@ def _release(major: bool, tag: str, message: str, force: bool, repro: bool, log)
                 else ""
             )
             raise ReleaseError(
-                "step 3/6 (gate): failed on "
-                + ", ".join(r.name for r in failed)
-                + "; nothing was committed or tagged. Review the data, or release anyway with "
+                f"step 3/6 (gate): refused on {why}; nothing was committed or tagged. Review the "
+                "data (or, for not enough evidence, add items), or release anyway with "
                 "--force -m 'why'" + hint
             )
+        log(f"  gate overridden (--force): {why}; recorded with who and why")
         override = {
             "by": vcs.git_user(),
             "why": message,
             "failed": [r.name for r in failed],
+            "states": {r.name: r.state for r in rules},
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
     changed_base = last is not None and base_changed(history[-1][1], p)
@@ -273,6 +278,26 @@ def _release(major: bool, tag: str, message: str, force: bool, repro: bool, log)
         deploy(version.name, log=log)
         steps.seconds["deploy (release.auto_deploy)"] = round(time.perf_counter() - t0, 2)
     return Outcome(version.name, commit, rules, bool(override), steps.seconds)
+
+
+def read_items(metrics: Path, log=print) -> list[dict]:
+    """The gate's items: the lines of metrics/eval_samples.jsonl (none when it is missing: every
+    gated rule then says "not enough evidence"); a line that is not a JSON object is skipped and
+    named."""
+    path = metrics / "eval_samples.jsonl"
+    if not path.exists():
+        log(
+            f"  gate: {path} is missing (`dvc pull` or `dvc repro` restores it): no per-item "
+            "results, so every gated rule lacks evidence"
+        )
+        return []
+    items: list[dict] = []
+    for line in fileio.read_jsonl(path, max_bytes=50_000_000):
+        if line.obj is None:
+            log(f"  gate: {path} line {line.line} skipped ({line.error})")
+        else:
+            items.append(line.obj)
+    return items
 
 
 # --- the running-release lock ------------------------------------------------------------------
