@@ -629,7 +629,8 @@ def librechat_unit(index: int, ident: str, obj: dict, pairs: bool) -> Unit:
         parent = None if parent in (None, "", LIBRECHAT_ROOT) else str(parent)
         role = "user" if m.get("isCreatedByUser") else "assistant"
         text = librechat_text(m)
-        node = Node(nid, parent, role, text or None, model=m.get("model") or None)
+        model = m.get("model") or (None if role == "user" else m.get("sender"))
+        node = Node(nid, parent, role, text or None, model=model or None)
         node.created, node.order = m.get("createdAt"), i
         node.skip = None if text else "empty"
         nodes[nid] = node
@@ -754,7 +755,7 @@ def feedback_hash(line: dict) -> str:
 def chatgpt_rating(index: int, ident: str, conv: dict, fb: dict) -> Unit:
     mid = str(fb.get("message_id") or "")
     unit = Unit(index, str(fb.get("id") or mid), "rating")
-    raw = str(fb.get("rating") or "").lower()
+    raw = str(fb.get("rating") or "").lower().replace("_", "").replace("-", "")
     rating = {"thumbsup": "good", "thumbsdown": "bad", "up": "good", "down": "bad"}.get(raw)
     if rating is None:
         unit.error = f"bad_rating (rating {fb.get('rating')!r}; expected thumbsUp or thumbsDown)"
