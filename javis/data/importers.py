@@ -66,7 +66,7 @@ from typing import Any
 import orjson
 
 from javis.core import fileio, params, progress
-from javis.data import collecting, feedback
+from javis.data import collecting, feedback, import_index
 from javis.data.formats import chatapps, tables
 from javis.data.formats.conversion import (
     FORMATS,
@@ -88,6 +88,7 @@ from javis.data.import_index import FolderImport
 
 log = logging.getLogger("javis.import")
 
+INDEX_FILE = import_index.INDEX_FILE  # the hashes of what was imported (javis/data/import_index.py)
 TARGETS = ("raw", "feedback")
 
 
