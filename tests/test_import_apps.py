@@ -667,7 +667,6 @@ def write_big_export(path: Path, target_bytes: int) -> int:
     return n
 
 
-@pytest.mark.slow
 def test_a_200_mb_export_streams_in_bounded_memory(tmp_path):
     n = write_big_export(tmp_path / "big.json", 200_000_000)
     r = subprocess.run(
