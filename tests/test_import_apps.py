@@ -364,6 +364,37 @@ def test_claude_export(tmp_path):
     assert rec["meta"]["created_at"] == "2024-06-01T10:00:00.000000Z", rec["meta"]
 
 
+INLINE_SILLYTAVERN_CHAT = [
+    {"user_name": "You", "character_name": "Seraphina", "create_date": "2024-5-1@12h00m00s"},
+    {"name": "You", "is_user": True, "send_date": "May 1, 2024 12:00pm", "mes": "안녕! Hi!"},
+    {
+        "name": "Seraphina",
+        "is_user": False,
+        "send_date": "May 1, 2024 12:01pm",
+        "mes": "반가워요. Nice to meet you.",
+        "swipes": ["Go away.", "반가워요. Nice to meet you.", "Go away."],
+        "swipe_id": 1,
+        "extra": {"model": "llama3"},
+    },
+    {"name": "You", "is_user": True, "is_system": True, "mes": "(hidden note)"},
+]
+
+
+def test_sillytavern_chat_swipes_are_regenerations(tmp_path):
+    path = write_jsonl(tmp_path / "Seraphina - 2024-5-1.jsonl", INLINE_SILLYTAVERN_CHAT)
+    assert chatapps.sniff(path) == "sillytavern", "a header line with user_name/character_name"
+    rep = run(tmp_path, [path], regenerations=True)
+    (f,) = rep.files
+    assert f.conversations["imported"] == 1, f"{f.conversations} {f.rejected}"
+    assert f.pairs_found == 1, "the other swipe, once (identical swipes make one pair)"
+    raw = records(tmp_path / "data/raw")
+    (pair,) = [r for r in raw if "chosen" in r]
+    assert pair["chosen"][0]["content"] == "반가워요. Nice to meet you.", "the shown swipe"
+    assert pair["rejected"][0]["content"] == "Go away.", "a swipe not shown"
+    (conv,) = sft(tmp_path / "data/raw")
+    assert len(conv["messages"]) == 2, f"the hidden (is_system) note is no turn: {conv}"
+
+
 def owui_chat(cid: str, answer: str, model: str = "llama3") -> dict:
     return {
         "id": cid,

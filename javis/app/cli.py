@@ -467,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[
             *("auto", "chatml", "openai", "sharegpt", "alpaca", "dpo", "kto"),
             *("chatgpt", "claude", "openwebui", "openwebui-feedback", "librechat", "chatbotui"),
+            "sillytavern",
         ],
         help="the records' format (auto: detected per record and reported), or a chat app's "
         "export (auto-detected too; its conversations go to data/raw, its ratings to "

@@ -295,3 +295,42 @@ def chatbotui_unit(index: int, ident: str, chat: Any) -> Unit:
         updated=None,
         pairs=False,
     )
+
+
+def sillytavern_unit(index: int, ident: str, header: dict, lines: list[Any], pairs: bool) -> Unit:
+    """A SillyTavern chat: `is_user`/`mes` per line (`is_system`: hidden from the prompt); an
+    answer's other `swipes` are its siblings (regeneration pairs, the shown swipe chosen)."""
+    nodes: dict[str, Node] = {}
+    previous: str | None = None
+    for i, m in enumerate(lines):
+        if not isinstance(m, dict):
+            raise ConvertError(f"bad_message (message line {i + 2} is not an object)")
+        role = "user" if m.get("is_user") else "assistant"
+        mes = m.get("mes")
+        text = mes.strip() if isinstance(mes, str) else ""
+        nid = str(i)
+        extra = m.get("extra") if isinstance(m.get("extra"), dict) else {}
+        node = Node(nid, previous, role, text or None, model=extra.get("model"))
+        node.created, node.skip = m.get("send_date"), None if text else "empty"
+        if m.get("is_system"):
+            node.text, node.skip = None, "hidden"
+        nodes[nid] = node
+        swipes = m.get("swipes")
+        if role == "assistant" and node.text and isinstance(swipes, list):
+            for k, swipe in enumerate(swipes):
+                if isinstance(swipe, str) and swipe.strip() and swipe.strip() != text:
+                    sid = f"{i}~{k}"
+                    nodes[sid] = Node(sid, previous, "assistant", swipe.strip(), order=k + 1)
+        previous = nid
+    if previous is None:
+        raise ConvertError("no_answer (the chat file holds no message)")
+    return chat_unit(
+        "sillytavern",
+        index,
+        ident,
+        walk(nodes, previous),
+        title=header.get("character_name"),
+        created=header.get("create_date"),
+        updated=None,  # send_date is a display string ("May 1, 2024 12:00pm"): no order
+        pairs=pairs,
+    )

@@ -8,6 +8,7 @@
 | openwebui-feedback | Open WebUI's feedback export (array) | - | `data.rating` 1/-1 on `meta.message_id`, the chat in `snapshot.chat` |
 | librechat | LibreChat's export (one object) | `messagesTree` or `messages` (`parentMessageId`) | - |
 | chatbotui | Chatbot UI's export (one object) | `history[].messages` (linear) | - |
+| sillytavern | a SillyTavern chat file (JSONL: header line, then messages) | `is_user`/`mes`, `swipes` as siblings | - |
 
 Arrays are streamed with ijson (its C backend): one conversation in memory at a time, never the
 whole file. A tree becomes its active branch (javis/data/formats/branches.py): from the message the
@@ -44,13 +45,16 @@ from pathlib import Path
 from typing import IO, Any
 
 import ijson
+import orjson
 
+from javis.core import fileio
 from javis.data.formats.apps import (
     chatbotui_unit,
     chatgpt_unit,
     claude_unit,
     librechat_unit,
     openwebui_unit,
+    sillytavern_unit,
 )
 from javis.data.formats.branches import BranchError
 from javis.data.formats.messages import ConvertError
@@ -59,7 +63,10 @@ from javis.data.formats.units import Unit, answer_key, capture_key, rated_key
 
 __all__ = ["Unit", "answer_key", "capture_key", "rated_key"]
 
-APP_FORMATS = ("chatgpt", "claude", "openwebui", "openwebui-feedback", "librechat", "chatbotui")
+APP_FORMATS = (
+    *("chatgpt", "claude", "openwebui", "openwebui-feedback", "librechat", "chatbotui"),
+    "sillytavern",
+)
 APP_NAMES = {
     "chatgpt": "ChatGPT",
     "claude": "Claude",
@@ -67,6 +74,7 @@ APP_NAMES = {
     "openwebui-feedback": "Open WebUI feedback",
     "librechat": "LibreChat",
     "chatbotui": "Chatbot UI",
+    "sillytavern": "SillyTavern",
 }
 
 
@@ -101,9 +109,22 @@ def sniff(path: str | Path) -> str | None:
             if head.startswith(b"["):
                 first = next(iter(ijson.items(f, "item", use_float=True)), None)
                 return app_of_item(first)
+            if sillytavern_header(f.readline()):
+                return "sillytavern"
+            f.seek(0)
+            skip_bom(f)
             return app_of_object(top_keys(f))
     except (OSError, ijson.JSONError, ValueError):
         return None
+
+
+def sillytavern_header(line: bytes) -> bool:
+    """A SillyTavern chat file's first line: `{user_name, character_name, create_date, ...}`."""
+    try:
+        obj = orjson.loads(line.lstrip(b"\xef\xbb\xbf"))
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(obj, dict) and "user_name" in obj and "character_name" in obj
 
 
 def app_of_item(obj: object) -> str | None:
@@ -181,6 +202,8 @@ def open_export(path: str | Path, app: str, stack: ExitStack, *, pairs: bool) ->
         size = path.stat().st_size
         f = raw
     position = raw.tell
+    if app == "sillytavern":
+        return Export(app, sillytavern_units(path, pairs), position, size)
     if app in ("librechat", "chatbotui"):
         try:
             obj = next(iter(ijson.items(f, "", use_float=True)))
@@ -190,6 +213,23 @@ def open_export(path: str | Path, app: str, stack: ExitStack, *, pairs: bool) ->
             raise ExportError(f"not a {APP_NAMES[app]} export (expected one JSON object)")
         return Export(app, object_units(app, obj, pairs), position, size)
     return Export(app, array_units(app, f, pairs, ratings), position, size)
+
+
+def sillytavern_units(path: Path, pairs: bool) -> Iterator[Unit]:
+    """A SillyTavern chat file (JSONL: a header line, then one line per message): one conversation."""
+    lines = list(fileio.read_jsonl(path, max_bytes=100_000_000))
+    ident = path.stem
+    bad = next((x for x in lines if x.error), None)
+    if not lines or bad is not None or not isinstance(lines[0].obj, dict):
+        why = f"line {bad.line}: {bad.error}" if bad else "no header line"
+        yield Unit(0, ident, "conversation", error=f"bad_chat_file ({why})")
+        return
+    header = lines[0].obj
+    ident = f"{header.get('character_name')}:{header.get('create_date') or path.stem}"
+    try:
+        yield sillytavern_unit(0, ident, header, [x.obj for x in lines[1:]], pairs)
+    except (ConvertError, BranchError) as e:
+        yield Unit(0, ident, "conversation", error=str(e), key=f"sillytavern:{ident}")
 
 
 def member(names: list[str], base: str) -> str | None:
