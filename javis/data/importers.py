@@ -28,27 +28,36 @@ them; `tools` become OpenAI `{"type": "function", "function": {...}}` schemas. `
 `{{author}}` are filled from params `persona`. Every converted record must pass the strict record
 check of `javis/data/schema.py`, else it is rejected with its index and reason.
 
-A file that yields no conversation (empty, unreadable, a chat app's export javis cannot read
-yet, a table without known columns, every record rejected) is reported with what was found and
-the known formats; the other files are imported and the command exits 1.
+Chat apps' exports (ChatGPT zip or conversations.json, Claude, Open WebUI chats and feedback,
+LibreChat, Chatbot UI, SillyTavern; javis/data/formats/chatapps.py) are recognised per file
+(`--format auto` or the app's name) and streamed by javis/data/import_exports.py: their
+conversations go to data/raw, their ratings to data/feedback, whatever `--as` says.
+
+A file that yields no conversation (empty, unreadable, a zip without conversations.json, a table
+without known columns, every record rejected) is reported with what was found and the known
+formats; the other files are imported and the command exits 1.
 
 Provenance: `meta` holds the input file, index (0-based position; `line` too for JSONL; `row`,
 `table` and `columns` for a table row, the row as a spreadsheet numbers it, header = 1), source
 name, format, import time and `content_hash` (sha256 of the converted content). The hashes of
 everything imported into a folder are kept in `<folder>/.imported.jsonl` (hidden: collect skips it;
-DVC versions it with the folder), so importing the same data twice adds nothing. The index is
+DVC versions it with the folder; javis/data/import_index.py), so importing the same data twice
+adds nothing, and a chat app's conversation that grew replaces its earlier records. The index is
 locked (`flock`) while a batch is checked and written, so concurrent imports never lose or
-duplicate a record; each batch is one new file, written atomically, named after its source. The
-folder is then re-added to DVC as a whole (`dvc add data/raw`), retried while another DVC command
-holds the repository lock.
+duplicate a record; each batch is one new file, written atomically, named after its source. Each
+folder written is then re-added to DVC as a whole (`dvc add data/raw`), retried while another DVC
+command holds the repository lock.
 
 Where the parts live: reading a file (JSON array, JSONL, what a file is when it holds no
 records) in javis/data/formats/reading.py, tables and column mappings in
 javis/data/formats/tables.py; detecting a format and converting a record in
-javis/data/formats/conversion.py, its messages in javis/data/formats/messages.py; here, the import
-transaction (index, lock, batch files) and the command's report.
+javis/data/formats/conversion.py, its messages in javis/data/formats/messages.py; the index
+transaction in javis/data/import_index.py; chat apps' exports in javis/data/import_exports.py;
+here, the flow over the files and the command's report.
 
-Over the ~400-line guide on purpose: the import transaction (index file, locking, DVC re-add) and the per-file report it prints are one flow; the formats themselves live in javis/data/formats/.
+Over the ~400-line guide on purpose: the flow over the files (dataset files read whole, exports
+streamed, the folders' transactions, DVC re-add) and the per-file report it prints are one flow;
+the formats, the index and the exports live in their own modules.
 """
 
 from __future__ import annotations
