@@ -534,6 +534,20 @@ def test_a_truncated_export_keeps_the_conversations_before_the_break(tmp_path):
     )
 
 
+def test_a_maliciously_deep_export_is_reported(tmp_path):
+    """100,000 nested arrays inside a conversation: reported, never parsed into memory (ijson's own
+    items() keeps a path prefix per level: quadratic in memory)."""
+    path = tmp_path / "conversations.json"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    path.write_bytes(b'[{"mapping": {}, "current_node": "a", "x": ' + deep + b"}]")
+    rep = run(tmp_path, [path], fmt="chatgpt")
+    (f,) = rep.files
+    assert f.conversations["rejected"] == 1, f"the conversation is rejected: {f.conversations}"
+    assert "nested deeper than 10000 levels" in f.rejected[0][2], f.rejected
+    auto = run(tmp_path, [path])
+    assert auto.files[0].nothing, "detected as nothing readable, said so"
+
+
 def test_format_by_name(librechat, tmp_path):
     rep = run(tmp_path, [librechat / "openwebui-export.json"], fmt="openwebui")
     assert rep.files[0].conversations["imported"] == 3, rep.files[0].conversations

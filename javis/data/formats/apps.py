@@ -20,6 +20,11 @@ CHATBOTUI_DEFAULT_PROMPT = (
 LIBRECHAT_ROOT = "00000000-0000-0000-0000-000000000000"
 
 
+def as_obj(value: Any) -> dict:
+    """`value` when it is an object, else an empty one (an export's field of another type)."""
+    return value if isinstance(value, dict) else {}
+
+
 def chatgpt_node(nid: str, node: Any, order: int) -> Node:
     if not isinstance(node, dict):
         return Node(nid, None, None, None)
@@ -27,9 +32,9 @@ def chatgpt_node(nid: str, node: Any, order: int) -> Node:
     msg = node.get("message")
     if not isinstance(msg, dict):
         return Node(nid, parent, None, None, order=order)
-    role = (msg.get("author") or {}).get("role")
-    meta = msg.get("metadata") or {}
-    content = msg.get("content") or {}
+    role = as_obj(msg.get("author")).get("role")
+    meta = as_obj(msg.get("metadata"))
+    content = as_obj(msg.get("content"))
     ctype = content.get("content_type")
     n = Node(nid, parent, role, None, model=meta.get("model_slug"), created=msg.get("create_time"))
     n.order = order
@@ -52,7 +57,7 @@ def chatgpt_node(nid: str, node: Any, order: int) -> Node:
             if isinstance(part, str):
                 texts.append(part)
             elif isinstance(part, dict):
-                image = str(part.get("content_type", "")).startswith("image")
+                image = str(part.get("content_type", "")).startswith("image")  # an image asset
                 texts.append("[image]" if image else "[attachment]")
         text = clean_text("chatgpt", "\n".join(t for t in texts if t.strip()))
         if text:

@@ -44,6 +44,28 @@ class Node:
     created: float | str | None = None
     order: int = 0  # position among its siblings (the app's children order, else file order)
 
+    def __post_init__(self) -> None:  # an export's values as they come: odd types made harmless
+        self.id = str(self.id)
+        self.parent = as_id(self.parent)
+        self.role = self.role if isinstance(self.role, str) else None
+        self.model = self.model if isinstance(self.model, str) and self.model else None
+        if not isinstance(self.text, str):
+            self.text = None
+        if not isinstance(self.order, int):
+            self.order = 0
+
+
+def as_id(value: object) -> str | None:
+    """A message id as an export holds it: None for none, else a string (an id of another type,
+    e.g. an object, can name no message: walking to it reports the tree broken)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return f"<not an id: {type(value).__name__}>"
+
 
 @dataclass
 class Turn:
@@ -76,8 +98,9 @@ class Branch:
     other_branches: int  # messages not on the path
 
 
-def walk(nodes: dict[str, Node], current: str | None) -> Branch:
+def walk(nodes: dict[str, Node], current: object) -> Branch:
     """The path to `current` as turns, its branch points and sibling answers. Raises BranchError."""
+    current = as_id(current)
     if current is None or current not in nodes:
         raise BranchError(
             f"broken_tree (the current message {current!r} is not among the conversation's "

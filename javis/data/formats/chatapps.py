@@ -48,6 +48,7 @@ import ijson
 import orjson
 
 from javis.core import fileio
+from javis.data.formats import jsonstream
 from javis.data.formats.apps import (
     chatbotui_unit,
     chatgpt_unit,
@@ -76,6 +77,15 @@ APP_NAMES = {
     "chatbotui": "Chatbot UI",
     "sillytavern": "SillyTavern",
 }
+
+
+# What a field of an unexpected type raises deep in a conversation's conversion: that conversation
+# is rejected with the reason, the export goes on (bad input never crashes the import).
+MALFORMED = (TypeError, AttributeError, KeyError, IndexError, ValueError)
+
+
+def malformed(e: Exception) -> str:
+    return f"malformed (a field of an unexpected type: {type(e).__name__}: {e})"
 
 
 class ExportError(ValueError):
@@ -107,14 +117,14 @@ def sniff(path: str | Path) -> str | None:
             f.seek(0)
             skip_bom(f)
             if head.startswith(b"["):
-                first = next(iter(ijson.items(f, "item", use_float=True)), None)
+                first = next(jsonstream.values(f), None)
                 return app_of_item(first)
             if sillytavern_header(f.readline()):
                 return "sillytavern"
             f.seek(0)
             skip_bom(f)
-            return app_of_object(top_keys(f))
-    except (OSError, ijson.JSONError, ValueError):
+            return app_of_object(jsonstream.top_keys(f, app_of_object))
+    except (OSError, ijson.JSONError, ValueError):  # TooDeep is a ValueError
         return None
 
 
@@ -151,19 +161,6 @@ def app_of_object(keys: set[str]) -> str | None:
     if "history" in keys and ("folders" in keys or "version" in keys):
         return "chatbotui"
     return None
-
-
-def top_keys(f: IO[bytes], limit: int = 200_000) -> set[str]:
-    """The keys of a top-level JSON object (scanning at most `limit` parser events)."""
-    keys: set[str] = set()
-    for n, (prefix, event, value) in enumerate(ijson.parse(f)):
-        if prefix == "" and event == "map_key":
-            keys.add(value)
-            if app_of_object(keys):
-                break
-        if n >= limit:
-            break
-    return keys
 
 
 def skip_bom(f: IO[bytes]) -> None:
@@ -206,9 +203,9 @@ def open_export(path: str | Path, app: str, stack: ExitStack, *, pairs: bool) ->
         return Export(app, sillytavern_units(path, pairs), position, size)
     if app in ("librechat", "chatbotui"):
         try:
-            obj = next(iter(ijson.items(f, "", use_float=True)))
-        except (ijson.JSONError, StopIteration) as e:
-            raise ExportError(f"not valid JSON ({e})") from None
+            obj = next(jsonstream.values(f, 0))
+        except (ijson.JSONError, StopIteration, jsonstream.TooDeep) as e:
+            raise ExportError(f"cannot be read as JSON ({e})") from None
         if not isinstance(obj, dict):
             raise ExportError(f"not a {APP_NAMES[app]} export (expected one JSON object)")
         return Export(app, object_units(app, obj, pairs), position, size)
@@ -230,6 +227,8 @@ def sillytavern_units(path: Path, pairs: bool) -> Iterator[Unit]:
         yield sillytavern_unit(0, ident, header, [x.obj for x in lines[1:]], pairs)
     except (ConvertError, BranchError) as e:
         yield Unit(0, ident, "conversation", error=str(e), key=f"sillytavern:{ident}")
+    except MALFORMED as e:
+        yield Unit(0, ident, "conversation", error=malformed(e), key=f"sillytavern:{ident}")
 
 
 def member(names: list[str], base: str) -> str | None:
@@ -242,9 +241,9 @@ def array_units(
 ) -> Iterator[Unit]:
     index = -1
     try:
-        for index, obj in enumerate(ijson.items(f, "item", use_float=True)):
+        for index, obj in enumerate(jsonstream.values(f)):
             yield from item_units(app, index, obj, pairs, ratings)
-    except ijson.JSONError as e:
+    except (ijson.JSONError, jsonstream.TooDeep) as e:
         yield Unit(
             index + 1,
             f"after #{index}",
@@ -274,7 +273,10 @@ def item_units(
         )
         return
     if app == "openwebui-feedback":
-        yield openwebui_rating(index, obj)
+        try:
+            yield openwebui_rating(index, obj)
+        except MALFORMED as e:
+            yield Unit(index, str(obj.get("id") or f"#{index}"), "rating", error=malformed(e))
         return
     ident = str(obj.get("conversation_id") or obj.get("id") or obj.get("uuid") or f"#{index}")
     try:
@@ -290,10 +292,17 @@ def item_units(
         yield Unit(index, ident, "conversation", error=str(e), key=f"{app}:{ident}")
         ratings.pop(ident, None)
         return
+    except MALFORMED as e:  # a field of a type the app never writes: this conversation only
+        yield Unit(index, ident, "conversation", error=malformed(e), key=f"{app}:{ident}")
+        ratings.pop(ident, None)
+        return
     yield unit
     if app == "chatgpt" and ident in ratings:
         for fb in ratings.pop(ident):
-            yield chatgpt_rating(index, ident, obj, fb)
+            try:
+                yield chatgpt_rating(index, ident, obj, fb)
+            except MALFORMED as e:
+                yield Unit(index, str(fb.get("id")), "rating", error=malformed(e))
 
 
 def object_units(app: str, obj: dict, pairs: bool) -> Iterator[Unit]:
@@ -303,6 +312,8 @@ def object_units(app: str, obj: dict, pairs: bool) -> Iterator[Unit]:
             yield librechat_unit(0, ident, obj, pairs)
         except (ConvertError, BranchError) as e:
             yield Unit(0, ident, "conversation", error=str(e), key=f"librechat:{ident}")
+        except MALFORMED as e:
+            yield Unit(0, ident, "conversation", error=malformed(e), key=f"librechat:{ident}")
         return
     history = obj.get("history")
     if not isinstance(history, list):
@@ -314,3 +325,5 @@ def object_units(app: str, obj: dict, pairs: bool) -> Iterator[Unit]:
             yield chatbotui_unit(index, ident, chat)
         except (ConvertError, BranchError) as e:
             yield Unit(index, ident, "conversation", error=str(e), key=f"chatbotui:{ident}")
+        except MALFORMED as e:
+            yield Unit(index, ident, "conversation", error=malformed(e), key=f"chatbotui:{ident}")
