@@ -671,6 +671,17 @@ def test_ratings_become_training_records_in_dvc_repro(tmp_path):
     )
     text = json.dumps([r["messages"] for r in collected], ensure_ascii=False)
     assert "내일도 맑아요" not in text, "the answer rated 👎 is not trained on as SFT"
+    sh(repo, sys.executable, "-m", "dvc", "repro", "split")  # clean, dedupe, split: training data
+    training = json.dumps(
+        [
+            r
+            for n in ("train", "val", "test")
+            for r in read_jsonl(repo / f"data/training/current/{n}.jsonl")
+        ],
+        ensure_ascii=False,
+    )
+    assert "맑아요, 22°C. Sunny, 22°C." in training, "the rated conversation reaches training data"
+    assert "서울 날씨 어때?" in training, "with its question"
 
 
 # --- a 200 MB export, streamed -----------------------------------------------------------------
