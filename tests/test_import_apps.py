@@ -590,16 +590,19 @@ def test_a_conversation_that_grew_replaces_its_earlier_record(tmp_path):
 
 def test_a_changed_rating_supersedes_the_earlier_line(tmp_path):
     chat = owui_chat("c1", "Hi.")
-    first, changed = tmp_path / "f1.json", tmp_path / "f2.json"
+    first, changed, back = tmp_path / "f1.json", tmp_path / "f2.json", tmp_path / "f3.json"
     first.write_text(json.dumps([owui_rating("f1", chat, 1)]))
-    changed.write_text(json.dumps([owui_rating("f1", chat, -1) | {"created_at": 1700000300}]))
-    run(tmp_path, [first])
-    run(tmp_path, [changed])
-    lines = records(tmp_path / "data/feedback")
-    assert len(lines) == 2, f"feedback files are append-only: {lines}"
-    assert lines[1]["replaces"] == lines[0]["id"], "the new rating replaces the earlier one"
+    changed.write_text(json.dumps([owui_rating("f1", chat, -1) | {"updated_at": 1700000300}]))
+    back.write_text(json.dumps([owui_rating("f1", chat, 1, "ok") | {"updated_at": 1700000400}]))
+    for path in (first, changed, back):
+        run(tmp_path, [path])
+    lines = sorted(records(tmp_path / "data/feedback"), key=lambda x: x["created_at"])
+    assert len(lines) == 3, f"feedback files are append-only: {lines}"
+    assert lines[1]["replaces"] == lines[0]["id"], "the changed rating replaces the first"
+    assert lines[2]["replaces"] == lines[1]["id"], "and the next change the latest one"
     (current,) = feedback.read_feedback(tmp_path / "data/feedback")
-    assert current["rating"] == "bad", f"the latest rating counts: {current}"
+    assert current["rating"] == "good", f"the latest rating counts: {current}"
+    assert current["meta"]["comment"] == "ok", f"the latest line: {current}"
 
 
 # --- javis serve's own captures ----------------------------------------------------------------

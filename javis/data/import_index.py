@@ -44,6 +44,7 @@ class FolderImport:
         self.known: set[str] = set()
         self.live: dict[str, dict[str, tuple[str, str]]] = {}  # key -> hash -> (id, file)
         self.updated: dict[str, str] = {}
+        self.latest: dict[str, str] = {}  # key -> the id of its record imported last
         self.ours: set[str] = set()  # files written by imports (not captures)
         self.outs: dict[str, tuple[Path, Any, IO[bytes], int]] = {}  # source -> file being written
         self.lines: list[bytes] = []
@@ -74,6 +75,7 @@ class FolderImport:
         if isinstance(key, str):
             self.live.setdefault(key, {})[h] = (str(e.get("id")), str(e.get("file") or ""))
             self.updated[key] = max(self.updated.get(key, ""), str(e.get("updated") or ""))
+            self.latest[key] = str(e.get("id"))
 
     # --- adding ----------------------------------------------------------------------------------
 
@@ -96,6 +98,7 @@ class FolderImport:
             entry["key"], entry["updated"] = key, updated
             self.live.setdefault(key, {})[h] = (record["id"], name)
             self.updated[key] = max(self.updated.get(key, ""), updated)
+            self.latest[key] = record["id"]
         self.lines.append(fileio.dumps(entry))
         return True
 
@@ -118,8 +121,8 @@ class FolderImport:
             return "older"
         new = {h for h, _ in records}
         for h, record in records:
-            if supersede and old:
-                record["replaces"] = max(old.values(), key=lambda v: v[0])[0]
+            if supersede and key in self.latest:
+                record["replaces"] = self.latest[key]  # feedback lines are append-only
             self.add(h, record, source, key, updated)
         if supersede:
             return "imported"

@@ -60,7 +60,7 @@ def rating_line(
     unit.outs.append(
         Out(
             "feedback",
-            feedback_hash(line),
+            feedback_hash({**line, "at": iso(created)}),  # a rating changed back is new again
             {
                 **line,
                 "created_at": iso(created) or "",
@@ -143,5 +143,12 @@ def openwebui_rating(index: int, obj: dict) -> Unit:
         if correction:
             rating = "bad"
     return rating_line(
-        unit, "openwebui", nodes, mid, rating, meta, obj.get("created_at"), correction
+        unit,
+        "openwebui",
+        nodes,
+        mid,
+        rating,
+        meta,
+        obj.get("updated_at") or obj.get("created_at"),  # a changed rating keeps its created_at
+        correction,
     )

@@ -154,11 +154,11 @@ def empty_branch() -> Branch:
 
 
 def feedback_hash(line: dict) -> str:
-    """The identity of a feedback line's content (what was rated, how, the correction)."""
+    """The identity of a rating: what was rated, how, the correction, and when (`at`)."""
     canon = orjson.dumps(
         {
             "kind": "feedback",
-            **{k: line.get(k) for k in ("messages", "response", "rating", "correction")},
+            **{k: line.get(k) for k in ("messages", "response", "rating", "correction", "at")},
         },
         option=orjson.OPT_SORT_KEYS,
     )
