@@ -508,6 +508,9 @@ NOT_A_FORMAT_PROBLEM = (
     "not UTF-8",
     "--columns names",
     "every record was rejected",
+    "every conversation was rejected",
+    "a zip",
+    "nested deeper",
     "a spreadsheet workbook",
     "starts like a JSON array",
 )

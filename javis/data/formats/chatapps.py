@@ -244,12 +244,16 @@ def array_units(
         for index, obj in enumerate(jsonstream.values(f)):
             yield from item_units(app, index, obj, pairs, ratings)
     except (ijson.JSONError, jsonstream.TooDeep) as e:
+        raw = e.args[0] if e.args else ""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        why = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+        where = f"after conversation #{index}" if index >= 0 else "before its first conversation"
         yield Unit(
             index + 1,
-            f"after #{index}",
+            f"#{index + 1}",
             "conversation",
-            error=f"invalid_json (the export breaks after conversation #{index}: {e}; the "
-            "conversations before it are read)",
+            error=f"invalid_json (the export breaks {where}: {why}; the conversations before it "
+            "are read)",
         )
     for convid, left in ratings.items():  # ratings of conversations the export does not hold
         for fb in left:
