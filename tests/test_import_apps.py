@@ -5,6 +5,7 @@ serve's own captures, ratings through a real `dvc repro`, and a 200 MB export st
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -546,6 +547,50 @@ def test_a_maliciously_deep_export_is_reported(tmp_path):
     assert "nested deeper than 10000 levels" in f.rejected[0][2], f.rejected
     auto = run(tmp_path, [path])
     assert auto.files[0].nothing, "detected as nothing readable, said so"
+
+
+# (no integer beyond 64 bits: ijson's C parser stops there, reported as invalid_json with the
+# conversations before it imported, as a truncated export is)
+WEIRD = [None, [], {}, 0, -1, 1.5, 1e300, "", "x", True, [None], {"a": None}, ["x", 1]]
+
+
+def test_malformed_fields_never_crash_and_every_conversation_is_counted(librechat, tmp_path):
+    """Seeded mutations of the real exports (a field of any other type, anywhere): each
+    conversation is imported or rejected with a reason, and the counts add up."""
+    import copy
+    import random
+
+    rng = random.Random(7)
+    sources = {
+        "chatgpt": json.loads((librechat / "chatgpt-tree.json").read_text()),
+        "openwebui": json.loads((librechat / "openwebui-export.json").read_text()),
+    }
+
+    def paths(o, p=()):
+        yield p
+        items = o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, list) else []
+        for k, v in items:
+            yield from paths(v, (*p, k))
+
+    for app, docs in sources.items():
+        mutated = []
+        for _ in range(150):
+            doc = copy.deepcopy(rng.choice(docs))
+            for where in rng.sample(list(paths(doc))[1:], 2):
+                with contextlib.suppress(IndexError, KeyError, TypeError):  # an earlier change
+                    at = doc
+                    for k in where[:-1]:
+                        at = at[k]
+                    at[where[-1]] = rng.choice(WEIRD)
+            mutated.append(doc)
+        path = tmp_path / f"{app}.json"
+        path.write_text(json.dumps(mutated))
+        rep = run(tmp_path / app, [path], fmt=app)
+        (f,) = rep.files
+        c = f.conversations
+        assert c["read"] == 150, f"{app}: every conversation read: {c} {f.rejected[-2:]}"
+        assert c["imported"] + c["duplicate"] + c["rejected"] == 150, f"{app}: all counted {c}"
+        assert all(reason.split(": ", 1)[1] for _, _, reason in f.rejected), "each says why"
 
 
 def test_format_by_name(librechat, tmp_path):
