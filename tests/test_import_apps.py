@@ -108,7 +108,7 @@ def test_real_chatgpt_tree_takes_the_active_branch(librechat, tmp_path):
     assert users == ["hi there", "hi again", "tell me a joke"], f"the path to current_node: {users}"
     taken = [p["taken"][:8] for p in rec["meta"]["branch"]]
     assert taken == ["aaa236a3", "f63b8e17"], f"meta says which path was taken: {taken}"
-    assert rec["meta"]["message_ids"][-1] == "f63b8e17-aa5c-4ca6-a1bf-d4d285e269b8"
+    assert rec["meta"]["message_ids"][-1] == "f63b8e17-aa5c-4ca6-a1bf-d4d285e269b8", "current_node"
     assert rec["meta"]["models"] == ["text-davinci-002-render-sha"], rec["meta"]
 
 
@@ -153,7 +153,9 @@ def test_real_export_through_the_cli_prints_the_counts(librechat, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "chatgpt-export.json: ChatGPT export" in r.stdout, r.stdout
     assert "conversations: read 2, imported 2, duplicate 0, rejected 0" in r.stdout, r.stdout
-    assert "messages: read 21, imported 10, duplicate 0, rejected 0, skipped 11" in r.stdout
+    assert "messages: read 21, imported 10, duplicate 0, rejected 0, skipped 11" in r.stdout, (
+        r.stdout
+    )
     assert "read 3 / imported 3 / duplicate 0 / rejected 0" in r.stdout, r.stdout
 
 
@@ -265,7 +267,7 @@ def test_chatgpt_zip_regenerations_become_pairs_when_asked(tmp_path):
     assert pair["rejected"][0]["content"] == "I cannot browse.", "the other answer: rejected"
     assert pair["prompt"][-1]["role"] == "user", f"the prompt ends with the question: {pair}"
     assert pair["meta"]["source_kind"] == "regeneration", pair["meta"]
-    assert (pair["meta"]["chosen_id"], pair["meta"]["rejected_id"]) == ("a1b", "a1")
+    assert (pair["meta"]["chosen_id"], pair["meta"]["rejected_id"]) == ("a1b", "a1"), pair["meta"]
 
 
 def test_chatgpt_regenerations_are_off_by_default(tmp_path):
@@ -462,7 +464,9 @@ def test_open_webui_feedback_export(tmp_path):
     assert lines["f2"]["rating"] == "bad", "a correction is a bad rating"
     assert "correction" not in lines["f3"], "an unmarked comment is not a correction"
     assert lines["f3"]["meta"]["comment"] == "too short", "it is kept in meta"
-    assert lines["f1"]["messages"] == [{"role": "user", "content": "안녕? Hello?"}]
+    assert lines["f1"]["messages"] == [{"role": "user", "content": "안녕? Hello?"}], (
+        "the conversation before the rated answer, from the snapshot"
+    )
     assert records(tmp_path / "data/raw") == [], "a feedback export adds no conversation"
 
 
