@@ -522,6 +522,8 @@ def test_every_unconvertible_conversation_is_reported_and_nothing_of_it_imported
     assert why[4].startswith("conversation no-answer: no_answer"), why[4]
     assert "unsupported_content" in why[5], why[5]
     assert "not_object" in why[6], why[6]
+    assert f.messages["rejected"] == 9, f"2 + 2 + 2 + 1 + 2 messages of rejected ones: {f.messages}"
+    assert f.messages["imported"] == 2, f"the good one's 2: {f.messages}"
     contents = [m["content"] for r in sft(tmp_path / "data/raw") for m in r["messages"]]
     assert contents == ["Hi", "Hello."], f"no part of a rejected conversation: {contents}"
 

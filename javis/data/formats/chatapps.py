@@ -37,6 +37,7 @@ create/update time and, at a branch point, which path was taken.
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -293,11 +294,11 @@ def item_units(
         else:
             raise ConvertError(f"unknown_format ({app} exports are one object, not an array)")
     except (ConvertError, BranchError) as e:
-        yield Unit(index, ident, "conversation", error=str(e), key=f"{app}:{ident}")
+        yield rejected(app, index, ident, obj, str(e))
         ratings.pop(ident, None)
         return
     except MALFORMED as e:  # a field of a type the app never writes: this conversation only
-        yield Unit(index, ident, "conversation", error=malformed(e), key=f"{app}:{ident}")
+        yield rejected(app, index, ident, obj, malformed(e))
         ratings.pop(ident, None)
         return
     yield unit
@@ -309,15 +310,39 @@ def item_units(
                 yield Unit(index, str(fb.get("id")), "rating", error=malformed(e))
 
 
+def rejected(app: str, index: int, ident: str, obj: Any, error: str) -> Unit:
+    """A conversation that cannot be converted, with its messages counted as rejected."""
+    unit = Unit(index, ident, "conversation", error=error, key=f"{app}:{ident}")
+    with contextlib.suppress(*MALFORMED):
+        held = {
+            "chatgpt": lambda: [n for n in obj["mapping"].values() if n.get("message")],
+            "claude": lambda: obj["chat_messages"],
+            "openwebui": lambda: (obj.get("chat") or obj)["history"]["messages"],
+            "librechat": lambda: obj.get("messages") or list(walk_tree(obj["messagesTree"])),
+            "chatbotui": lambda: obj["messages"],
+        }[app]()
+        unit.messages = unit.turns = len(held)
+    return unit
+
+
+def walk_tree(nodes: Any) -> Iterator[Any]:
+    stack = list(nodes) if isinstance(nodes, list) else []
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, dict) and isinstance(node.get("children"), list):
+            stack.extend(node["children"])
+
+
 def object_units(app: str, obj: dict, pairs: bool) -> Iterator[Unit]:
     if app == "librechat":
         ident = str(obj.get("conversationId") or "#0")
         try:
             yield librechat_unit(0, ident, obj, pairs)
         except (ConvertError, BranchError) as e:
-            yield Unit(0, ident, "conversation", error=str(e), key=f"librechat:{ident}")
+            yield rejected(app, 0, ident, obj, str(e))
         except MALFORMED as e:
-            yield Unit(0, ident, "conversation", error=malformed(e), key=f"librechat:{ident}")
+            yield rejected(app, 0, ident, obj, malformed(e))
         return
     history = obj.get("history")
     if not isinstance(history, list):
@@ -328,6 +353,6 @@ def object_units(app: str, obj: dict, pairs: bool) -> Iterator[Unit]:
         try:
             yield chatbotui_unit(index, ident, chat)
         except (ConvertError, BranchError) as e:
-            yield Unit(index, ident, "conversation", error=str(e), key=f"chatbotui:{ident}")
+            yield rejected(app, index, ident, chat, str(e))
         except MALFORMED as e:
-            yield Unit(index, ident, "conversation", error=malformed(e), key=f"chatbotui:{ident}")
+            yield rejected(app, index, ident, chat, malformed(e))
