@@ -443,6 +443,67 @@ def owui_rating(fid: str, chat: dict, rating, comment: str = "") -> dict:
     }
 
 
+def test_open_webui_and_librechat_siblings_are_candidates(tmp_path):
+    """INLINE: Open WebUI's currentId picks the answer continued from (a second model's answer to
+    the same question is its sibling); LibreChat has no pointer: its newest message."""
+    chat = owui_chat("c1", "첫 답. First answer.")
+    msgs = chat["chat"]["history"]["messages"]
+    msgs["c1-b"] = {
+        "id": "c1-b",
+        "parentId": "c1-q",
+        "childrenIds": [],
+        "role": "assistant",
+        "content": "둘째 답. Second answer.",
+        "model": "qwen",
+    }
+    msgs["c1-q"]["childrenIds"].append("c1-b")
+    chat["chat"]["history"]["currentId"] = "c1-b"
+    owui = tmp_path / "owui.json"
+    owui.write_text(json.dumps([chat], ensure_ascii=False))
+    lib = tmp_path / "librechat.json"
+    root = "00000000-0000-0000-0000-000000000000"
+    lib.write_text(
+        json.dumps(
+            {
+                "conversationId": "lc-1",
+                "title": "t",
+                "messages": [
+                    {
+                        "messageId": "q",
+                        "parentMessageId": root,
+                        "isCreatedByUser": True,
+                        "text": "안녕? Hi?",
+                        "createdAt": "2024-05-01T10:00:00Z",
+                    },
+                    {
+                        "messageId": "a",
+                        "parentMessageId": "q",
+                        "isCreatedByUser": False,
+                        "text": "Old answer.",
+                        "createdAt": "2024-05-01T10:00:01Z",
+                        "model": "m",
+                    },
+                    {
+                        "messageId": "b",
+                        "parentMessageId": "q",
+                        "isCreatedByUser": False,
+                        "text": "New answer.",
+                        "createdAt": "2024-05-01T10:00:09Z",
+                        "model": "m",
+                    },
+                ],
+            }
+        )
+    )
+    run(tmp_path, [owui, lib], regenerations=True)
+    pairs = {r["meta"]["app"]: r for r in records(tmp_path / "data/raw") if "chosen" in r}
+    assert pairs["openwebui"]["chosen"][0]["content"] == "둘째 답. Second answer.", "currentId"
+    assert pairs["openwebui"]["rejected"][0]["content"] == "첫 답. First answer.", "its sibling"
+    assert pairs["openwebui"]["meta"]["rejected_model"] == "llama3", pairs["openwebui"]["meta"]
+    assert pairs["librechat"]["chosen"][0]["content"] == "New answer.", "the newest message"
+    assert pairs["librechat"]["rejected"][0]["content"] == "Old answer.", "the older sibling"
+
+
 def test_open_webui_feedback_export(tmp_path):
     c1, c2, c3 = (owui_chat(f"c{i}", f"안녕하세요 {i}. Hi {i}.") for i in (1, 2, 3))
     INLINE_OPENWEBUI_FEEDBACK = [
