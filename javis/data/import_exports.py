@@ -62,7 +62,9 @@ def import_export(
             progress.Progress(f"import {Path(path).name}", total, "MB", log=log, every=10)
         )
         for unit in export.units:
-            bar.update(min(total, export.position() // 1_000_000), line=False)
+            bar.update(
+                min(total, export.position() // 1_000_000)
+            )  # a log line per 10 s off a terminal
             import_unit(unit, rep, raw, fb, stamp, served, rated)
         bar.update(total)
     if not rep.formats:
