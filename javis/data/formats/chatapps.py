@@ -10,8 +10,9 @@
 | chatbotui | Chatbot UI's export (one object) | `history[].messages` (linear) | - |
 | sillytavern | a SillyTavern chat file (JSONL: header line, then messages) | `is_user`/`mes`, `swipes` as siblings | - |
 
-Arrays are streamed with ijson (its C backend): one conversation in memory at a time, never the
-whole file. A tree becomes its active branch (javis/data/formats/branches.py): from the message the
+Arrays (and Chatbot UI's `history`) are streamed with ijson's C backend (javis/data/formats/
+jsonstream.py): one conversation in memory at a time, never the whole file; a LibreChat file is one
+conversation, a SillyTavern file one chat, each read whole. A tree becomes its active branch (javis/data/formats/branches.py): from the message the
 app shows last up through the parents (LibreChat has no such pointer: its newest message). The
 branch is one SFT record; each sibling answer the user did not continue from (a regeneration) is a
 preference pair (`meta.source_kind: regeneration`: the answer continued from is chosen), kept only
@@ -120,7 +121,7 @@ def sniff(path: str | Path) -> str | None:
             if head.startswith(b"["):
                 first = next(jsonstream.values(f), None)
                 return app_of_item(first)
-            if sillytavern_header(f.readline()):
+            if sillytavern_header(f.readline(1_000_000)):
                 return "sillytavern"
             f.seek(0)
             skip_bom(f)
@@ -202,7 +203,9 @@ def open_export(path: str | Path, app: str, stack: ExitStack, *, pairs: bool) ->
     position = raw.tell
     if app == "sillytavern":
         return Export(app, sillytavern_units(path, pairs), position, size)
-    if app in ("librechat", "chatbotui"):
+    if app == "chatbotui":
+        return Export(app, chatbotui_units(f), position, size)
+    if app == "librechat":
         try:
             obj = next(jsonstream.values(f, 0))
         except (ijson.JSONError, StopIteration, jsonstream.TooDeep) as e:
@@ -245,17 +248,7 @@ def array_units(
         for index, obj in enumerate(jsonstream.values(f)):
             yield from item_units(app, index, obj, pairs, ratings)
     except (ijson.JSONError, jsonstream.TooDeep) as e:
-        raw = e.args[0] if e.args else ""
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        why = text.strip().splitlines()[0] if text.strip() else type(e).__name__
-        where = f"after conversation #{index}" if index >= 0 else "before its first conversation"
-        yield Unit(
-            index + 1,
-            f"#{index + 1}",
-            "conversation",
-            error=f"invalid_json (the export breaks {where}: {why}; the conversations before it "
-            "are read)",
-        )
+        yield broken(index, e)
     for convid, left in ratings.items():  # ratings of conversations the export does not hold
         for fb in left:
             yield Unit(
@@ -334,25 +327,43 @@ def walk_tree(nodes: Any) -> Iterator[Any]:
             stack.extend(node["children"])
 
 
+def chatbotui_units(f: IO[bytes]) -> Iterator[Unit]:
+    """Chatbot UI's `{version, history: [...], folders, prompts}`: `history` streamed."""
+    index = -1
+    try:
+        for index, chat in enumerate(jsonstream.values(f, 2, under="history")):
+            ident = str(chat.get("id") if isinstance(chat, dict) else f"#{index}")
+            try:
+                yield chatbotui_unit(index, ident, chat)
+            except (ConvertError, BranchError) as e:
+                yield rejected("chatbotui", index, ident, chat, str(e))
+            except MALFORMED as e:
+                yield rejected("chatbotui", index, ident, chat, malformed(e))
+    except (ijson.JSONError, jsonstream.TooDeep) as e:
+        yield broken(index, e)
+
+
+def broken(index: int, e: Exception) -> Unit:
+    """The unit that reports where a stream broke (after conversation `index`, -1: before any)."""
+    raw = e.args[0] if e.args else ""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    why = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    where = f"after conversation #{index}" if index >= 0 else "before its first conversation"
+    return Unit(
+        index + 1,
+        f"#{index + 1}",
+        "conversation",
+        error=f"invalid_json (the export breaks {where}: {why}; the conversations before it "
+        "are read)",
+    )
+
+
 def object_units(app: str, obj: dict, pairs: bool) -> Iterator[Unit]:
-    if app == "librechat":
-        ident = str(obj.get("conversationId") or "#0")
-        try:
-            yield librechat_unit(0, ident, obj, pairs)
-        except (ConvertError, BranchError) as e:
-            yield rejected(app, 0, ident, obj, str(e))
-        except MALFORMED as e:
-            yield rejected(app, 0, ident, obj, malformed(e))
-        return
-    history = obj.get("history")
-    if not isinstance(history, list):
-        yield Unit(0, "history", "conversation", error="bad_export (history is not a list)")
-        return
-    for index, chat in enumerate(history):
-        ident = str(chat.get("id") if isinstance(chat, dict) else f"#{index}")
-        try:
-            yield chatbotui_unit(index, ident, chat)
-        except (ConvertError, BranchError) as e:
-            yield rejected(app, index, ident, chat, str(e))
-        except MALFORMED as e:
-            yield rejected(app, index, ident, chat, malformed(e))
+    """A LibreChat export: one conversation."""
+    ident = str(obj.get("conversationId") or "#0")
+    try:
+        yield librechat_unit(0, ident, obj, pairs)
+    except (ConvertError, BranchError) as e:
+        yield rejected(app, 0, ident, obj, str(e))
+    except MALFORMED as e:
+        yield rejected(app, 0, ident, obj, malformed(e))

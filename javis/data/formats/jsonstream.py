@@ -2,7 +2,8 @@
 
 `values(f, depth=1)` yields each value at that depth of the document as it completes: with
 `depth=1`, the elements of a top-level array (one conversation of an export at a time, never the
-whole file); with `depth=0`, the document itself. `top_keys(f)` names a top-level object's keys.
+whole file); with `depth=0`, the document itself; with `depth=2, under=KEY`, the elements of the
+array under a top-level object's KEY (Chatbot UI's `history`). `top_keys(f)` names a top-level object's keys.
 
 Built here from ijson's `basic_parse` events rather than `ijson.items`, which keeps the path
 prefix of every level: a maliciously deep file (100,000 nested arrays) makes that quadratic in
@@ -23,15 +24,19 @@ class TooDeep(ValueError):
     """Nesting deeper than MAX_DEPTH."""
 
 
-def values(f: IO[bytes], depth: int = 1) -> Iterator[Any]:
-    """The values at nesting `depth` (0: the document; 1: a top-level array's elements)."""
+def values(f: IO[bytes], depth: int = 1, under: str | None = None) -> Iterator[Any]:
+    """The values at nesting `depth` (0: the document; 1: a top-level array's elements; 2 with
+    `under="history"`: the elements of the top-level object's `history`, the rest skipped)."""
     outer: list[tuple[Any, Any]] = []  # (container, its key in its parent) of each open level
     current: Any = None  # the innermost open container
     key: Any = None  # the pending key in `current` (an object)
+    top: Any = None  # the top-level key the current value is under
     level = 0
     for event, value in ijson.basic_parse(f, use_float=True):
         if event == "map_key":
             key = value
+            if level == 1:
+                top = value
             continue
         if event == "start_map" or event == "start_array":
             if level >= MAX_DEPTH:
@@ -44,6 +49,8 @@ def values(f: IO[bytes], depth: int = 1) -> Iterator[Any]:
             value = current
             current, key = outer.pop()
             level -= 1
+        if under is not None and level >= 1 and top != under:
+            continue  # not under the wanted key: nothing of it is kept
         if level == depth:
             yield value
         elif level > depth:
