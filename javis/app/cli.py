@@ -11,7 +11,7 @@ The weekly loop:
 Set-up and data:
     javis init [--remote URL]    DVC remote (a local folder by default; s3://bucket/prefix)
     javis metrics                the workspace's metrics as tables
-    javis import FILE...         outside chat data (ChatML, ShareGPT, Alpaca, DPO, KTO; CSV/TSV/Parquet) into data/raw
+    javis import FILE...         outside chat data (ChatML, ShareGPT, Alpaca, DPO, KTO; CSV/TSV/Parquet; ChatGPT, Claude, Open WebUI, LibreChat, Chatbot UI exports) into data/raw
 
 Talk to the deployed version and rate its answers (lines land in data/feedback/):
     javis chat                   in the terminal: /good, /bad, /fix <better answer>, /score 1-5
@@ -327,6 +327,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         columns=args.columns,
         dvc_add=None if args.no_dvc else vcs.readd_to_dvc,
         ensure_dirs=workspace.ensure_data_dirs,
+        imports=p.sections["import"],
     )
 
 
@@ -464,13 +465,21 @@ def build_parser() -> argparse.ArgumentParser:
         "files",
         nargs="+",
         metavar="FILE",
-        help="a JSON array, JSONL, CSV, TSV or Parquet file (a table: one record per row)",
+        help="a JSON array, JSONL, CSV, TSV or Parquet file (a table: one record per row), or a "
+        "chat app's export (ChatGPT .zip or conversations.json, Claude, Open WebUI, LibreChat, "
+        "Chatbot UI)",
     )
     c.add_argument(
         "--format",
         default="auto",
-        choices=["auto", "chatml", "openai", "sharegpt", "alpaca", "dpo", "kto"],
-        help="the records' format (auto: detected per record and reported)",
+        choices=[
+            *("auto", "chatml", "openai", "sharegpt", "alpaca", "dpo", "kto"),
+            *("chatgpt", "claude", "openwebui", "openwebui-feedback", "librechat", "chatbotui"),
+            "sillytavern",
+        ],
+        help="the records' format (auto: detected per record and reported), or a chat app's "
+        "export (auto-detected too; its conversations go to data/raw, its ratings to "
+        "data/feedback)",
     )
     c.add_argument(
         "--columns",

@@ -106,6 +106,18 @@ class Collect:
 
 
 @dataclass(frozen=True)
+class Import:
+    """`javis import` of chat apps' exports (javis/data/formats/chatapps.py)."""
+
+    regenerations_as_preferences: bool = False
+    """Keep a regenerated answer the user did not continue from as the rejected side of a
+    preference pair (the answer continued from is chosen; `meta.source_kind: regeneration`).
+    Off by default: a regeneration is a weak signal (people regenerate for variety, and the app
+    continues from the newest answer unless they switch back), and a noisy pair teaches the
+    adapter to avoid good answers; the pairs found are still counted in the report."""
+
+
+@dataclass(frozen=True)
 class Clean:
     """Validation, redaction and the six-criterion quality score (see README, "Quality rules")."""
 
@@ -662,6 +674,7 @@ SECTIONS: dict[str, type] = {
     "paths": Paths,
     "persona": Persona,
     "collect": Collect,
+    "import": Import,
     "clean": Clean,
     "dedupe": Dedupe,
     "split": Split,

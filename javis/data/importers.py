@@ -28,49 +28,52 @@ them; `tools` become OpenAI `{"type": "function", "function": {...}}` schemas. `
 `{{author}}` are filled from params `persona`. Every converted record must pass the strict record
 check of `javis/data/schema.py`, else it is rejected with its index and reason.
 
-A file that yields no conversation (empty, unreadable, a chat app's export javis cannot read
-yet, a table without known columns, every record rejected) is reported with what was found and
-the known formats; the other files are imported and the command exits 1.
+Chat apps' exports (ChatGPT zip or conversations.json, Claude, Open WebUI chats and feedback,
+LibreChat, Chatbot UI, SillyTavern; javis/data/formats/chatapps.py) are recognised per file
+(`--format auto` or the app's name) and streamed by javis/data/import_exports.py: their
+conversations go to data/raw, their ratings to data/feedback, whatever `--as` says.
+
+A file that yields no conversation (empty, unreadable, a zip without conversations.json, a table
+without known columns, every record rejected) is reported with what was found and the known
+formats; the other files are imported and the command exits 1.
 
 Provenance: `meta` holds the input file, index (0-based position; `line` too for JSONL; `row`,
 `table` and `columns` for a table row, the row as a spreadsheet numbers it, header = 1), source
 name, format, import time and `content_hash` (sha256 of the converted content). The hashes of
 everything imported into a folder are kept in `<folder>/.imported.jsonl` (hidden: collect skips it;
-DVC versions it with the folder), so importing the same data twice adds nothing. The index is
+DVC versions it with the folder; javis/data/import_index.py), so importing the same data twice
+adds nothing, and a chat app's conversation that grew replaces its earlier records. The index is
 locked (`flock`) while a batch is checked and written, so concurrent imports never lose or
-duplicate a record; each batch is one new file, written atomically, named after its source. The
-folder is then re-added to DVC as a whole (`dvc add data/raw`), retried while another DVC command
-holds the repository lock.
+duplicate a record; each batch is one new file, written atomically, named after its source. Each
+folder written is then re-added to DVC as a whole (`dvc add data/raw`), retried while another DVC
+command holds the repository lock.
 
 Where the parts live: reading a file (JSON array, JSONL, what a file is when it holds no
 records) in javis/data/formats/reading.py, tables and column mappings in
 javis/data/formats/tables.py; detecting a format and converting a record in
-javis/data/formats/conversion.py, its messages in javis/data/formats/messages.py; here, the import
-transaction (index, lock, batch files) and the command's report.
+javis/data/formats/conversion.py, its messages in javis/data/formats/messages.py; the index
+transaction in javis/data/import_index.py; chat apps' exports in javis/data/import_exports.py;
+here, the flow over the files and the command's report.
 
-Over the ~400-line guide on purpose: the import transaction (index file, locking, DVC re-add) and the per-file report it prints are one flow; the formats themselves live in javis/data/formats/.
+Over the ~400-line guide on purpose: the flow over the files (dataset files read whole, exports
+streamed, the folders' transactions, DVC re-add) and the per-file report it prints are one flow;
+the formats, the index and the exports live in their own modules.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
 import re
-import secrets
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from javis.core import fileio, params
-from javis.data import collecting, feedback
-from javis.data.formats import tables
+from javis.data import collecting, feedback, import_index
+from javis.data.formats import chatapps, tables
 from javis.data.formats.conversion import (
     FORMATS,
     KNOWN_FORMATS,
@@ -87,10 +90,12 @@ from javis.data.formats.reading import (
     identify_export,
     open_source,
 )
+from javis.data.import_exports import import_export, print_export, record_id
+from javis.data.import_index import FolderImport
 
 log = logging.getLogger("javis.import")
 
-INDEX_FILE = ".imported.jsonl"
+INDEX_FILE = import_index.INDEX_FILE  # the hashes of what was imported (javis/data/import_index.py)
 TARGETS = ("raw", "feedback")
 
 
@@ -113,6 +118,14 @@ class FileReport:
     mapping: tables.Mapping | None = None  # a table's columns -> fields
     nothing: str = ""  # why the file yielded no conversation ("" when it yielded some)
     sample: dict | None = None  # the first record of no known format (to name what was found)
+    app: str = ""  # a chat app's export (javis/data/formats/chatapps.py): its format name
+    conversations: Counter[str] = field(default_factory=Counter)  # read/imported/duplicate/...
+    ratings: Counter[str] = field(default_factory=Counter)
+    messages: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)  # messages that are not turns, by why
+    pairs_found: int = 0  # regeneration pairs (kept only with import.regenerations_as_preferences)
+    pairs_kept: int = 0
+    pairs_on: bool = False  # import.regenerations_as_preferences
 
     @property
     def table(self) -> bool:
@@ -127,6 +140,8 @@ class ImportReport:
     written: list[tuple[str, int]] = field(default_factory=list)  # (output file, records)
     dvc: str = ""  # what `dvc add` did (or why it did not run)
     dvc_failed: bool = False
+    replaced: int = 0  # records of conversations that grew, taken out for their new version
+    changed: list[Path] = field(default_factory=list)  # folders written to
 
     def totals(self) -> dict[str, int]:
         return {
@@ -151,25 +166,6 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@contextlib.contextmanager
-def locked_index(folder: Path) -> Iterator[tuple[int, set[str]]]:
-    """The folder's import index, locked for this process: (fd to append to, known hashes)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / INDEX_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # another import waits here until ours is written
-        known: set[str] = set()
-        with open(folder / INDEX_FILE, "rb") as f:
-            for raw in f:
-                with contextlib.suppress(orjson.JSONDecodeError):  # a torn last line is no hash
-                    h = orjson.loads(raw).get("hash")
-                    if isinstance(h, str):
-                        known.add(h)
-        yield fd, known
-    finally:
-        os.close(fd)  # releases the lock
-
-
 def import_files(
     files: list[str | Path],
     folder: str | Path,
@@ -182,6 +178,9 @@ def import_files(
     dvc_add: Callable[[Path], str] | None = None,
     ensure_dirs: Callable[[list[str]], object] | None = None,
     max_line_bytes: int = 1_000_000,
+    raw_folder: str | Path | None = None,
+    feedback_folder: str | Path | None = None,
+    regenerations: bool = False,
 ) -> ImportReport:
     """Import `files` into `folder` (one new JSONL per source) and re-add the folder to DVC with
     `dvc_add` (`javis import` passes javis/release/vcs.py's `readd_to_dvc`; None: not added).
@@ -190,6 +189,11 @@ def import_files(
     pin, never replaced by an empty one; None: the folder is created when missing). `columns`
     maps table columns (and JSON rows' keys) to fields (`--columns`, javis/data/formats/tables.py).
 
+    A chat app's export (javis/data/formats/chatapps.py; `fmt` auto or its name) is streamed:
+    its conversations go to `raw_folder`, its ratings to `feedback_folder` (default: `folder`'s
+    siblings raw/ and feedback/), whatever `target` says; `regenerations` keeps the regeneration
+    pairs (params `import.regenerations_as_preferences`).
+
     A file that yields no conversation (empty, unreadable, no known format, every record
     rejected) is reported in its FileReport.nothing and the other files are imported; a record
     that cannot be converted is reported in FileReport.rejected. Raises ImportFailed (before
@@ -197,8 +201,8 @@ def import_files(
     clone: `dvc pull` first); a failed `dvc add` is reported in `dvc` / `dvc_failed` (the files
     are written by then).
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
+    if fmt not in FORMATS and fmt not in chatapps.APP_FORMATS:
+        raise ValueError(f"format: expected one of {FORMATS + chatapps.APP_FORMATS}, got {fmt!r}")
     if target not in TARGETS:
         raise ValueError(f"target: expected raw or feedback, got {target!r}")
     if columns is not None and fmt != "auto":
@@ -206,122 +210,154 @@ def import_files(
             f"--columns maps table columns to fields; it cannot be combined with --format {fmt}"
         )
     folder = Path(folder)
+    raw = Path(raw_folder) if raw_folder else (folder if target == "raw" else folder.parent / "raw")
+    fb = (
+        Path(feedback_folder)
+        if feedback_folder
+        else (folder if target == "feedback" else folder.parent / "feedback")
+    )
     report = ImportReport()
     stamp = now_iso()
-    batches: dict[str, list[tuple[str, dict, FileReport]]] = {}
-    for path in files:
-        rep = FileReport(str(path), safe_name(source) if source else source_name(path))
-        report.files.append(rep)
-        batch = batches.setdefault(rep.source, [])
-        try:
-            src = open_source(path, max_line_bytes)
-        except Unreadable as e:
-            rep.nothing = str(e)
-            continue
-        rep.kind = src.kind
-        rep.mapping = columns
-        if src.table:
-            rep.mapping, why = table_mapping(src, columns, fmt)
-            if why:
-                rep.nothing = why
-                continue
-        for item in src.items:
-            rep.read += 1
-            if item.error:
-                rep.rejected.append((item.index, item.line, item.error))
-                continue
-            assert item.obj is not None
-            try:
-                conv, mapping = convert_item(item.obj, fmt, rep.mapping, persona)
-                fb_line = to_feedback(conv) if target == "feedback" else None
-            except ConvertError as e:
-                rep.rejected.append((item.index, item.line, str(e)))
-                if rep.sample is None and str(e).startswith("unknown_format"):
-                    rep.sample = item.obj
-                continue
-            rep.formats[conv.format] += 1
-            h = conv.content_hash()
-            meta: dict[str, Any] = {"imported_from": str(path), "index": item.index}
-            if item.line is not None:
-                meta["row" if src.table else "line"] = item.line
-            meta.update(
-                {
-                    "source": rep.source,
-                    "format": conv.format,
-                    "imported_at": stamp,
-                    "content_hash": h,
-                }
-            )
-            if src.table:
-                meta["table"] = src.kind
-            if mapping is not None:
-                meta["columns"] = dict(mapping.columns)
-            orig_id = item.obj.get("id")
-            if orig_id is not None and orig_id != "":
-                meta["orig_id"] = orig_id
-            rid = f"import-{h.split(':', 1)[1][:16]}"
-            if fb_line is not None:  # the same checks as `javis chat`/`serve` lines
-                record = feedback.make_line(
-                    {
-                        "id": rid,
-                        "created_at": stamp,
-                        "model_version": f"import:{rep.source}",
-                        **fb_line,
-                        "meta": meta,
-                    }
-                )
-            else:
-                record = {"id": rid, **conv.body, "meta": meta}
-            batch.append((h, record, rep))
-        if not rep.formats:
-            rep.nothing = why_nothing(rep)
-
+    apps = {
+        str(p): fmt
+        if fmt in chatapps.APP_FORMATS
+        else (chatapps.sniff(p) if fmt == "auto" else None)
+        for p in files
+    }
+    needed = [str(folder)] + [str(d) for d in (raw, fb) if d != folder and any(apps.values())]
     try:  # a fresh clone's folder is restored from its pin first: never `dvc add` an empty one over it
         if ensure_dirs is not None:
-            ensure_dirs([str(folder)])
+            ensure_dirs(needed)
     except RuntimeError as e:  # javis.app.workspace's WorkspaceError says to `dvc pull`
         raise ImportFailed(f"{e} (then import again)") from None
-    with locked_index(folder) as (fd, known):
-        index_lines: list[bytes] = []
-        for name, batch in batches.items():
-            fresh: list[dict] = []
-            for h, record, rep in batch:
-                if h in known:
-                    rep.duplicate += 1
-                    continue
-                known.add(h)
-                rep.imported += 1
-                fresh.append(record)
-                index_lines.append(
-                    fileio.dumps(
-                        {"hash": h, "id": record["id"], "source": name, "imported_at": stamp}
-                    )
-                )
-            if not fresh:
+    txns: dict[Path, FolderImport] = {}
+
+    def txn(where: Path) -> FolderImport:
+        if where not in txns:
+            txns[where] = FolderImport(where, stamp).open()
+        return txns[where]
+
+    if any(apps.values()):  # always raw before feedback: two imports never wait on each other
+        txn(raw), txn(fb)
+    try:
+        for path in files:
+            rep = FileReport(str(path), safe_name(source) if source else source_name(path))
+            report.files.append(rep)
+            app = apps[str(path)]
+            if app:
+                import_export(path, app, rep, txn(raw), txn(fb), stamp, regenerations)
                 continue
-            out = (
-                folder
-                / f"{name}-{stamp.replace(':', '').replace('-', '')}-{secrets.token_hex(2)}.jsonl"
-            )
-            with fileio.atomic_open(out) as f:
-                for record in fresh:
-                    f.write(fileio.dumps(record))
-            report.written.append((str(out), len(fresh)))
-            size = os.fstat(fd).st_size
-            torn = size and os.pread(fd, 1, size - 1) != b"\n"  # an import killed mid-write
-            os.write(fd, (b"\n" if torn else b"") + b"".join(index_lines))
-            index_lines.clear()
-        os.fsync(fd)
-    if not report.written:
+            batch = read_file(path, rep, fmt, target, columns, persona, max_line_bytes, stamp)
+            if batch:
+                into = txn(folder)
+                for h, record in batch:
+                    if into.add(h, record, rep.source):
+                        rep.imported += 1
+                    else:
+                        rep.duplicate += 1
+        for where, t in txns.items():
+            written = t.commit()
+            report.written += written
+            report.replaced += t.replaced
+            if written or t.replaced:
+                report.changed.append(where)
+    except BaseException as e:
+        for t in txns.values():
+            t.close(e)
+        raise
+    for t in txns.values():
+        t.close()
+    if not report.changed:
         report.dvc = "nothing new: DVC left as it is"
     elif not dvc_add:
-        report.dvc = f"not added to DVC (--no-dvc): run `dvc add {folder}` to pin it"
+        shown = " ".join(str(d) for d in report.changed)
+        report.dvc = f"not added to DVC (--no-dvc): run `dvc add {shown}` to pin it"
     else:
-        try:
-            report.dvc = dvc_add(folder)
-        except RuntimeError as e:  # javis.release.vcs.readd_to_dvc's ReleaseError says what failed
-            report.dvc, report.dvc_failed = str(e), True
+        done = []
+        for where in report.changed:
+            try:
+                done.append(dvc_add(where))
+            except (
+                RuntimeError
+            ) as e:  # javis.release.vcs.readd_to_dvc's ReleaseError says what failed
+                done.append(str(e))
+                report.dvc_failed = True
+        report.dvc = "; ".join(done)
     return report
+
+
+def read_file(
+    path: str | Path,
+    rep: FileReport,
+    fmt: str,
+    target: str,
+    columns: tables.Mapping | None,
+    persona: dict[str, str] | None,
+    max_line_bytes: int,
+    stamp: str,
+) -> list[tuple[str, dict]]:
+    """A dataset file's records as (content hash, record); rejects and what it is go to `rep`."""
+    batch: list[tuple[str, dict]] = []
+    try:
+        src = open_source(path, max_line_bytes)
+    except Unreadable as e:
+        rep.nothing = str(e)
+        return batch
+    rep.kind = src.kind
+    rep.mapping = columns
+    if src.table:
+        rep.mapping, why = table_mapping(src, columns, fmt)
+        if why:
+            rep.nothing = why
+            return batch
+    for item in src.items:
+        rep.read += 1
+        if item.error:
+            rep.rejected.append((item.index, item.line, item.error))
+            continue
+        assert item.obj is not None
+        try:
+            conv, mapping = convert_item(item.obj, fmt, rep.mapping, persona)
+            fb_line = to_feedback(conv) if target == "feedback" else None
+        except ConvertError as e:
+            rep.rejected.append((item.index, item.line, str(e)))
+            if rep.sample is None and (
+                str(e).startswith("unknown_format") or identify_export(item.obj)
+            ):
+                rep.sample = item.obj
+            continue
+        rep.formats[conv.format] += 1
+        h = conv.content_hash()
+        meta: dict[str, Any] = {"imported_from": str(path), "index": item.index}
+        if item.line is not None:
+            meta["row" if src.table else "line"] = item.line
+        meta.update(
+            {"source": rep.source, "format": conv.format, "imported_at": stamp, "content_hash": h}
+        )
+        if src.table:
+            meta["table"] = src.kind
+        if mapping is not None:
+            meta["columns"] = dict(mapping.columns)
+        orig_id = item.obj.get("id")
+        if orig_id is not None and orig_id != "":
+            meta["orig_id"] = orig_id
+        rid = record_id(h)
+        if fb_line is not None:  # the same checks as `javis chat`/`serve` lines
+            record = feedback.make_line(
+                {
+                    "id": rid,
+                    "created_at": stamp,
+                    "model_version": f"import:{rep.source}",
+                    **fb_line,
+                    "meta": meta,
+                }
+            )
+        else:
+            record = {"id": rid, **conv.body, "meta": meta}
+        batch.append((h, record))
+    if not rep.formats:
+        rep.nothing = why_nothing(rep)
+    return batch
 
 
 def table_mapping(
@@ -365,9 +401,9 @@ def why_nothing(rep: FileReport) -> str:
     if rep.read == 0:
         return "empty (no records)"
     reasons = Counter(fileio.reason_key(r) for _, _, r in rep.rejected)
+    if export := identify_export(rep.sample):
+        return f"{export}: import it with --format auto (or the app's format name)"
     if set(reasons) == {"unknown_format"} and rep.sample is not None:
-        if export := identify_export(rep.sample):
-            return f"{export}, which javis cannot import yet"
         keys = ", ".join(sorted(rep.sample)[:8]) or "none"
         flat = all(not isinstance(v, dict | list) for v in rep.sample.values())
         return f"no record in a known format (the first has the keys {keys})" + (
@@ -395,6 +431,7 @@ def main(
     dvc_add: Callable[[Path], str] | None = None,
     ensure_dirs: Callable[[list[str]], object] | None = None,
     out: Callable[[str], object] | None = None,
+    imports: params.Import | None = None,
 ) -> int:
     """`javis import`: import into `paths.raw` (or `paths.feedback`), then print what was detected,
     every reject, each file that yielded nothing and why, and the totals. `persona` fills
@@ -431,6 +468,9 @@ def main(
             dvc_add=dvc_add,
             ensure_dirs=ensure_dirs,
             max_line_bytes=collect.max_line_bytes,
+            raw_folder=paths.raw,
+            feedback_folder=paths.feedback,
+            regenerations=(imports or params.Import()).regenerations_as_preferences,
         )
     except ImportFailed as e:
         write(f"javis import: {e}")
@@ -439,6 +479,11 @@ def main(
         print_file(rep, fmt if mapping is None else "columns", write)
     for path, n in report.written:
         write(f"wrote {path} ({n} records)")
+    if report.replaced:
+        write(
+            f"replaced {report.replaced} earlier record(s) of conversations that grew since their "
+            "last import (taken out of their files)"
+        )
     if report.written and reading_examples and not collecting.roots(paths, collect.use_examples)[2]:
         write(examples_notice(paths.examples, folder, collect))
     t = report.totals()
@@ -463,6 +508,9 @@ NOT_A_FORMAT_PROBLEM = (
     "not UTF-8",
     "--columns names",
     "every record was rejected",
+    "every conversation was rejected",
+    "a zip",
+    "nested deeper",
     "a spreadsheet workbook",
     "starts like a JSON array",
 )
@@ -472,6 +520,9 @@ MAX_REJECTS_SHOWN = 20  # per file that yielded nothing (a whole export of anoth
 def print_file(rep: FileReport, how: str, write: Callable[[str], object]) -> None:
     """One file's lines of the report; `how` is the --format, or `columns` for --columns."""
     where_kind = "row" if rep.table else "line"
+    if rep.app and not rep.nothing:
+        print_export(rep, write)
+        return
     if rep.nothing:
         why = rep.nothing
         if not why.startswith(NOT_A_FORMAT_PROBLEM):

@@ -36,7 +36,8 @@ FORMATS = ("auto", "chatml", "openai", "sharegpt", "alpaca", "dpo", "kto")
 KNOWN_FORMATS = (
     "JSON/JSONL records in ChatML/OpenAI (messages), ShareGPT (conversations), Alpaca "
     "(instruction/output), DPO (prompt/chosen/rejected), KTO (prompt/completion/label); tables "
-    "(CSV, TSV, Parquet, JSON rows) with --columns or the column names " + KNOWN_NAMES
+    "(CSV, TSV, Parquet, JSON rows) with --columns or the column names " + KNOWN_NAMES + "; chat "
+    "apps' exports (ChatGPT, Claude, Open WebUI and its feedback, LibreChat, Chatbot UI)"
 )
 PLACEHOLDER = re.compile(r"\{\{\s*(name|author)\s*\}\}")
 

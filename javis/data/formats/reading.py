@@ -50,7 +50,8 @@ class Source:
         return self.columns is not None
 
 
-# Chat apps' own exports (found, so the message can name them; none is a format javis reads yet).
+# Chat apps' own exports (found, so the message can name them when read as a dataset format;
+# javis/data/formats/chatapps.py reads them with --format auto or the app's name).
 EXPORTS = (
     (
         lambda o: "mapping" in o and "current_node" in o,
@@ -148,7 +149,7 @@ def _one_object(obj: dict, pretty: bool) -> Source | None:
     """A file that is one JSON object: a table as pandas writes it, a chat app's export, or (one
     line) a JSONL file of one record (None)."""
     if export := identify_export(obj):
-        raise Unreadable(f"{export}, which javis cannot import yet")
+        raise Unreadable(f"{export}: import it with --format auto (or the app's format name)")
     frame = tables.frame_from_json(obj)
     if frame is not None:
         try:
