@@ -318,7 +318,8 @@ class Evaluate:
     max_examples: int = 0
     """A seeded sample of the test and of the regression set each; 0 = all."""
     min_style_score: int = 4
-    """A generation is "in style" when javis/data/quality.py's style score is >= this."""
+    """An answer is "in style" when every one of javis/data/quality.py's six criteria (length,
+    relevance, style, accuracy, format, safety: the clean stage's scorer) scores >= this on it."""
     report_examples: int = 5
     """Most-different examples shown in metrics/report.md."""
     probes: str = "evalsets/persona_probes.jsonl"

@@ -8,15 +8,21 @@ What `stages/evaluate.py` measures, per model (candidate and baseline, same exam
   compared with the reference's calls (name equal, arguments equal as JSON, order of calls and of
   keys ignored); the denominator of the accuracy is the examples that expect a call, and a call
   generated where none was expected is counted apart as unwanted (`tool_call_outcome`);
-- language: a word-level Hangul ratio says Korean or English (`detect_language`);
-- persona: whether an answer to a held-out identity question names the assistant (`names_persona`);
-- closeness to the user's corrections: character n-gram F-score, chrF (`chrf`);
-- the candidate's win rate over the baseline by a named rule, ties split, with a Wilson 95% interval
-  (`win_rate`, `wilson_interval`);
-- `summarize` turns per-example results into one model's metrics and `delta` subtracts two.
+- language: a word-level Hangul ratio says Korean or English (`detect_language`); an answer is in
+  the question's language and not an echo of it (`language_ok`, `is_echo`);
+- persona: whether an answer to a held-out identity question names the assistant without denying
+  it (`names_persona`: "I am not JAVIS" and "자비스가 아니에요" are misses);
+- closeness to the user's corrections: character n-gram F-score, chrF (`chrf`); a promise is kept
+  when the answer is non-empty and closer to the correction than to the original by a margin
+  (`promise_margin`, `kept`);
+- the mean of per-item values and its standard error clustered by group (`clustered_mean_se`:
+  the forgetting NLL delta, the report's paired loss difference);
+- the win rate by a named rule, ties split, with a Wilson 95% interval (`win_rate`,
+  `wilson_interval`; kept in metrics/eval.json for the gate until it decides on paired items);
+- `delta` subtracts two models' metrics.
 
-The readable report is javis/model/report.py; the run that scores both models is
-javis/model/eval_runner.py.
+Judging items and summing them up is javis/model/eval_summary.py; the readable report is
+javis/model/report.py; the model runs are javis/model/eval_runner.py.
 """
 
 from __future__ import annotations
@@ -353,16 +359,25 @@ def kept(answer: str, margin: float, min_margin: float) -> bool:
 
 
 ECHO_CHRF = 60.0
-"""An answer with chrF >= this to the question it answers is an echo of it, not an answer."""
+"""An answer whose own character n-grams are this much (chrF, recall-weighted over the answer's
+n-grams) found in the question is an echo of it: it adds nothing the question did not say."""
+
+
+def is_echo(answer: str, question: str) -> bool:
+    """The answer mostly repeats the question: chrF(question, answer) >= ECHO_CHRF, i.e. the
+    question covers most of the answer's n-grams ("제주도 2박 3일 코스 추천해 줘." repeated), while an
+    answer that restates the question and goes on ("No, you don't need a visa to visit Japan ...
+    The only requirement is ...") is not."""
+    return chrf(question, answer) >= ECHO_CHRF
 
 
 def language_ok(answer: str, question: str) -> bool | None:
-    """The answer is in the question's language and is not an echo of the question (chrF to it
-    below ECHO_CHRF); None when the question has no letters to tell its language by."""
+    """The answer is in the question's language and is not an echo of the question (`is_echo`);
+    None when the question has no letters to tell its language by."""
     asked = detect_language(question)
     if asked is None:
         return None
-    if not answer.strip() or chrf(answer, question) >= ECHO_CHRF:
+    if not answer.strip() or is_echo(answer, question):
         return False
     return detect_language(answer) == asked
 
