@@ -205,7 +205,10 @@ def test_language_ok_rejects_an_echo_of_the_question():
     assert language_ok("서울 날씨 어때?", "서울 날씨 어때?") is False, "an echo does not score"
     assert language_ok("What is the weather in Seoul?", "What is the weather in Seoul?") is False
     assert language_ok("", "hello there") is False, "empty"
-    restated = "No, you don't need a visa to visit Japan with a Korean passport for short stays."
+    restated = (
+        "No, you don't need a visa to visit Japan with a Korean passport. The only requirement "
+        "is a valid passport for the length of your stay."
+    )
     q = "Do I need a visa to visit Japan with a Korean passport?"
     assert language_ok(restated, q) is True, "restating the question and answering is not an echo"
     assert language_ok("42", "12 + 30 = ?") is None, "a question without letters is not judged"
