@@ -1,7 +1,7 @@
 """Judging each side's raw results item by item, and metrics/eval.json's numbers from those items.
 
 `sample_lines` makes one metrics/eval_samples.jsonl line per eval item (the contract with the
-release gate, docs/DESIGN.md "Evaluation"): `id`, `set`, `group`, `prompt`, and a dict per side
+release gate, docs/DESIGN.md "Evaluation items"): `id`, `set`, `group`, `prompt`, and a dict per side
 (`candidate`, `baseline`; generic items also `base`) holding what that side did on the item:
 - test: `loss`, `tokens`, `answer`, `style_ok` (every one of the clean stage's six criteria,
   javis/data/quality.py, scores >= evaluate.min_style_score on the answer), `language_ok` (the
