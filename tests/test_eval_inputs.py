@@ -26,6 +26,7 @@ def test_a_bad_probe_line_is_skipped_with_its_line_and_reason(tmp_path):
     where = [w for w, _ in inputs.skipped]
     assert where == [f"{path}:2", f"{path}:3"], inputs.skipped
     assert "not JSON" in inputs.skipped[0][1], inputs.skipped
+    assert "needs non-empty strings" in inputs.skipped[1][1], inputs.skipped
 
 
 def test_the_paraphrase_rule_is_fixed_and_frames_the_question():

@@ -200,6 +200,7 @@ def counts(lines: Sequence[dict], inputs: Inputs) -> dict[str, int]:
         "regression": sum(ln["set"] == "regression" and not ln.get("paraphrase") for ln in lines),
         "regression_paraphrased": sum(bool(ln.get("paraphrase")) for ln in lines),
         "regression_available": inputs.regression_available,
+        "skipped": len(inputs.skipped),  # records and eval-set lines that made no item (logged)
         "reference_tokens": sum(ln.get("tokens", 0) for ln in lines if ln["set"] == "test"),
         "loss": judged("test", "loss"),
         "tool_call_accuracy": of_set["tool"],
