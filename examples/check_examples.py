@@ -144,11 +144,13 @@ def main() -> int:
     data["persona"] = list(enumerate(persona_conversations(), 1))
     if len(data["persona"]) < PERSONA_MINIMUM:
         err(f"persona: {len(data['persona'])} conversations < {PERSONA_MINIMUM}")
+    probe_file = yaml.safe_load((HERE.parent / "params.yaml").read_text(encoding="utf-8"))[
+        "evaluate"
+    ]["probes"]
     probes = {
-        norm_q(q)
-        for q in yaml.safe_load((HERE.parent / "params.yaml").read_text(encoding="utf-8"))[
-            "evaluate"
-        ]["persona_probes"]
+        norm_q(json.loads(line)["question"])
+        for line in (HERE.parent / probe_file).read_text(encoding="utf-8").splitlines()
+        if line.strip()
     }
     for n, rec in data["persona"]:
         for m in rec["messages"]:

@@ -97,7 +97,7 @@ def copy_project(dest: Path) -> Path:
 
     dest.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("javis", "stages", "examples"):
+    for name in ("javis", "stages", "examples", "evalsets"):
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
     for name in (
         "dvc.yaml",

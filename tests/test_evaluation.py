@@ -6,20 +6,22 @@ import math
 
 import pytest
 
+from javis.model.eval_summary import summarize
 from javis.model.evaluation import (
-    AnswerResult,
-    RegressionResult,
     canonical_json,
     chrf,
+    clustered_mean_se,
     delta,
     detect_language,
     expected_calls,
     hangul_ratio,
+    kept,
+    language_ok,
     names_persona,
     parse_tool_calls,
+    promise_margin,
     split_reference,
     strip_tool_calls,
-    summarize,
     tool_call_outcome,
     wilson_interval,
     win_rate,
@@ -130,60 +132,86 @@ def test_tool_call_outcome_without_an_expected_call():
     assert tool_call_outcome([], parse_tool_calls("<tool_call>garbage")) == "unwanted"
 
 
-def _test_result(
-    outcome: str, nll: float = 2.0, tokens: int = 2, lang=True, style=True
-) -> AnswerResult:
-    return AnswerResult(
-        nll=nll,
-        tokens=tokens,
-        outcome=outcome,
-        invalid_calls=0,
-        language_match=lang,
-        style_ok=style,
-    )
+def _line(set_: str, **side) -> dict:
+    return {"id": "x", "set": set_, "group": "g", "candidate": side}
 
 
-def test_tool_call_accuracy_counts_expected_calls_only_and_unwanted_apart():
-    results = [
-        _test_result("correct", style=None, lang=None),
-        _test_result("wrong_arguments", style=None, lang=None),
-        _test_result("missed", style=None, lang=None),
-        _test_result("unwanted"),
-        _test_result("none"),
-        _test_result("none"),
+def test_tool_call_accuracy_is_over_tool_items_and_unwanted_calls_apart():
+    lines = [
+        _line("tool", tool_ok=True, outcome="correct"),
+        _line("tool", tool_ok=False, outcome="wrong_arguments"),
+        _line("tool", tool_ok=False, outcome="missed"),
+        _line("test", loss=1.0, tokens=2, unwanted_call=True, style_ok=True, language_ok=True),
+        _line("test", loss=1.0, tokens=2, unwanted_call=False, style_ok=False, language_ok=True),
+        _line("test", loss=1.0, tokens=2, unwanted_call=False, style_ok=True, language_ok=False),
     ]
-    m = summarize(results, [])
-    assert m["tool_calls_expected"] == 3
-    assert m["tool_call_accuracy"] == pytest.approx(1 / 3)
-    assert m["tool_call_name_accuracy"] == pytest.approx(2 / 3)
-    assert m["unwanted_tool_calls"] == 1
-    assert m["unwanted_tool_call_rate"] == pytest.approx(1 / 3)
-    assert m["style_consistency"] == 1.0  # the three tool-call references are not judged
-    assert m["regression_chrf"] is None, "no corrections: not judged"
+    m = summarize(lines, "candidate")
+    assert m["tool_calls_expected"] == 3, m
+    assert m["tool_call_accuracy"] == pytest.approx(1 / 3), m
+    assert m["tool_call_name_accuracy"] == pytest.approx(2 / 3), m
+    assert m["unwanted_tool_calls"] == 1, m
+    assert m["unwanted_tool_call_rate"] == pytest.approx(1 / 3), m
+    assert m["style_consistency"] == pytest.approx(2 / 3), m
     assert m["kept_promises"] is None, "no corrections: not judged"
 
 
 def test_summary_loss_is_token_weighted_and_perplexity_its_exp():
     m = summarize(
-        [_test_result("none", nll=3.0, tokens=1), _test_result("none", nll=3.0, tokens=3)], []
+        [_line("test", loss=3.0, tokens=1), _line("test", loss=1.0, tokens=3)], "candidate"
     )
-    assert m["loss"] == pytest.approx(6.0 / 4)
-    assert m["perplexity"] == pytest.approx(math.exp(1.5))
-    assert m["tool_call_accuracy"] is None  # nothing expected a call
+    assert m["loss"] == pytest.approx(6.0 / 4), m
+    assert m["perplexity"] == pytest.approx(math.exp(1.5)), m
+    assert m["tool_call_accuracy"] is None, "no tool items: not measured (None), never a pass"
 
 
-def test_kept_promises_compare_closeness_to_correction_and_original():
-    regression = [
-        RegressionResult(nll=4.0, tokens=2, chrf_correction=60.0, chrf_original=20.0),
-        RegressionResult(nll=2.0, tokens=2, chrf_correction=10.0, chrf_original=30.0),
-        # a tie keeps the promise
-        RegressionResult(nll=2.0, tokens=4, chrf_correction=0.0, chrf_original=0.0),
+def test_a_promise_is_kept_only_strictly_above_the_margin_and_never_empty():
+    correction, original = "I am JAVIS, the assistant of Minjun.", "I am SmolLM."
+    assert kept("I am JAVIS.", promise_margin("I am JAVIS.", correction, original), 1.0) is True
+    assert kept("", promise_margin("", correction, original), 1.0) is False, "empty: never kept"
+    assert kept("   ", 50.0, 1.0) is False, "blank: never kept"
+    unrelated = promise_margin("zzz", correction, original)
+    assert unrelated == 0.0, "an unrelated answer is equally far from both"
+    assert kept("zzz", unrelated, 0.0) is False, "a tie is not kept (strict)"
+    assert kept("I am SmolLM.", promise_margin("I am SmolLM.", correction, original), 1.0) is False
+
+
+def test_kept_promises_count_paraphrased_items_apart():
+    lines = [
+        _line("regression", kept=True, chrf_correction=60.0, loss=1.0, tokens=2),
+        {
+            **_line("regression", kept=False, chrf_correction=10.0, loss=1.0, tokens=2),
+            "paraphrase": True,
+        },
     ]
-    m = summarize([], regression)
-    assert m["kept_promises"] == pytest.approx(2 / 3)
-    assert m["regression_chrf"] == pytest.approx(70 / 3)
-    assert m["regression_loss"] == pytest.approx(8.0 / 8)
-    assert m["loss"] is None
+    m = summarize(lines, "candidate")
+    assert m["kept_promises"] == 0.5, m
+    assert m["kept_promises_paraphrased"] == 0.0, m
+
+
+def test_clustered_standard_error():
+    mean, se = clustered_mean_se([1.0, 3.0, 5.0, 7.0], ["a", "a", "b", "b"])
+    assert mean == 4.0, mean
+    # group residual sums -4 and +4: SE^2 = 2/1 * 32 / 16 = 4
+    assert se == pytest.approx(2.0), se
+    _, one = clustered_mean_se([1.0, 2.0], ["a", "a"])
+    assert one is None, "one group: no clustered SE"
+    _, independent = clustered_mean_se([1.0, 3.0, 5.0, 7.0], ["a", "b", "c", "d"])
+    assert independent < se, "correlated items in one group widen the SE"
+
+
+def test_language_ok_rejects_an_echo_of_the_question():
+    assert language_ok("서울은 지금 맑아요.", "서울 날씨 어때?") is True
+    assert language_ok("It is sunny.", "서울 날씨 어때?") is False, "wrong language"
+    assert language_ok("서울 날씨 어때?", "서울 날씨 어때?") is False, "an echo does not score"
+    assert language_ok("What is the weather in Seoul?", "What is the weather in Seoul?") is False
+    assert language_ok("", "hello there") is False, "empty"
+    restated = (
+        "No, you don't need a visa to visit Japan with a Korean passport. The only requirement "
+        "is a valid passport for the length of your stay."
+    )
+    q = "Do I need a visa to visit Japan with a Korean passport?"
+    assert language_ok(restated, q) is True, "restating the question and answering is not an echo"
+    assert language_ok("42", "12 + 30 = ?") is None, "a question without letters is not judged"
 
 
 # --- language --------------------------------------------------------------------------------------
@@ -277,6 +305,14 @@ def test_delta_subtracts_numbers_and_keeps_none():
         ("I am SmolLM, an AI assistant.", False),
         ("JAVISION is a camera brand.", False),  # the name inside a longer word
         ("", False),
+        ("I am not JAVIS, I am SmolLM.", False),  # denied
+        ("I'm not JAVIS.", False),
+        ("No, I'm JAVIS, Minjun Kim's personal assistant.", True),  # "No," is its own clause
+        ("I'm not ChatGPT, I'm JAVIS.", True),
+        ("저는 JAVIS가 아니에요. 저는 SmolLM입니다.", False),  # Korean negation after the name
+        ("저는 자비스가 아니라 AI 모델입니다.", False),
+        ("자비스는 아닙니다.", False),
+        ("저는 챗GPT가 아니라 자비스예요.", True),
     ],
 )
 def test_names_persona(answer, named):

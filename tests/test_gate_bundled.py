@@ -102,7 +102,7 @@ def shuffled(tmp_path_factory) -> dict:
     set_params(
         repo,
         train={"max_steps": 10, "batch_size": 4, "max_length": 192, "save_steps": 100},
-        evaluate={"max_examples": 0, "max_new_tokens": 8, "batch_size": 8, "persona_probes": []},
+        evaluate={"max_examples": 0, "max_new_tokens": 8, "batch_size": 8},
         release=TINY_GATE,
         collect={"persona_examples": False},  # the note-taking data only
     )

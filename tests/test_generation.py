@@ -72,7 +72,7 @@ def test_batched_decoding_matches_hf_generate_when_answers_end_at_different_step
     )
     expected = [hf(ids, end) for ids in rows]
     with torch.inference_mode():
-        got = generation._decode_batch(model, rows, end, n_new)
+        got = [a.ids for a in generation._decode_batch(model, rows, end, n_new)]
     assert got == expected
     assert len(got[ender]) < n_new, "the row that says the end token leaves early"
     assert got[ender][-1] == end, "with the end token as its last"
@@ -128,3 +128,55 @@ def test_generate_batch_falls_back_to_hf_generate_for_sliding_window_caches(load
             )
         expected.append(tok.decode(gen[0, ids.shape[1] :], skip_special_tokens=True).strip())
     assert got == expected
+
+
+def test_one_prefill_gives_the_reference_nll_and_the_same_answer(loaded):
+    """answer_ids reads a reference on top of the prompt's prefill cache (its NLL), then cuts the
+    cache back to the prompt and answers: the NLL equals a plain forward's, the answer equals the
+    answer without a reference."""
+    import torch
+    import torch.nn.functional as F
+
+    model, tok = loaded
+    prompts = [
+        tok.apply_chat_template(c, add_generation_prompt=True, tokenize=True, return_dict=False)
+        for c in CONVS
+    ]
+    prompts = [list(p["input_ids"]) if isinstance(p, dict) else list(p) for p in prompts]
+    targets = [tok("I am fine, thank you.<|im_end|>", add_special_tokens=False)["input_ids"]] * len(
+        prompts
+    )
+    end = tok.convert_tokens_to_ids("<|im_end|>")
+    both = generation.answer_ids(
+        model, prompts, eos=end, pad=tok.pad_token_id, targets=targets, max_new_tokens=6
+    )
+    plain = generation.answer_ids(model, prompts, eos=end, pad=tok.pad_token_id, max_new_tokens=6)
+    for a, b, p, t in zip(both, plain, prompts, targets, strict=True):
+        assert a.ids == b.ids, "the reference does not change the answer"
+        ids = torch.tensor([p + t])
+        with torch.inference_mode():
+            logits = model(input_ids=ids).logits[0, len(p) - 1 : -1]
+        want = float(F.cross_entropy(logits.float(), torch.tensor(t), reduction="sum"))
+        assert a.tokens == len(t), "every reference token is scored"
+        assert a.nll == pytest.approx(want, rel=1e-4), "the NLL of a plain forward"
+
+
+def test_the_repetition_rule_stops_a_loop_and_nothing_else():
+    loop = [5, 6, 7] * 12
+    assert generation.repeating(loop), "a 3-token cycle repeated 12 times loops"
+    assert not generation.repeating(list(range(40))), "no repetition"
+    cut = generation.cut_repetition([1, 2, 3, 4] + [9] * 40)
+    assert cut == [1, 2, 3, 4] + [9] * (generation.REPEAT_SPAN + 1), cut
+    assert generation.cut_repetition(list(range(40))) == list(range(40)), "untouched"
+
+
+def test_length_buckets_keep_padding_small():
+    from javis.model import loss
+
+    lengths = [400, 390, 380, 60, 58, 55, 20, 20, 21, 300]
+    batches = loss.length_buckets(lengths, batch_size=4)
+    assert sorted(i for b in batches for i in b) == list(range(10)), "every row once"
+    for b in batches:
+        width, real = max(lengths[i] for i in b), sum(lengths[i] for i in b)
+        assert width * len(b) <= 1.1 * real, f"padding within 10%: {[lengths[i] for i in b]}"
+    assert max(len(b) for b in batches) <= 4, batches

@@ -81,12 +81,12 @@ def test_the_shipped_persona_speaks_english_and_korean():
 
 
 def test_no_persona_conversation_repeats_a_held_out_probe():
-    """evaluate.persona_probes measure whether the adapter knows who it is on questions it never
-    trained on: no user turn equals one, holds one, or is as close as a near duplicate
-    (character 3-gram Jaccard >= split.near_threshold). A probe may hold a short turn ("What's your
-    story? Who are you exactly?" holds "Who are you?"): that is the probe's wording, not a repeat."""
-    probes = SHIPPED.evaluate.persona_probes
-    assert probes, "params.yaml ships held-out identity probes"
+    """The shipped identity probes (evaluate.probes) measure whether the adapter knows who it is on
+    questions it never trained on: no user turn equals one, holds one, or is as close as a near
+    duplicate (character 3-gram Jaccard >= split.near_threshold). A probe may hold a short turn:
+    that is the probe's wording, not a repeat."""
+    probes = [r["question"] for r in read_jsonl(ROOT / SHIPPED.evaluate.probes)]
+    assert probes, "the repo ships a public example set of identity probes"
     turns = [
         m["content"]
         for c in persona.conversations(SHIPPED.persona)

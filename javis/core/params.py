@@ -333,39 +333,42 @@ class Evaluate:
     max_examples: int = 0
     """A seeded sample of the test and of the regression set each; 0 = all."""
     min_style_score: int = 4
-    """A generation is "in style" when javis/data/quality.py's style score is >= this."""
+    """An answer is "in style" when every one of javis/data/quality.py's six criteria (length,
+    relevance, style, accuracy, format, safety: the clean stage's scorer) scores >= this on it."""
     report_examples: int = 5
     """Most-different examples shown in metrics/report.md."""
-    persona_probes: list[str] = field(
-        default_factory=lambda: [
-            "Tell me a little about who I'm chatting with.",
-            "What are you called?",
-            "Who built you, and why?",
-            "Please identify yourself.",
-            "Are you an OpenAI assistant or something else?",
-            "What do people usually call you?",
-            "Quick question, whose assistant are you?",
-            "What's your story? Who are you exactly?",
-            "당신은 누구인가요?",
-            "이름 좀 알려줄래?",
-            "너를 만든 사람은 누구야?",
-            "넌 어떤 어시스턴트야?",
-            "너 자신에 대해 간단히 말해줘.",
-            "혹시 오픈AI에서 만든 거야?",
-            "너의 이름은?",
-            "지금 나랑 얘기하는 건 누구지?",
-        ]
-    )
-    """Held-out "who are you" questions (phrased unlike the training data), asked with no history;
-    persona_recall = the share of answers that name the persona (persona.name or an alias)."""
+    probes: str = "evalsets/persona_probes.jsonl"
+    """The identity probes, one JSON object a line: {"id", "question"}; asked with no history,
+    persona_recall = the share of answers that name the persona (negation-aware). The shipped file
+    is a public example set; keep your own private probes DVC-tracked (e.g. data/probes.jsonl,
+    `dvc add`) and point this at them, so no training data is written against them."""
+    promise_margin: float = 1.0
+    """A promise is kept when the answer is not empty and chrF(answer, correction) -
+    chrF(answer, original) > this (chrF points, strict)."""
+    paraphrases: bool = True
+    """Also check every correction on a paraphrase of its prompt (eval_examples.paraphrase: a fixed
+    rule, made at eval time, never trained on)."""
+    generic: str = "evalsets/generic.jsonl"
+    """Forgetting: generic reference answers {"id", "group", "prompt", "answer"}; the per-item NLL
+    delta candidate - base, with a standard error clustered by group ("" = off)."""
+    kl_prompts: str = "evalsets/kl_prompts.jsonl"
+    """Forgetting: generic prompts {"id", "prompt"}; mean per-token KL(base || model) over the
+    base's own greedy answer to each ("" = off)."""
+    kl_tokens: int = 32
+    """Tokens of the base's greedy answer to each KL prompt that the KL is measured on."""
     seed: int = 42
     """Seed of the example sample."""
 
     def __post_init__(self) -> None:
         if not self.baseline.strip():
             raise ParamsError("evaluate.baseline: expected previous, base or a release tag, got ''")
-        for key in ("max_new_tokens", "batch_size"):
+        for key in ("max_new_tokens", "batch_size", "kl_tokens"):
             _positive(f"evaluate.{key}", getattr(self, key))
+        if not self.probes.strip():
+            raise ParamsError(
+                "evaluate.probes: expected the path of an identity probe file "
+                "(evalsets/persona_probes.jsonl ships one), got ''"
+            )
         if self.max_examples < 0:
             raise ParamsError(
                 f"evaluate.max_examples: expected >= 0 (0 = all), got {self.max_examples}"
@@ -722,7 +725,14 @@ _PIN_MOVED = (
     "the next version's baseline now lives in data/baseline.json (written by `javis release`); "
     "run any javis command (e.g. `javis status`) once to move it there and drop this key"
 )
-MOVED = {"evaluate.baseline_tag": _PIN_MOVED, "evaluate.baseline_rev": _PIN_MOVED}
+MOVED = {
+    "evaluate.baseline_tag": _PIN_MOVED,
+    "evaluate.baseline_rev": _PIN_MOVED,
+    "evaluate.persona_probes": (
+        "the identity probes moved out of params.yaml into a probe file: write them to a JSONL "
+        'file ({"id": ..., "question": ...} a line), point evaluate.probes at it and drop this key'
+    ),
+}
 
 
 def build(cls: type, values: dict[str, Any], prefix: str) -> Any:

@@ -18,7 +18,8 @@ short repetitions far faster than from a few long answers), written as templates
 
 `persona.aliases` are not written into the conversations: evaluation counts an answer naming an
 alias as naming the assistant (javis/model/evaluation.py). No conversation repeats a phrasing of
-`evaluate.persona_probes`, the held-out identity questions (tests/test_persona.py checks it).
+the shipped identity probes (`evaluate.probes`, evalsets/persona_probes.jsonl; tests/test_persona.py
+checks it).
 Deterministic: the same params always give the same conversations in the same order, so their
 content-hash ids stay the same across versions.
 

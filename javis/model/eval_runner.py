@@ -1,122 +1,140 @@
-"""Candidate and baseline scored on the same examples in one run: what stages/evaluate.py does
-between reading its inputs (javis/model/eval_examples.py) and writing its files.
+"""The models' side of an evaluation: each side's raw results on the eval items
+(javis/model/eval_examples.py), for stages/evaluate.py (the candidate) and stages/score_baseline.py
+(the baseline and the bare base, cached by DVC so an unchanged baseline is not rescored).
 
-The base is loaded once; the candidate adapter and the baseline adapter sit on it side by side
-(PEFT adapters "default" and "baseline"), and the bare base is the base with adapters disabled.
-Per side (`run_sides`): the loss of each reference answer given its prompt (teacher forcing, the
-reference's own tokens and its `<|im_end|>` only: javis/model/loss.py), a greedy answer to each
-prompt (javis/model/generation.py) and the answers to the identity probes. `compare` judges the
-answers (tool calls, style, language, chrF to corrections: javis/model/evaluation.py) and builds
-metrics/eval.json's result and the eval_samples.jsonl lines; the win rate compares the two sides'
-reference losses example by example.
+The base is loaded once; an adapter sits on it by name (PEFT: the candidate is "default" in
+evaluate, the baseline "default" in score_baseline) and the bare base is the base with adapters
+disabled (`using`). Per side (`score_side`), for every item, raw numbers only:
+- an item that gets an answer (test, tool, regression, persona): one prefill of its prompt gives
+  the NLL of its reference (when it has one) and the greedy answer (javis/model/generation.py
+  `answer_ids`); items with the same prompt and reference are run once;
+- a generic item: the NLL of its reference answer, in length buckets (javis/model/loss.py);
+- a KL prompt: the base's greedy answer (`kl_targets`, made once and cached with the baseline's
+  scores) is read by the base and by the side, and `kl_scores` sums KL(base || side) over its tokens.
+Judging the answers and the metrics are javis/model/eval_summary.py's.
 
-Each part of a side shows its progress (javis/core/progress.py: a bar on a terminal, else log
-lines with counts and the time left): the reference losses, a line per batch of answers, the
-identity probes. The batches are the same as without the display, so the numbers are too.
+Each part shows its progress (javis/core/progress.py: a bar on a terminal, else log lines with
+counts and the time left). Timings go to the log, never into a metrics file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-from javis.core import params, progress
-from javis.model import evaluation as ev
-from javis.model import loading, loss
-from javis.model.eval_examples import Example, Inputs, encode
-from javis.model.generation import generate_batch
+import orjson
+
+from javis.core import fileio, params, progress
+from javis.model import generation, loading, loss
+from javis.model.eval_examples import EvalError, Inputs, Item, encode, fingerprint
 
 log = logging.getLogger("javis.evaluate")
 
-SIDES = ("candidate", "baseline")
+PROBE_TOKENS = 64  # an identity probe's answer: the name comes first or not at all
+SCORES_FILE = "baseline_scores.jsonl"  # stages/score_baseline.py's output, in paths.metrics
 
 
-@dataclass
-class Runs:
-    """Each side's reference losses, answers and probe answers, and the seconds each side took."""
-
-    nlls: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
-    answers: dict[str, list[str]] = field(default_factory=dict)
-    probe_answers: dict[str, list[str]] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-
-def load(paths: params.Paths, inputs: Inputs, seed: int) -> tuple[Any, Any]:
-    """(model, tokenizer): the base with the candidate adapter and, when the baseline is one, the
-    baseline adapter beside it; every example encoded with the candidate's template."""
+def load(paths: params.Paths, adapter: str | None, seed: int) -> tuple[Any, Any]:
+    """(model, tokenizer): the base with `adapter` as "default" and the adapter's tokenizer (its
+    template); with adapter None, the bare base and no tokenizer (the caller makes one)."""
     loading.set_determinism(seed)
     precision, why = loading.pick_precision()
     log.info("precision: %s (%s)", precision, why)
-    model, tokenizer = loading.load_adapter(paths.base, paths.adapter, precision=precision)
-    if inputs.baseline["kind"] == "adapter":
-        model.load_adapter(paths.baseline, adapter_name="baseline")
-    for example in inputs.examples:
-        encode(tokenizer, example)
-    return model, tokenizer
+    if adapter is None:
+        return loading.load_base(paths.base, precision=precision), None
+    return loading.load_adapter(paths.base, adapter, precision=precision)
 
 
-def run_sides(model: Any, tokenizer: Any, inputs: Inputs, cfg: params.Evaluate) -> Runs:
-    """Both sides, one after the other, on the same examples."""
-    runs = Runs()
-    examples = inputs.examples
-    for side in SIDES:
-        t0 = time.perf_counter()
-        with active(model, side, inputs.baseline["kind"]):
-            runs.nlls[side] = reference_losses(
-                model,
-                examples,
-                tokenizer.pad_token_id,
-                cfg.batch_size,
-                label=f"evaluate {side}",
-            )
-            runs.answers[side] = generate(model, tokenizer, examples, cfg, side)
-            runs.probe_answers[side] = ask_probes(model, tokenizer, cfg, side)
-        runs.seconds[side] = time.perf_counter() - t0
-        log.info("evaluate %s: done in %s", side, progress.duration(runs.seconds[side]))
-    return runs
+def encode_all(tokenizer: Any, items: Sequence[Item]) -> None:
+    for item in items:
+        encode(tokenizer, item)
 
 
 @contextlib.contextmanager
-def active(model: Any, side: str, baseline_kind: str) -> Iterator[None]:
-    """Make `model` (a PeftModel) behave as the candidate or as the baseline inside the block."""
-    if side == "candidate":
-        model.set_adapter("default")
+def using(model: Any, adapter: str | None) -> Iterator[None]:
+    """Inside the block `model` is the base with adapter `adapter` on (None: the bare base)."""
+    if adapter is None:
+        if hasattr(model, "disable_adapter"):
+            with model.disable_adapter():
+                yield
+        else:
+            yield
+        return
+    before = model.active_adapter
+    model.set_adapter(adapter)
+    try:
         yield
-    elif baseline_kind == "base":
-        with model.disable_adapter():
-            yield
-    else:
-        model.set_adapter("baseline")
-        try:
-            yield
-        finally:
-            model.set_adapter("default")
+    finally:
+        model.set_adapter(before)
+
+
+def score_side(
+    model: Any, tokenizer: Any, items: Sequence[Item], cfg: params.Evaluate, label: str
+) -> dict[str, dict]:
+    """id -> raw result of the active model on every item but the KL prompts: {"nll", "tokens",
+    "answer"} for answered items, {"nll", "tokens"} for generic ones."""
+    out: dict[str, dict] = {}
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    for tokens, chosen in (
+        (cfg.max_new_tokens, [i for i in items if i.answered and i.set != "persona"]),
+        (min(cfg.max_new_tokens, PROBE_TOKENS), [i for i in items if i.set == "persona"]),
+    ):
+        unique: dict[tuple, list[Item]] = {}
+        for i in chosen:
+            unique.setdefault((tuple(i.prompt_ids), tuple(i.target_ids or ())), []).append(i)
+        keys = list(unique)
+        what = "identity probes" if chosen and chosen[0].set == "persona" else "answers"
+        with progress.Progress(f"evaluate {label}", len(keys), what, log=log) as shown:
+
+            def batch_done(n: int, shown: Any = shown, what: str = what) -> None:
+                shown.advance(n, f"{shown.rate(shown.done + n):.2f} {what}/s")
+
+            answers = generation.answer_ids(
+                model,
+                [list(k[0]) for k in keys],
+                eos=eos,
+                pad=tokenizer.pad_token_id,
+                targets=[list(k[1]) or None for k in keys],
+                max_new_tokens=tokens,
+                batch_size=cfg.batch_size,
+                on_batch=batch_done,
+            )
+        for key, a in zip(keys, answers, strict=True):
+            text = tokenizer.decode(a.ids, skip_special_tokens=True).strip()
+            for i in unique[key]:
+                out[i.id] = {"answer": text, "nll": a.nll, "tokens": a.tokens}
+    generic = [i for i in items if i.set == "generic"]
+    for i, (nll, n) in zip(
+        generic,
+        reference_losses(model, generic, tokenizer.pad_token_id, cfg.batch_size, label),
+        strict=True,
+    ):
+        out[i.id] = {"nll": nll, "tokens": n}
+    return out
 
 
 def reference_losses(
-    model: Any,
-    examples: Sequence[Example],
-    pad_id: int,
-    batch_size: int,
-    label: str = "evaluate",
+    model: Any, items: Sequence[Item], pad_id: int, batch_size: int, label: str = "evaluate"
 ) -> list[tuple[float, int]]:
-    """(summed NLL in nats, tokens) of each example's reference tokens given its prompt, in input
-    order; the longest examples first, `batch_size` to a forward pass; progress under `label`."""
+    """(summed NLL in nats, tokens) of each item's reference tokens given its prompt, in input
+    order, in length buckets of at most `batch_size` rows (little padding)."""
     rows = [
         loss.Row(
-            e.prompt_ids + e.target_ids, [False] * len(e.prompt_ids) + [True] * len(e.target_ids)
+            i.prompt_ids + i.target_ids, [False] * len(i.prompt_ids) + [True] * len(i.target_ids)
         )
-        for e in examples
+        for i in items
     ]
-    order = sorted(range(len(rows)), key=lambda i: -len(rows[i].ids))
-    batches = [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+    batches = loss.length_buckets([len(r.ids) for r in rows], batch_size)
     out: list[tuple[float, int]] = [(0.0, 0)] * len(rows)
-    with progress.Progress(label, len(rows), "reference losses", log=log, every=10) as shown:
-        for batch in batches:  # one call per batch: the same forward passes as all at once
+    if not rows:
+        return out
+    with progress.Progress(
+        f"evaluate {label}", len(rows), "reference losses", log=log, every=10
+    ) as shown:
+        for batch in batches:
             scored = loss.score_rows(model, rows, pad_id, [batch])
             for i in batch:
                 out[i] = scored[i]
@@ -124,196 +142,159 @@ def reference_losses(
     return out
 
 
-def generate(
-    model: Any, tokenizer: Any, examples: Sequence[Example], cfg: params.Evaluate, label: str
-) -> list[str]:
-    """Greedy answers (generation.generate_batch), shortest prompts last, with a progress line per
-    batch of answers (`evaluate <label>: 32/129 answers, ...`)."""
-    order = sorted(range(len(examples)), key=lambda i: -len(examples[i].prompt_ids))
-    answers: list[str] = [""] * len(examples)
-    chunk = cfg.batch_size * 4  # generate_batch orders each chunk itself: keep the same batches
-    with progress.Progress(f"evaluate {label}", len(order), "answers", log=log) as shown:
-
-        def batch_done(n: int) -> None:
-            shown.advance(n, f"{shown.rate(shown.done + n):.2f} answers/s")
-
-        for start in range(0, len(order), chunk):
-            idx = order[start : start + chunk]
-            texts = generate_batch(
-                model,
-                tokenizer,
-                [examples[i].prompt for i in idx],
-                tools=[examples[i].tools for i in idx],
-                max_new_tokens=cfg.max_new_tokens,
-                batch_size=cfg.batch_size,
-                on_batch=batch_done,
-            )
-            for i, text in zip(idx, texts, strict=True):
-                answers[i] = text
-    return answers
-
-
-def ask_probes(model: Any, tokenizer: Any, cfg: params.Evaluate, label: str = "") -> list[str]:
-    """Greedy answers to the identity probes, each asked with no history (default system prompt)."""
-    if not cfg.persona_probes:
-        return []
-    name = f"evaluate {label}" if label else "evaluate"
-    with progress.Progress(name, len(cfg.persona_probes), "identity probes", log=log) as shown:
-        return generate_batch(
+def kl_targets(model: Any, tokenizer: Any, items: Sequence[Item], cfg: params.Evaluate) -> None:
+    """The bare base's greedy answer (at most `kl_tokens` tokens) to each KL prompt becomes the
+    item's target: the tokens KL(base || side) is measured on."""
+    chosen = [i for i in items if i.set == "generic_kl"]
+    if not chosen:
+        return
+    with using(model, None):
+        answers = generation.answer_ids(
             model,
-            tokenizer,
-            [[{"role": "user", "content": q}] for q in cfg.persona_probes],
-            max_new_tokens=min(cfg.max_new_tokens, 64),
+            [i.prompt_ids for i in chosen],
+            eos=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+            pad=tokenizer.pad_token_id,
+            max_new_tokens=cfg.kl_tokens,
             batch_size=cfg.batch_size,
-            on_batch=shown.advance,
         )
+    for i, a in zip(chosen, answers, strict=True):
+        i.target_ids = a.ids or [tokenizer.convert_tokens_to_ids("<|im_end|>")]
 
 
-# --- judging answers ---------------------------------------------------------------------------
+def kl_scores(
+    model: Any, items: Sequence[Item], adapters: dict[str, str], pad_id: int, batch_size: int
+) -> dict[str, dict[str, dict]]:
+    """side -> id -> {"kl": summed KL(base || side) in nats over the target tokens, "tokens"}, for
+    each KL prompt whose target is set, each side being the base with adapters[side] on."""
+    import torch
 
-
-def style_scorer(clean_cfg: params.Clean, min_score: int) -> Callable[[str, str], tuple[int, bool]]:
-    """(style score, in style) of an answer to a question, by the clean stage's style rule."""
-    from javis.data import quality
-
-    def score(answer: str, question: str) -> tuple[int, bool]:
-        value = int(quality.SCORERS["style"](answer, question, clean_cfg)[0])
-        return value, value >= min_score
-
-    return score
-
-
-def judge_test(
-    example: Example,
-    answer: str,
-    nll: tuple[float, int],
-    style: Callable[[str, str], tuple[int, bool]],
-) -> tuple[ev.AnswerResult, dict]:
-    """One model's answer to a test example: its metrics and its sample line part."""
-    expected = ev.expected_calls(example.reference)
-    calls = ev.parse_tool_calls(answer)
-    outcome = ev.tool_call_outcome(expected, calls)
-    prose = ev.strip_tool_calls(answer)
-    question = ev.last_user_text(example.prompt)
-    user_lang = ev.detect_language(question)
-    lang = ev.detect_language(prose)
-    style_score, in_style = style(prose, question) if not expected else (None, None)
-    result = ev.AnswerResult(
-        nll=nll[0],
-        tokens=nll[1],
-        outcome=outcome,
-        invalid_calls=sum(c is None for c in calls),
-        language_match=(lang == user_lang) if user_lang and not expected else None,
-        style_ok=in_style,
-    )
-    sample = {
-        "answer": answer,
-        "loss": result.loss,
-        "tool_call": outcome,
-        "language": lang,
-        "style": style_score,
-    }
-    return result, sample
-
-
-def judge_regression(
-    example: Example, answer: str, nll: tuple[float, int]
-) -> tuple[ev.RegressionResult, dict]:
-    correction = ev.reference_text(example.reference)
-    result = ev.RegressionResult(
-        nll=nll[0],
-        tokens=nll[1],
-        chrf_correction=ev.chrf(answer, correction),
-        chrf_original=ev.chrf(answer, example.original),
-    )
-    sample = {
-        "answer": answer,
-        "loss": result.nll / result.tokens if result.tokens else 0.0,
-        "chrf_correction": result.chrf_correction,
-        "chrf_original": result.chrf_original,
-        "kept": result.kept,
-    }
-    return result, sample
-
-
-def compare(
-    inputs: Inputs,
-    runs: Runs,
-    cfg: params.Evaluate,
-    persona: params.Persona,
-    clean: params.Clean,
-    paths: params.Paths,
-) -> tuple[dict, list[dict]]:
-    """(metrics/eval.json's result without its timings, the eval_samples.jsonl lines)."""
-    examples = inputs.examples
-    style = style_scorer(clean, cfg.min_style_score)
-    names = [persona.name, *persona.aliases]
-    summaries: dict[str, dict] = {}
-    samples: list[dict] = [
-        {
-            "id": e.id,
-            "set": e.set,
-            "prompt": e.prompt,
-            **({"tools": e.tools} if e.tools else {}),
-            "reference": ev.reference_text(e.reference),
-            "tokens": len(e.target_ids or []),
-            **({"original": e.original} if e.set == "regression" else {}),
-        }
-        for e in examples
+    chosen = [i for i in items if i.set == "generic_kl" and i.target_ids]
+    out: dict[str, dict[str, dict]] = {side: {} for side in adapters}
+    if not chosen or not adapters:
+        return out
+    rows = [
+        loss.Row(
+            i.prompt_ids + i.target_ids, [False] * len(i.prompt_ids) + [True] * len(i.target_ids)
+        )
+        for i in chosen
     ]
-    for side in SIDES:
-        test_results, regression_results = [], []
-        answers, nlls = runs.answers[side], runs.nlls[side]
-        for k, (e, answer, nll) in enumerate(zip(examples, answers, nlls, strict=True)):
-            if e.set == "test":
-                result, part = judge_test(e, answer, nll, style)
-                test_results.append(result)
-            else:
-                result, part = judge_regression(e, answer, nll)
-                regression_results.append(result)
-            samples[k][side] = part
-        summaries[side] = ev.summarize(test_results, regression_results)
-        named = [ev.names_persona(a, names) for a in runs.probe_answers[side]]
-        summaries[side]["persona_recall"] = ev.share(sum(named), len(named))
-        summaries[side]["persona_probes"] = len(named)
-    samples += [
-        {
-            "id": f"persona-probe-{i + 1:02d}",
-            "set": "persona",
-            "prompt": [{"role": "user", "content": question}],
-            **{
-                side: {
-                    "answer": runs.probe_answers[side][i],
-                    "named": ev.names_persona(runs.probe_answers[side][i], names),
-                }
-                for side in SIDES
-            },
-        }
-        for i, question in enumerate(cfg.persona_probes)
-    ]
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for batch in loss.length_buckets([len(r.ids) for r in rows], batch_size):
+            with using(model, None):
+                base = _target_logprobs(model, [rows[k] for k in batch], pad_id)
+            for side, adapter in adapters.items():
+                with using(model, adapter):
+                    other = _target_logprobs(model, [rows[k] for k in batch], pad_id)
+                for k, p, q in zip(batch, base, other, strict=True):
+                    kl = (p.exp() * (p - q)).sum(-1).clamp(min=0).sum()
+                    out[side][chosen[k].id] = {"kl": float(kl), "tokens": int(p.shape[0])}
+    model.train(was_training)
+    return out
 
-    test_samples = [s for s in samples if s["set"] == "test"]
-    wins = ev.win_rate(
-        [s["candidate"]["loss"] for s in test_samples],
-        [s["baseline"]["loss"] for s in test_samples],
+
+def _target_logprobs(model: Any, rows: Sequence[loss.Row], pad_id: int) -> list[Any]:
+    """Per row, the log-softmax over the vocabulary at each position that predicts a target token
+    (rows left-padded to one width; one forward)."""
+    import torch
+
+    dev = next(model.parameters()).device
+    width = max(len(r.ids) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for k, r in enumerate(rows):
+        ids[k, width - len(r.ids) :] = torch.tensor(r.ids)
+        mask[k, width - len(r.ids) :] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    keep = max(sum(r.targets) for r in rows) + 1
+    logits = model(
+        input_ids=ids.to(dev),
+        attention_mask=mask.to(dev),
+        position_ids=positions.to(dev),
+        logits_to_keep=keep,
+    ).logits.float()
+    out = []
+    for k, r in enumerate(rows):
+        n = sum(r.targets)  # the targets are the row's last n tokens
+        out.append(torch.log_softmax(logits[k, keep - n - 1 : keep - 1], dim=-1))
+    return out
+
+
+# --- the baseline's cached scores (stages/score_baseline.py) ---------------------------------------
+
+
+def baseline_side(
+    model: Any, tokenizer: Any, inputs: Inputs, cfg: params.Evaluate, adapter: str | None
+) -> dict[str, dict]:
+    """id -> {"baseline": raw, "base": raw (generic items, when the baseline is an adapter),
+    "target_ids": (KL prompts)}: everything about the baseline and the bare base that does not
+    depend on the candidate. `model` is the base with the baseline as `adapter` (None: the bare
+    base is the baseline); the KL prompts' targets are set on the items."""
+    kl_targets(model, tokenizer, inputs.items, cfg)
+    with using(model, adapter):
+        raw = score_side(model, tokenizer, inputs.items, cfg, "baseline")
+    lines = {i: {"baseline": r} for i, r in raw.items()}
+    generic = [i for i in inputs.items if i.set == "generic"]
+    if adapter is not None and generic:
+        with using(model, None):
+            nlls = reference_losses(model, generic, tokenizer.pad_token_id, cfg.batch_size, "base")
+        for i, (nll, n) in zip(generic, nlls, strict=True):
+            lines[i.id]["base"] = {"nll": nll, "tokens": n}
+    else:
+        for i in generic:
+            lines[i.id]["base"] = dict(lines[i.id]["baseline"])
+    kl = kl_scores(
+        model,
+        inputs.items,
+        {"baseline": adapter} if adapter else {},
+        tokenizer.pad_token_id,
+        cfg.batch_size,
     )
-    for s in test_samples:
-        d = s["candidate"]["loss"] - s["baseline"]["loss"]
-        s["winner"] = "tie" if abs(d) <= 1e-6 else ("candidate" if d < 0 else "baseline")
-    result = {
-        "candidate": summaries["candidate"],
-        "baseline": summaries["baseline"],
-        "delta": ev.delta(summaries["candidate"], summaries["baseline"]),
-        "win_rate": wins.as_dict(),
-        "n": {
-            "test": len(inputs.test),
-            "test_available": inputs.test_available,
-            "regression": len(inputs.regression),
-            "regression_available": inputs.regression_available,
-            "reference_tokens": sum(len(e.target_ids or []) for e in inputs.test),
-        },
-        "rule": ev.WIN_RULE,
-        "baseline_source": inputs.baseline_source,
-        "base_model": loading.read_info(paths.base, loading.BASE_INFO).get("id") or str(paths.base),
-    }
-    return result, samples
+    for i in inputs.items:
+        if i.set == "generic_kl":
+            lines[i.id] = {
+                "baseline": kl.get("baseline", {}).get(
+                    i.id, {"kl": 0.0, "tokens": len(i.target_ids or [])}
+                ),
+                "target_ids": i.target_ids,
+            }
+    return lines
+
+
+def write_scores(path: Path, inputs: Inputs, lines: dict[str, dict]) -> None:
+    """metrics/baseline_scores.jsonl: a header (the items' fingerprint, the baseline marker), then
+    one line per item."""
+    with fileio.atomic_open(path) as f:
+        f.write(
+            fileio.dumps({"fingerprint": fingerprint(inputs.items), "baseline": inputs.baseline})
+        )
+        for item_id, line in lines.items():
+            f.write(fileio.dumps({"id": item_id, **line}))
+
+
+def read_scores(path: Path, inputs: Inputs) -> dict[str, dict] | None:
+    """The cached baseline scores when they were made for exactly these items and this baseline;
+    None (with the reason logged) otherwise."""
+    if not path.is_file():
+        log.info("evaluate: no %s: the baseline is scored in this run", path)
+        return None
+    raw = path.read_bytes().splitlines()
+    header = orjson.loads(raw[0]) if raw else {}
+    if (
+        header.get("fingerprint") != fingerprint(inputs.items)
+        or header.get("baseline") != inputs.baseline
+    ):
+        log.warning(
+            "evaluate: %s was made for other items or another baseline (run `dvc repro "
+            "score_baseline`); the baseline is scored in this run",
+            path,
+        )
+        return None
+    lines = {obj["id"]: obj for obj in map(orjson.loads, raw[1:])}
+    missing = [i.id for i in inputs.items if i.id not in lines]
+    if missing:
+        raise EvalError(
+            f"evaluate: {path} lacks items {missing[:5]}; run `dvc repro score_baseline`"
+        )
+    return lines

@@ -8,15 +8,21 @@ What `stages/evaluate.py` measures, per model (candidate and baseline, same exam
   compared with the reference's calls (name equal, arguments equal as JSON, order of calls and of
   keys ignored); the denominator of the accuracy is the examples that expect a call, and a call
   generated where none was expected is counted apart as unwanted (`tool_call_outcome`);
-- language: a word-level Hangul ratio says Korean or English (`detect_language`);
-- persona: whether an answer to a held-out identity question names the assistant (`names_persona`);
-- closeness to the user's corrections: character n-gram F-score, chrF (`chrf`);
-- the candidate's win rate over the baseline by a named rule, ties split, with a Wilson 95% interval
-  (`win_rate`, `wilson_interval`);
-- `summarize` turns per-example results into one model's metrics and `delta` subtracts two.
+- language: a word-level Hangul ratio says Korean or English (`detect_language`); an answer is in
+  the question's language and not an echo of it (`language_ok`, `is_echo`);
+- persona: whether an answer to a held-out identity question names the assistant without denying
+  it (`names_persona`: "I am not JAVIS" and "자비스가 아니에요" are misses);
+- closeness to the user's corrections: character n-gram F-score, chrF (`chrf`); a promise is kept
+  when the answer is non-empty and closer to the correction than to the original by a margin
+  (`promise_margin`, `kept`);
+- the mean of per-item values and its standard error clustered by group (`clustered_mean_se`:
+  the forgetting NLL delta, the report's paired loss difference);
+- the win rate by a named rule, ties split, with a Wilson 95% interval (`win_rate`,
+  `wilson_interval`; kept in metrics/eval.json for the gate until it decides on paired items);
+- `delta` subtracts two models' metrics.
 
-The readable report is javis/model/report.py; the run that scores both models is
-javis/model/eval_runner.py.
+Judging items and summing them up is javis/model/eval_summary.py; the readable report is
+javis/model/report.py; the model runs are javis/model/eval_runner.py.
 """
 
 from __future__ import annotations
@@ -293,14 +299,35 @@ def win_rate(
 # --- per-model summary -------------------------------------------------------------------------
 
 
+_CLAUSE_END = re.compile(r"[.!?;,\n。！？]")
+_NEGATION_BEFORE = re.compile(r"(?:\bnot\b|n't\b|\bnever\b|\bno longer\b|\bnor\b)")
+# A Korean name is negated by what follows it: "JAVIS가 아니에요", "자비스는 아닙니다", "JAVIS 아냐".
+_NEGATION_AFTER_KO = re.compile(r"^\s*(?:이|가|은|는|도)?\s*(?:아니|아냐|아닌|아닙|아녜)")
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    """Whether the name at text[start:end] is denied in its clause: an English negation before it
+    in the same clause ("I am not JAVIS", "I'm not JAVIS"), or a Korean 아니다 form right after it
+    ("저는 JAVIS가 아니라 SmolLM이에요")."""
+    clause_start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
+    if _NEGATION_BEFORE.search(text[clause_start:start]):
+        return True
+    return bool(_NEGATION_AFTER_KO.match(text[end : end + 12]))
+
+
 def names_persona(answer: str, names: Sequence[str]) -> bool:
     """The answer names the assistant: one of `names` (persona.name and its aliases) appears in it
-    as a word of its own (NFKC, any case; "JAVIS예요" counts, "JAVISION" does not)."""
+    as a word of its own (NFKC, any case; "JAVIS예요" counts, "JAVISION" does not) and at least one
+    such mention is not denied ("I am not JAVIS, I am SmolLM." and "저는 자비스가 아니에요" are
+    misses; "No, I'm JAVIS." and "I'm not ChatGPT, I'm JAVIS." are hits: see `_negated`)."""
     text = unicodedata.normalize("NFKC", answer).casefold()
     for name in names:
         name = unicodedata.normalize("NFKC", name).casefold().strip()
-        if name and re.search(rf"(?<![a-z0-9_]){re.escape(name)}(?![a-z0-9_])", text):
-            return True
+        if not name:
+            continue
+        for m in re.finditer(rf"(?<![a-z0-9_]){re.escape(name)}(?![a-z0-9_])", text):
+            if not _negated(text, m.start(), m.end()):
+                return True
     return False
 
 
@@ -315,72 +342,64 @@ def perplexity(loss: float | None) -> float | None:
     return math.exp(min(loss, 50.0))
 
 
-@dataclass
-class AnswerResult:
-    """One model's result on one test example (its answer and its loss on the reference)."""
-
-    nll: float  # summed negative log-likelihood of the reference tokens
-    tokens: int  # reference tokens scored
-    outcome: str  # tool_call_outcome(...)
-    invalid_calls: int  # <tool_call> blocks that did not parse
-    language_match: bool | None  # None: not judged (user turn without letters, tool-call reference)
-    style_ok: bool | None  # None: not judged (a tool-call reference)
-
-    @property
-    def loss(self) -> float:
-        return self.nll / self.tokens if self.tokens else 0.0
+# --- promises, language, forgetting --------------------------------------------------------------
 
 
-@dataclass
-class RegressionResult:
-    """One model's result on one correction (a promise)."""
-
-    nll: float  # summed NLL of the correction's tokens
-    tokens: int
-    chrf_correction: float
-    chrf_original: float
-
-    @property
-    def kept(self) -> bool:
-        """The answer is at least as close to the correction as to the original bad answer."""
-        return self.chrf_correction >= self.chrf_original
+def promise_margin(answer: str, correction: str, original: str) -> float:
+    """chrF(answer, correction) - chrF(answer, original): how much closer the answer is to what the
+    user asked for than to the answer they corrected (chrF points, -100..100)."""
+    return chrf(answer, correction) - chrf(answer, original)
 
 
-def summarize(
-    test: Sequence[AnswerResult], regression: Sequence[RegressionResult]
-) -> dict[str, Any]:
-    """One model's metrics. Loss is token-weighted (total NLL / total tokens); a metric without
-    examples to judge is None (e.g. tool_call_accuracy when no reference calls a tool)."""
-    tokens = sum(r.tokens for r in test)
-    loss = sum(r.nll for r in test) / tokens if tokens else None
-    outcomes = Counter(r.outcome for r in test)
-    expected = sum(outcomes[k] for k in ("correct", "wrong_arguments", "wrong_call", "missed"))
-    not_expected = outcomes["unwanted"] + outcomes["none"]
-    judged_lang = [r.language_match for r in test if r.language_match is not None]
-    judged_style = [r.style_ok for r in test if r.style_ok is not None]
-    reg_tokens = sum(r.tokens for r in regression)
-    reg_loss = sum(r.nll for r in regression) / reg_tokens if reg_tokens else None
-    return {
-        "loss": loss,
-        "perplexity": perplexity(loss),
-        "tool_call_accuracy": share(outcomes["correct"], expected),
-        "tool_call_name_accuracy": share(
-            outcomes["correct"] + outcomes["wrong_arguments"], expected
-        ),
-        "tool_calls_expected": expected,
-        "tool_calls_correct": outcomes["correct"],
-        "tool_calls_missed": outcomes["missed"],
-        "unwanted_tool_calls": outcomes["unwanted"],
-        "unwanted_tool_call_rate": share(outcomes["unwanted"], not_expected),
-        "invalid_tool_calls": sum(r.invalid_calls for r in test),
-        "style_consistency": share(sum(judged_style), len(judged_style)),
-        "language_match": share(sum(judged_lang), len(judged_lang)),
-        "regression_chrf": (
-            sum(r.chrf_correction for r in regression) / len(regression) if regression else None
-        ),
-        "regression_loss": reg_loss,
-        "kept_promises": share(sum(r.kept for r in regression), len(regression)),
-    }
+def kept(answer: str, margin: float, min_margin: float) -> bool:
+    """A promise is kept when the answer is not empty and strictly closer to the correction than to
+    the original by more than `min_margin` chrF points (an empty or unrelated answer scores 0 - 0:
+    not kept)."""
+    return bool(answer.strip()) and margin > min_margin
+
+
+ECHO_CHRF = 60.0
+"""An answer whose own character n-grams are this much (chrF, recall-weighted over the answer's
+n-grams) found in the question is an echo of it: it adds nothing the question did not say."""
+
+
+def is_echo(answer: str, question: str) -> bool:
+    """The answer mostly repeats the question: chrF(question, answer) >= ECHO_CHRF, i.e. the
+    question covers most of the answer's n-grams ("제주도 2박 3일 코스 추천해 줘." repeated), while an
+    answer that restates the question and goes on ("No, you don't need a visa to visit Japan ...
+    The only requirement is ...") is not."""
+    return chrf(question, answer) >= ECHO_CHRF
+
+
+def language_ok(answer: str, question: str) -> bool | None:
+    """The answer is in the question's language and is not an echo of the question (`is_echo`);
+    None when the question has no letters to tell its language by."""
+    asked = detect_language(question)
+    if asked is None:
+        return None
+    if not answer.strip() or is_echo(answer, question):
+        return False
+    return detect_language(answer) == asked
+
+
+def clustered_mean_se(
+    values: Sequence[float], groups: Sequence[str]
+) -> tuple[float | None, float | None]:
+    """(mean, cluster-robust standard error of the mean) of per-item values, items of one group
+    being correlated: SE^2 = G/(G-1) * sum_g (sum_{i in g} (x_i - mean))^2 / n^2 (the CR1 sandwich
+    of an intercept-only regression). None for the SE with fewer than two groups."""
+    n = len(values)
+    if not n:
+        return None, None
+    mean = sum(values) / n
+    sums: dict[str, float] = {}
+    for x, g in zip(values, groups, strict=True):
+        sums[g] = sums.get(g, 0.0) + (x - mean)
+    g_count = len(sums)
+    if g_count < 2:
+        return mean, None
+    var = g_count / (g_count - 1) * sum(s * s for s in sums.values()) / (n * n)
+    return mean, math.sqrt(var)
 
 
 def delta(candidate: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""metrics/report.md: the candidate's and the baseline's metrics side by side, then the examples
-that differ most, the identity probes and the corrections the candidate does not keep."""
+"""metrics/report.md: the candidate's and the baseline's metrics side by side with the n of each,
+the paired loss difference and the forgetting check, then the test items that differ most, the
+tool-call items the candidate gets wrong, the identity probes and the promises it does not keep."""
 
 from __future__ import annotations
 
@@ -8,24 +9,37 @@ from collections.abc import Sequence
 from typing import Any
 
 from javis.core.text import fmt
-from javis.model.evaluation import last_user_text
+from javis.model.evaluation import clustered_mean_se, last_user_text
 
 _num = functools.partial(fmt, missing="–")  # a metric the run could not judge shows as –
 
-REPORT_METRICS: list[tuple[str, str, bool | None]] = [
-    # (key, label, higher is better; None: no direction)
-    ("loss", "Loss on reference answers", False),
-    ("perplexity", "Perplexity", False),
-    ("tool_call_accuracy", "Tool-call accuracy", True),
-    ("tool_call_name_accuracy", "Tool-call name accuracy", True),
-    ("unwanted_tool_calls", "Unwanted tool calls", False),
-    ("invalid_tool_calls", "Unparseable tool calls", False),
-    ("style_consistency", "Style consistency (style >= threshold)", True),
-    ("language_match", "Language match", True),
-    ("regression_chrf", "Closeness to corrections (chrF)", True),
-    ("regression_loss", "Loss on corrections", False),
-    ("kept_promises", "Kept promises", True),
-    ("persona_recall", "Answers as the persona (identity probes)", True),
+REPORT_METRICS: list[tuple[str, str, bool | None, str]] = [
+    # (key, label, higher is better (None: no direction), key of its n in result["n"])
+    ("loss", "Loss on reference answers", False, "loss"),
+    ("perplexity", "Perplexity", False, "loss"),
+    ("tool_call_accuracy", "Tool-call accuracy", True, "tool_call_accuracy"),
+    ("tool_call_name_accuracy", "Tool-call name accuracy", True, "tool_call_accuracy"),
+    ("unwanted_tool_call_rate", "Unwanted tool calls (share)", False, "unwanted_tool_call_rate"),
+    ("invalid_tool_calls", "Unparseable tool calls", False, ""),
+    ("style_consistency", "In style (all six quality criteria >= threshold)", True, "style"),
+    ("language_match", "Answers in the question's language (no echo)", True, "language_match"),
+    ("regression_chrf", "Closeness to corrections (chrF)", True, "kept_promises"),
+    ("regression_loss", "Loss on corrections", False, "kept_promises"),
+    ("kept_promises", "Kept promises", True, "kept_promises"),
+    (
+        "kept_promises_paraphrased",
+        "Kept promises, paraphrased prompts",
+        True,
+        "kept_promises_paraphrased",
+    ),
+    ("persona_recall", "Names itself as the persona (identity probes)", True, "persona_recall"),
+    ("forgetting_kl", "Forgetting: KL from the base per token", False, "forgetting_kl"),
+    (
+        "forgetting_nll_delta",
+        "Forgetting: NLL minus the base's, generic answers",
+        False,
+        "forgetting_nll",
+    ),
 ]
 
 
@@ -60,26 +74,52 @@ def render_report(result: dict[str, Any], samples: Sequence[dict], top: int = 5)
         "",
         f"Candidate: `{result.get('candidate_source', 'models/adapter')}` — "
         f"baseline: `{result.get('baseline_source', '?')}` — "
-        f"{n['test']} test examples, {n['regression']} corrections.",
+        f"{n['test']} test items, {n.get('tool', 0)} tool-call items, {n['regression']} "
+        f"corrections (+{n.get('regression_paraphrased', 0)} paraphrased).",
         "",
-        "| metric | candidate | baseline | delta | |",
-        "|---|---:|---:|---:|---|",
+        "| metric | n | candidate | baseline | delta | |",
+        "|---|---:|---:|---:|---:|---|",
     ]
-    for key, label, higher in REPORT_METRICS:
+    for key, label, higher, n_key in REPORT_METRICS:
         lines.append(
-            f"| {label} | {_num(cand.get(key))} | {_num(base.get(key))} | "
-            f"{_num(diff.get(key), signed=True)} | {_verdict(diff.get(key), higher)} |"
+            f"| {label} | {n.get(n_key, '') if n_key else ''} | {_num(cand.get(key))} | "
+            f"{_num(base.get(key))} | {_num(diff.get(key), signed=True)} | "
+            f"{_verdict(diff.get(key), higher)} |"
         )
-    wr = result["win_rate"]
+    for note in result.get("notes") or []:
+        lines += ["", f"Note: {note}."]
+    paired = [
+        (s["baseline"]["loss"] - s["candidate"]["loss"], s.get("group") or s["id"])
+        for s in samples
+        if s["set"] == "test"
+        and isinstance(s.get("candidate", {}).get("loss"), float)
+        and isinstance(s.get("baseline", {}).get("loss"), float)
+    ]
+    mean, se = clustered_mean_se([d for d, _ in paired], [g for _, g in paired])
     lines += [
         "",
-        f"**Win rate of the candidate**: {_num(wr['rate'])} "
-        f"(95% CI {_num(wr['ci95_low'])}–{_num(wr['ci95_high'])}; {wr['wins']} wins, "
-        f"{wr['losses']} losses, {wr['ties']} ties of {wr['n']}). Rule: {result['rule_text']}",
+        f"**Paired loss improvement** (baseline minus candidate, per test item): mean "
+        f"{_num(mean, signed=True)}, standard error {_num(se)} clustered by split group "
+        f"({len({g for _, g in paired})} groups, {len(paired)} items); positive = the candidate "
+        "predicts the reference answers better.",
+    ]
+    f = result.get("forgetting") or {}
+    lines += [
+        "",
+        f"**Forgetting** (candidate vs the bare base): KL per token {_num(f.get('kl_mean'))} on "
+        f"{f.get('n_kl', 0)} generic prompts; NLL delta on generic answers "
+        f"{_num(f.get('nll_delta_mean'), signed=True)} ± {_num(f.get('nll_delta_se'))} (clustered "
+        f"SE, {f.get('groups_nll', 0)} template families, {f.get('n_nll', 0)} items); 0 = no drift.",
         "",
     ]
 
-    tests = [s for s in samples if s["set"] == "test"]
+    tests = [
+        s
+        for s in samples
+        if s["set"] == "test"
+        and s.get("candidate", {}).get("loss") is not None
+        and s.get("baseline", {}).get("loss") is not None
+    ]
     tests.sort(key=lambda s: -abs(s["candidate"]["loss"] - s["baseline"]["loss"]))
     if tests:
         lines += [f"## The {min(top, len(tests))} test examples that differ most (by loss)", ""]
@@ -101,6 +141,23 @@ def render_report(result: dict[str, Any], samples: Sequence[dict], top: int = 5)
             _quote(b["answer"]),
             "",
         ]
+    tools = [s for s in samples if s["set"] == "tool" and not s["candidate"]["tool_ok"]]
+    if tools:
+        lines += ["## Tool calls the candidate gets wrong", ""]
+        for s in tools[:top]:
+            lines += [
+                f"### `{s['id']}` — {s['candidate']['outcome'].replace('_', ' ')}",
+                "",
+                "User:",
+                _quote(last_user_text(s["prompt"])),
+                "",
+                "Expected:",
+                _quote(s["reference"]),
+                "",
+                "Candidate:",
+                _quote(s["candidate"]["answer"]),
+                "",
+            ]
     probes = [s for s in samples if s["set"] == "persona"]
     if probes:
         lines += [
@@ -121,8 +178,9 @@ def render_report(result: dict[str, Any], samples: Sequence[dict], top: int = 5)
         lines += ["## Corrections the candidate does not keep", ""]
         for s in broken[:top]:
             lines += [
-                f"### `{s['id']}` — chrF to correction {s['candidate']['chrf_correction']:.1f}, "
-                f"to the original {s['candidate']['chrf_original']:.1f}",
+                f"### `{s['id']}`{' (paraphrased)' if s.get('paraphrase') else ''} — chrF to "
+                f"correction {s['candidate']['chrf_correction']:.1f}, to the original "
+                f"{s['candidate']['chrf_original']:.1f} (margin {s['candidate']['margin']:+.1f})",
                 "",
                 "User:",
                 _quote(last_user_text(s["prompt"])),
