@@ -297,6 +297,9 @@ class Split:
     answer_min_chars: int = 16
     """Shorter normalised answers ("네", "ok thanks") group nothing: too little to leak an answer,
     and they would chain every conversation that ends with them into one split."""
+    min_test_tool_items: int = 10
+    """The test split holds at least this many tool-call items (assistant turns with tool_calls;
+    the gate's min_items), up to half of them, even where test_fraction would give fewer."""
     max_group_share: float = 0.01
     """Warn when one cluster of groups holds more than this share of the records (chaining)."""
 
@@ -304,7 +307,9 @@ class Split:
         _positive("split.num_perm", self.num_perm)
         _positive("split.window", self.window)
         if not 0.0 < self.near_threshold <= 1.0:
-            raise ParamsError(f"split.near_threshold: expected 0 < t <= 1, got {self.near_threshold}")
+            raise ParamsError(
+                f"split.near_threshold: expected 0 < t <= 1, got {self.near_threshold}"
+            )
         for name in ("val_fraction", "test_fraction"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:

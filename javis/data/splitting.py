@@ -33,7 +33,7 @@ from javis.core import fileio, params
 from javis.data import dedup
 from javis.data.records import (
     KINDS,
-    assistant_texts,
+    content_of,
     digest,
     first_user_turn,
     group_key,
@@ -50,6 +50,7 @@ OUTPUT_NAMES = {
     "kto": "kto_{split}.jsonl",
 }
 SEED = 7  # MinHash seed of the split's grouping
+CALL = "\x00call"  # marks an answer's tool calls (see answer_keys)
 
 
 class SplitIndexError(ValueError):
@@ -108,7 +109,7 @@ class Groups:
 
     first: dict[str, str] = field(default_factory=dict)  # group key -> first user turn
     records: Counter[str] = field(default_factory=Counter)  # group key -> records
-    tools: set[str] = field(default_factory=set)  # groups with an assistant tool call
+    tools: Counter[str] = field(default_factory=Counter)  # group -> SFT tool-call items
     answers: dict[str, list[str]] = field(default_factory=dict)  # answer text -> its groups
 
 
@@ -121,10 +122,13 @@ class Side:
     pairs: np.ndarray  # (m, 2) near pairs of text indices
 
 
-def near_side(texts: list[str], owners: list[list[int]], cfg: params.Split) -> Side:
+def near_side(
+    texts: list[str], owners: list[list[int]], cfg: params.Split, near: int | None = None
+) -> Side:
+    """One side's near pairs among its first `near` texts (all by default)."""
     pairs = dedup.near_pairs(
         lambda a, b: [char_shingles(t) for t in texts[a:b]],
-        len(texts),
+        len(texts) if near is None else near,
         cfg.num_perm,
         SEED,
         cfg.near_threshold,
@@ -164,13 +168,17 @@ class GroupPlacer:
             if a != b:
                 parent[max(a, b)] = min(a, b)
 
-        answers = sorted(t for t in groups.answers if len(t) >= self.cfg.answer_min_chars)
+        answers = sorted(
+            (t for t in groups.answers if len(t) >= self.cfg.answer_min_chars),
+            key=lambda t: (t.startswith(CALL), t),
+        )
         owners = [sorted({at[g] for g in groups.answers[t]}) for t in answers]
+        prose = sum(1 for t in answers if not t.startswith(CALL))  # calls sort last: equal only
         self.sides = {
             "prompt": near_side(
                 [groups.first[g] for g in keys], [[i] for i in range(len(keys))], self.cfg
             ),
-            "answer": near_side(answers, owners, self.cfg),
+            "answer": near_side(answers, owners, self.cfg, near=prose),
         }
         for side in self.sides.values():
             for own in side.owners:
@@ -184,35 +192,43 @@ class GroupPlacer:
         return list(members.values())
 
     def place_all(self, groups: Groups) -> dict[str, str]:
-        """Group key -> split (see the module docstring)."""
+        """Group key -> split (see the module docstring). A stratum's weight: its groups, or for
+        the tool stratum its tool-call items, whose test share is at least
+        min(split.min_test_tool_items, half of them)."""
         cfg, placed = self.cfg, {}
         clusters = self.clusters(groups)
         counts: dict[str, Counter[str]] = {"tool": Counter(), "plain": Counter()}
         totals: Counter[str] = Counter()
-        free: list[tuple[float, str, list[str]]] = []
+        free: list[tuple[float, str, list[str], int]] = []
         for cluster in clusters:
-            stratum = "tool" if any(g in groups.tools for g in cluster) else "plain"
-            totals[stratum] += len(cluster)
+            items = sum(groups.tools[g] for g in cluster)
+            stratum, w = ("tool", items) if items else ("plain", len(cluster))
+            totals[stratum] += w
             old = sorted(g for g in cluster if g in self.index)
             if not old:
-                free.append((position(cluster[0], cfg), stratum, cluster))
+                free.append((position(cluster[0], cfg), stratum, cluster, w))
                 continue
+            split = self.index[old[0]]
             for g in cluster:
-                placed[g] = self.index.get(g, self.index[old[0]])  # a released group never moves
+                placed[g] = self.index.get(g, split)  # a released group never moves
                 self.how["index" if g in self.index else "near_duplicate"] += 1
-                counts[stratum][placed[g]] += 1
-        for _, stratum, cluster in sorted(free, key=lambda f: (f[0], f[2][0])):
-            c, w = counts[stratum], len(cluster)
-            if c["test"] + w / 2 <= cfg.test_fraction * totals[stratum]:
-                split = "test"
-            elif c["val"] + w / 2 <= cfg.val_fraction * totals[stratum]:
-                split = "val"
-            else:
-                split = "train"
+            counts[stratum][split] += w  # a straddling pinned cluster counts once, where old[0] is
+        target = {
+            s: {"test": cfg.test_fraction * t, "val": cfg.val_fraction * t}
+            for s, t in totals.items()
+        }
+        if "tool" in target:
+            floor = min(cfg.min_test_tool_items, totals["tool"] // 2)
+            target["tool"]["test"] = max(target["tool"]["test"], floor)
+        for _, stratum, cluster, w in sorted(free, key=lambda f: (f[0], f[2][0])):
+            c = counts[stratum]
+            split = next(
+                (s for s in ("test", "val") if c[s] + w / 2 <= target[stratum][s]), "train"
+            )
             c[split] += w
             for g in cluster:
                 placed[g] = split
-            self.how["near_duplicate" if w > 1 else "hash"] += w
+            self.how["near_duplicate" if len(cluster) > 1 else "hash"] += len(cluster)
         self.strata = {s: Counter({k: c.get(k, 0) for k in SPLITS}) for s, c in counts.items()}
         self.check_largest(clusters, groups)
         return placed
@@ -298,21 +314,42 @@ def load_index(path: Path) -> dict:
     return data
 
 
+def answer_messages(record: dict) -> list:
+    """The assistant turns a record trains on (SFT turns, chosen, completion)."""
+    kind = record_kind(record)
+    msgs = {"sft": "messages", "preference": "chosen", "kto": "completion"}[kind]
+    return [m for m in record[msgs] if isinstance(m, dict) and m.get("role") == "assistant"]
+
+
+def answer_keys(message: dict) -> list[str]:
+    """What of an answer can leak: its normalised prose, and its tool calls written out, marked
+    CALL: equal calls group, near calls do not (calls of one tool with other arguments share
+    their shape, which the tool-call eval item does not reward; the arguments are the answer)."""
+    keys = []
+    prose = message.get("content")
+    if isinstance(prose, str) and prose.strip():
+        keys.append(normalize_text(prose))
+    if message.get("tool_calls"):
+        keys.append(CALL + normalize_text(content_of({"tool_calls": message["tool_calls"]})))
+    return keys
+
+
 def read_groups(src: Path) -> Groups:
     """Pass 1 over every kind's records (they stay on disk): per group its first user turn, its
-    records, whether it calls a tool, and every normalised assistant answer."""
+    records, its tool-call items, and every normalised assistant answer."""
     groups = Groups()
     for kind in KINDS:
         for record in fileio.iter_records(src / f"{kind}.jsonl"):
             g = group_key(record)
             groups.first.setdefault(g, first_user_turn(record))
             groups.records[g] += 1
-            if tool_call_turns(record_messages(record)):
-                groups.tools.add(g)
-            for text in assistant_texts(record):
-                owners = groups.answers.setdefault(normalize_text(text), [])
-                if not owners or owners[-1] != g:  # repeats of other groups: sets in clusters()
-                    owners.append(g)
+            if kind == "sft":
+                groups.tools[g] += tool_call_turns(record["messages"])
+            for message in answer_messages(record):
+                for text in answer_keys(message):
+                    owners = groups.answers.setdefault(text, [])
+                    if not owners or owners[-1] != g:  # repeats of other groups: sets later
+                        owners.append(g)
     return groups
 
 
