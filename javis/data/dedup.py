@@ -105,8 +105,8 @@ def near_pairs(
         low[start : start + len(d)] = d.astype(np.uint16)
     pairs = candidate_pairs(keys, window)
     keep = np.zeros(len(pairs), dtype=bool)
-    for s in range(0, len(pairs), 1_000_000):
-        p = pairs[s : s + 1_000_000]
+    for s in range(0, len(pairs), 100_000):  # 100k pairs: ~25 MB of rows compared at a time
+        p = pairs[s : s + 100_000]
         est = (low[p[:, 0]] == low[p[:, 1]]).mean(axis=1)
         sure = est >= threshold + margin
         for k in np.flatnonzero(~sure & (est >= threshold - margin)):
