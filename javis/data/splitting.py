@@ -223,7 +223,7 @@ class GroupPlacer:
         for _, stratum, cluster, w in sorted(free, key=lambda f: (f[0], f[2][0])):
             c = counts[stratum]
             split = next(
-                (s for s in ("test", "val") if c[s] + w / 2 <= target[stratum][s]), "train"
+                (s for s in ("test", "val") if c[s] + w <= target[stratum][s] + 0.5), "train"
             )
             c[split] += w
             for g in cluster:
