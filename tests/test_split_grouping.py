@@ -271,3 +271,31 @@ def test_tool_conversations_are_stratified_into_test(tmp_path):
     assert tool_test >= CFG.min_test_tool_items, f"only {tool_test} tool-call items in test"
     assert tool_test <= 20, f"more than half the tool items in test: {tool_test}"
     assert abs(plain_test - 36) <= 2, f"plain test share off 10%: {plain_test} of 360"
+
+
+def test_no_groups_and_one_group_place_without_error(tmp_path):
+    for rows in ([], [conv(0, "서울 날씨 어때?", "맑고 3도예요. 따뜻하게 입으세요.")]):
+        groups = read(tmp_path, rows)
+        placer = splitting.GroupPlacer(CFG, {})
+        placed = placer.place_all(groups)
+        leaks = splitting.leakage(placer, placed)
+        assert len(placed) == len(rows), f"placed {placed} for {len(rows)} rows"
+        assert leaks["unpinned"]["prompt"] == {"exact": 0, "near": 0}, f"leakage {leaks}"
+
+
+def test_the_split_scale_benchmark_runs_small(capsys):
+    """benchmarks/split_scale.py at 2k and 4k conversations (what README's figures come from at
+    100k and 1M): it prints the per-record cost ratio and finds no leakage."""
+    import sys
+
+    from helpers import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import split_scale
+
+    rows = split_scale.main(["--size", "2k,4k"])
+    out = capsys.readouterr().out
+    assert [r["records"] for r in rows] == [2000, 4000], f"records {[r['records'] for r in rows]}"
+    assert "per-record cost at 4,000 / at 2,000" in out, out
+    for r in rows:
+        assert r["leakage"]["answer"] == {"exact": 0, "near": 0}, f"leakage {r['leakage']}"
