@@ -46,20 +46,25 @@ def sentence(rng: random.Random, words: list[str], lo: int, hi: int) -> str:
     return " ".join(rng.choice(words) for _ in range(rng.randint(lo, hi)))
 
 
+PLANTED: list[tuple[int, int]] = []  # (original, copy) record numbers of the last corpus()
+
+
 def corpus(n: int, seed: int = 16) -> list[bytes]:
     """n SFT records (seeded, byte-identical for a seed): 1-2 turns, small vocabulary, 3% planted
-    near duplicates of an earlier record's first turn or answer (one word replaced)."""
+    near duplicates of one of the first 50k records (the last word of the first turn and of the
+    answer replaced; `PLANTED` lists them)."""
+    PLANTED.clear()
     rng = random.Random(seed)
     out: list[bytes] = []
     made: list[tuple[str, str, list[str]]] = []
     for i in range(n):
         words = KO if rng.random() < 0.5 else EN
         if made and rng.random() < 0.03:
-            q, a, words = made[int(rng.random() * len(made))]
-            if rng.random() < 0.5:
-                q = q.rsplit(" ", 1)[0] + " " + rng.choice(words)
-            else:
-                a = a.rsplit(" ", 1)[0] + " " + rng.choice(words)
+            k = int(rng.random() * len(made))
+            q, a, words = made[k]
+            q = q.rsplit(" ", 1)[0] + " " + rng.choice(words)
+            a = a.rsplit(" ", 1)[0] + " " + rng.choice(words)
+            PLANTED.append((k, i))
         else:
             q, a = sentence(rng, words, 4, 9), sentence(rng, words, 8, 20)
         if len(made) < 50_000:
@@ -80,17 +85,38 @@ def corpus(n: int, seed: int = 16) -> list[bytes]:
     return out
 
 
-def project(folder: Path, n: int) -> None:
-    """A project folder with our params.yaml and the corpus as data/deduped/."""
+def project(folder: Path, n: int) -> list[tuple[str, str]]:
+    """A project folder with our params.yaml and the corpus as data/deduped/. Returns the planted
+    pairs (record ids) that are near duplicates by split's definition: exact character 3-gram
+    Jaccard >= split.near_threshold of the first turns or of the first answers."""
+    sys.path.insert(0, str(ROOT))
+    from javis.core import params
+    from javis.data.records import normalize_text
+    from javis.data.splitting import jaccard
+
+    threshold = params.load(ROOT / "params.yaml").split.near_threshold
     shutil.copy(ROOT / "params.yaml", folder / "params.yaml")
     deduped = folder / "data/deduped"
     deduped.mkdir(parents=True)
-    (deduped / "sft.jsonl").write_bytes(b"\n".join(corpus(n)) + b"\n")
+    lines = corpus(n)
+    (deduped / "sft.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    near = []
+    for k, i in PLANTED:
+        a, b = (orjson.loads(lines[x])["messages"] for x in (k, i))
+        if (
+            max(
+                jaccard(normalize_text(a[j]["content"]), normalize_text(b[j]["content"]))
+                for j in (0, 1)
+            )
+            >= threshold
+        ):
+            near.append((f"sft-{k:08d}", f"sft-{i:08d}"))
     for kind in ("preference", "kto"):
         (deduped / f"{kind}.jsonl").write_bytes(b"")
+    return near
 
 
-def run_split(folder: Path) -> dict:
+def run_split(folder: Path, near: list[tuple[str, str]]) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "JAVIS_JOBS": "1"}
@@ -103,6 +129,9 @@ def run_split(folder: Path) -> dict:
         raise SystemExit(f"split failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
     m = json.loads((folder / "metrics/split.json").read_text())
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    where = json.loads((folder / "data/training/current/index.json").read_text())["records"]
+    held = [(a, b) for a, b in near if "train" not in (where[a], where[b]) or where[a] != where[b]]
+    straddle = sum(1 for a, b in held if where[a] != where[b] and "train" in (where[a], where[b]))
     return {
         "records": m["in"],
         "cpu_s": cpu,
@@ -112,6 +141,7 @@ def run_split(folder: Path) -> dict:
         "largest": m["largest_group"],
         "leakage": m["leakage_by_side"],
         "placement": m["placement"],
+        "planted": {"near": len(near), "held_out": len(held), "straddle": straddle},
     }
 
 
@@ -130,14 +160,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
         with tempfile.TemporaryDirectory(prefix="javis-split-") as tmp:
             folder = Path(tmp)
             t = time.perf_counter()
-            project(folder, n)
+            near = project(folder, n)
             print(f"{n} conversations generated in {time.perf_counter() - t:.1f} s", flush=True)
-            row = {"size": n, **run_split(folder)}
+            row = {"size": n, **run_split(folder, near)}
         rows.append(row)
         print(
             f"split {n:>9,}: {row['records']:,} records, cpu {row['cpu_s']:.1f} s, wall "
             f"{row['wall_s']:.1f} s, {row['us_per_record']:.1f} cpu us/record, peak RSS "
-            f"{row['rss_mb']:.0f} MB, largest group {row['largest']}, leakage {row['leakage']}",
+            f"{row['rss_mb']:.0f} MB, largest group {row['largest']}, leakage {row['leakage']}; planted "
+            f"near duplicates {row['planted']['near']}, {row['planted']['held_out']} with one in "
+            f"val/test, {row['planted']['straddle']} of those straddle train/held-out",
             flush=True,
         )
     base = rows[0]["us_per_record"]

@@ -291,7 +291,7 @@ class Split:
     num_perm: int = 60
     """MinHash permutations of the grouping; the bands (10 x 6 rows at 60 and 0.7) put the S-curve
     midpoint (1/b)^(1/r) as near the threshold as the divisors of num_perm allow, from below."""
-    window: int = 16
+    window: int = 4
     """Per band, a text is compared with at most this many earlier texts of its bucket: the bound
     that keeps the cost per record flat when templated texts fill a bucket."""
     answer_min_chars: int = 16

@@ -55,13 +55,20 @@ def band_keys(digests: np.ndarray, bands: int) -> np.ndarray:
 
 def candidate_pairs(keys: np.ndarray, window: int) -> np.ndarray:
     """(m, 2) int64 pairs (i < j) of rows sharing a band key, each row paired with at most `window`
-    earlier rows of its bucket per band (a bucket's rows in input order, by a stable sort)."""
+    earlier rows of its bucket per band (a bucket's rows in input order, by a stable sort). Work:
+    a sort per band, then only the rows of buckets with two or more rows."""
     n = keys.shape[0]
     found = []
     for band in range(keys.shape[1]):
         order = np.argsort(keys[:, band], kind="stable")
         ks = keys[order, band]
-        for d in range(1, min(window, n - 1) + 1):
+        shared = np.zeros(n, dtype=bool)
+        if n > 1:
+            same = ks[1:] == ks[:-1]
+            shared[1:] |= same
+            shared[:-1] |= same
+        order, ks = order[shared], ks[shared]  # rows alone in their bucket pair with nothing
+        for d in range(1, min(window, len(ks) - 1) + 1):
             same = ks[d:] == ks[:-d]
             if not same.any():  # sorted keys: no pair at offset d means none further away
                 break
@@ -88,7 +95,7 @@ def near_pairs(
     threshold: float,
     window: int,
     exact: Callable[[int, int], float],
-    margin: float = 0.15,
+    margin: float = 0.1,
     chunk: int = 50_000,
 ) -> np.ndarray:
     """(m, 2) pairs of the n texts whose similarity is at least `threshold`: banded candidates
