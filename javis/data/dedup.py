@@ -96,7 +96,7 @@ def near_pairs(
     window: int,
     exact: Callable[[int, int], float],
     margin: float = 0.1,
-    chunk: int = 50_000,
+    chunk: int = 10_000,
 ) -> np.ndarray:
     """(m, 2) pairs of the n texts whose similarity is at least `threshold`: banded candidates
     (`bands_for`, `candidate_pairs`), then the MinHash estimate; a pair whose estimate is within
