@@ -293,7 +293,7 @@ class Split:
     midpoint (1/b)^(1/r) as near the threshold as the divisors of num_perm allow, from below."""
     window: int = 4
     """Per band, a text is compared with at most this many earlier texts of its bucket: the bound
-    that keeps the cost per record flat when templated texts fill a bucket."""
+    that bounds the candidates per record when templated texts fill a bucket."""
     answer_min_chars: int = 16
     """Shorter normalised answers ("네", "ok thanks") group nothing: too little to leak an answer,
     and they would chain every conversation that ends with them into one split."""

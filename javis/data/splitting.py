@@ -6,7 +6,7 @@ groups whose first user turns, or any of whose assistant answers (`assistant_tex
 `split.answer_min_chars` long), are near duplicates (character 3-gram Jaccard >= split.near_threshold)
 join one cluster, transitively; equal answers always do. The near pairs come from the banded
 MinHash of `dedup.near_pairs` (bands and rows put the S-curve's midpoint at the threshold; each text
-is compared with at most `split.window` earlier texts per band, so the cost per record stays flat).
+is compared with at most `split.window` earlier texts per band, so the candidates per text are bounded).
 A cluster with groups the last release placed (`data/split_index.json`) keeps their split, and a
 released group never moves. The other clusters are stratified by has-tool-call: within each
 stratum (clusters with an assistant tool call, clusters without) they fill test and val to their
