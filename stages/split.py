@@ -9,8 +9,11 @@ Writes data/training/current/: train.jsonl, val.jsonl, test.jsonl (SFT),
        metrics/split.json
 Run    python -m stages.split
 
-How a group is placed (released groups never move; near duplicates share a split; otherwise a
-salted hash) is in javis/data/splitting.py. The regression set overlaps train on purpose: it
+How a group is placed (released groups never move; near-duplicate prompts or answers share a split;
+the rest stratified by has-tool-call, in salted-hash order) is in javis/data/splitting.py.
+metrics/split.json: `leakage` (held-out texts equal or near a train text, prompt and answer sides
+together, records not pinned by a release: target 0), `leakage_by_side`, `pinned_collisions`,
+`largest_group`, `strata` (groups per split) and `tool_call_items` (SFT tool-call turns per split). The regression set overlaps train on purpose: it
 checks that what the user taught stays taught.
 """
 
@@ -79,9 +82,23 @@ def main(
     acc.extra["added"] = sum(sum(c.values()) for c in res.added.values())
     acc.extra["removed"] = sum(sum(c.values()) for c in removed.values())
     acc.extra["placement"] = dict(placer.how)
-    acc.extra["leakage"] = splitting.leakage(groups, placed, cfg, placer.hashes)
+    leaks = splitting.leakage(placer, placed)
+    acc.extra["leakage"] = {
+        k: sum(leaks["unpinned"][s][k] for s in splitting.SIDES) for k in ("exact", "near")
+    }
+    acc.extra["leakage_by_side"] = leaks["unpinned"]
+    acc.extra["pinned_collisions"] = leaks["pinned"]
+    acc.extra["largest_group"] = placer.largest
+    acc.extra["strata"] = {s: dict(c) for s, c in placer.strata.items()}
+    acc.extra["tool_call_items"] = {s: res.tool_items.get(s, 0) for s in splits}
     metrics = acc.write(Path(paths.metrics) / "split.json")
-    log.info("split: %s; leakage %s", metrics["splits"], metrics["leakage"])
+    log.info(
+        "split: %s; leakage %s; tool-call items %s; largest group %s",
+        metrics["splits"],
+        metrics["leakage_by_side"],
+        metrics["tool_call_items"],
+        metrics["largest_group"],
+    )
 
 
 if __name__ == "__main__":

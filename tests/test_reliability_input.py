@@ -399,6 +399,62 @@ def held_out_near(splits: dict[str, list[str]], threshold: float) -> tuple[int, 
     return exact, near
 
 
+def answers_by_split(root: Path, min_chars: int) -> dict[str, list[str]]:
+    """Every normalised assistant answer (prose, at least `min_chars`) of every record, by split."""
+    from javis.data.records import normalize_text
+    from javis.data.splitting import answer_messages
+
+    out: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    folder = root / "data/training/current"
+    for split in out:
+        for name in (f"{split}.jsonl", f"preference_{split}.jsonl", f"kto_{split}.jsonl"):
+            for r in read_jsonl(folder / name):
+                for m in answer_messages(r):
+                    text = normalize_text(m.get("content") or "")
+                    if len(text) >= min_chars:
+                        out[split].append(text)
+    return out
+
+
+WORDS = (
+    "회의록 예산안 출장비 기차표 호텔방 점심값 주간보고 초안 메일함 일정표 알림 택배 세탁 병원 약국 "
+    "dentist invoice laptop charger parcel garden bicycle recipe passport museum ferry concert "
+    "umbrella library sandwich mortgage printer keyboard violin marathon"
+).split()
+
+
+def unrelated(n: int) -> str:
+    """An answer made of random words (seeded by n): unrelated answers share few 3-grams."""
+    import random
+
+    return " ".join(random.Random(n).sample(WORDS, 9))
+
+
+ANSWERS = [
+    "No, I'm JAVIS, Minjun Kim's personal assistant. How can I help you today?",
+    "아니요, 저는 김민준 님의 개인 비서 JAVIS예요. 무엇을 도와드릴까요?",
+    "The quarterly budget review moved to Thursday at 3pm in the small meeting room.",
+    "분기 예산 검토는 목요일 오후 3시로 옮겨졌고, 장소는 작은 회의실이에요.",
+]
+
+
+def answer_rows() -> list[dict]:
+    """Conversations with unrelated first turns whose answers are equal or near duplicates."""
+    rows = []
+    for i, answer in enumerate(ANSWERS):
+        for k, city in enumerate(CITIES[:6]):
+            text = answer if k % 2 else answer.replace(".", "!").replace("요", "요 ", 1)
+            rows.append(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"{city} {unrelated(1000 + i * 10 + k)}"},
+                        {"role": "assistant", "content": text},
+                    ]
+                }
+            )
+    return rows
+
+
 def first_turns_by_split(root: Path) -> dict[str, list[str]]:
     from javis.data.records import first_user_turn
 
@@ -412,8 +468,10 @@ def first_turns_by_split(root: Path) -> dict[str, list[str]]:
 
 def test_near_duplicate_prompts_never_straddle_splits(workdir):
     """Near-duplicate first user turns that the hash alone would put in different splits land in
-    one split; metrics/split.json reports leakage 0 and an exact check on the files agrees; after a
-    release pins the split index, new near duplicates of held-out prompts join them."""
+    one split, and so do conversations with unrelated prompts whose answers are equal or near
+    duplicates; metrics/split.json reports leakage 0 on both sides (prompt, answer) and an exact
+    Jaccard check on the files agrees for both; after a release pins the split index, new near
+    duplicates of held-out prompts join them, and no pinned collision appears."""
     from javis.data.records import group_key, normalize_text
     from javis.data.splitting import bucket
 
@@ -421,21 +479,21 @@ def test_near_duplicate_prompts_never_straddle_splits(workdir):
     rows, clusters = [], []
     for i, city in enumerate(CITIES):
         for j, ask in enumerate(ASKS[:3] if i % 2 else ASKS[1:]):
-            prompts = _variants(ask.format(c=city))
+            # a tail of random words: other cities' prompts of one shape are not near duplicates
+            prompts = _variants(f"{ask.format(c=city)} {unrelated(i * 10 + j)[:24]}")
             clusters.append(prompts)
-            for k, prompt in enumerate(prompts):
+            for prompt in prompts:
                 rows.append(
                     {
                         "messages": [
                             {"role": "user", "content": prompt},
-                            {
-                                "role": "assistant",
-                                "content": f"{city} 건은 {k + 1}번째로 정리했어요: 항목 {i * 10 + j}, 확인 코드 {k * 37 + i}.",
-                            },
+                            {"role": "assistant", "content": unrelated(len(rows))},
                         ]
                     }
                 )
     write_jsonl(workdir / "data/raw/near.jsonl", rows)
+    answered = answer_rows()
+    write_jsonl(workdir / "data/raw/answers.jsonl", answered)
     by_hash = sum(
         1
         for c in clusters
@@ -446,10 +504,34 @@ def test_near_duplicate_prompts_never_straddle_splits(workdir):
         run_stage(s, workdir)
     m = stage_metrics(workdir, "split")
     turns = first_turns_by_split(workdir)
-    exact, near = held_out_near(turns, cfg.near_threshold)
-    assert m["in"] == len(rows), "dedupe dropped a near-duplicate prompt: the test needs them all"
+    # The banding's promise (10 bands x 6 rows): a pair at Jaccard >= 0.8 is a candidate 95% of the
+    # time and, with its near duplicates around it, joins one group; pairs at 0.7-0.8 are
+    # candidates 71-95% of the time, so the exact check holds at threshold + 0.1 and prints the rest.
+    sure = cfg.near_threshold + 0.1
+    exact, near = held_out_near(turns, sure)
+    boundary = held_out_near(turns, cfg.near_threshold)[1] - near
+    assert m["in"] == len(rows) + len(answered), "dedupe dropped a record: the test needs them all"
     assert m["leakage"] == {"exact": 0, "near": 0}, m["leakage"]
-    assert (exact, near) == (0, 0)
+    assert m["leakage_by_side"]["answer"] == {"exact": 0, "near": 0}, m["leakage_by_side"]
+    assert m["leakage_by_side"]["prompt"] == {"exact": 0, "near": 0}, m["leakage_by_side"]
+    assert (exact, near) == (0, 0), f"held-out first turns near train ones: {exact}, {near}"
+    answers = answers_by_split(workdir, cfg.answer_min_chars)
+    a_exact, a_near = held_out_near(answers, sure)
+    a_boundary = held_out_near(answers, cfg.near_threshold)[1] - a_near
+    assert (a_exact, a_near) == (0, 0), (
+        f"held-out answers equal/near train ones: {a_exact}, {a_near}"
+    )
+    answer_splits = {
+        i: {
+            m2
+            for s2, ts in answers.items()
+            for t in ts
+            for m2 in [s2]
+            if t.startswith(a[:20].lower())
+        }
+        for i, a in enumerate(ANSWERS)
+    }
+    assert all(len(v) == 1 for v in answer_splits.values()), f"an answer straddles: {answer_splits}"
     distinct = {normalize_text(p) for c in clusters for p in c}
     where = {t: s for s, ts in turns.items() for t in ts}
     straddling = [c for c in clusters if len({where[normalize_text(p)] for p in c}) > 1]
@@ -458,8 +540,12 @@ def test_near_duplicate_prompts_never_straddle_splits(workdir):
     print(
         f"\n{len(clusters)} clusters of near-duplicate prompts ({len(distinct)} distinct first turns); the hash alone "
         f"would split {by_hash} of them across train/held-out; after split: 0 clusters straddle; "
-        f"metrics leakage {m['leakage']}; exact Jaccard check on the files: exact {exact}, near {near} "
-        f"({held} held-out vs {len(turns['train'])} train first turns)"
+        f"metrics leakage {m['leakage']}; exact Jaccard check on the files: exact {exact}, near (>= {sure:.1f}) {near}, "
+        f"at {cfg.near_threshold}-{sure:.1f} {boundary} "
+        f"({held} held-out vs {len(turns['train'])} train first turns); answers: "
+        f"{len(answered)} conversations with unrelated prompts share {len(ANSWERS)} answers, each "
+        f"answer in one split {answer_splits}; exact Jaccard on the answers in the files: exact "
+        f"{a_exact}, near (>= {sure:.1f}) {a_near}, at {cfg.near_threshold}-{sure:.1f} {a_boundary}; largest group {m['largest_group']}"
     )
 
     # A release pins the split index; new near duplicates of held-out prompts arrive.
@@ -481,7 +567,10 @@ def test_near_duplicate_prompts_never_straddle_splits(workdir):
     m2 = stage_metrics(workdir, "split")
     turns2 = first_turns_by_split(workdir)
     assert m2["leakage"] == {"exact": 0, "near": 0}, m2["leakage"]
-    assert held_out_near(turns2, cfg.near_threshold) == (0, 0)
+    assert m2["pinned_collisions"]["answer"] == {"exact": 0, "near": 0}, m2["pinned_collisions"]
+    assert held_out_near(turns2, sure) == (0, 0), "held-out first turns leak"
+    answers2 = answers_by_split(workdir, cfg.answer_min_chars)
+    assert held_out_near(answers2, sure) == (0, 0), "held-out answers leak"
     after = json.loads((workdir / "data/training/current/index.json").read_text())
     assert all(
         after["records"][rid] == s for rid, s in index["records"].items()

@@ -800,3 +800,281 @@ TOOL_CONVS = [
         ["get_weather"],
     ),
 ]
+
+# More tool conversations (issue 16): the eval needs tool-call items in the test split, and the
+# split keeps at least `split.min_test_tool_items` of them there; these keep that a smaller share.
+TOOL_CONVS += [
+    (
+        "en_jeju_weekend_weather",
+        [
+            THU,
+            "I'm flying to Jeju on Saturday. What's the weather going to be like?",
+            T(
+                "get_weather",
+                {"city": "Jeju", "date": "2026-11-14"},
+                {
+                    "city": "Jeju",
+                    "date": "2026-11-14",
+                    "condition": "windy, partly cloudy",
+                    "high_c": 16,
+                    "low_c": 11,
+                    "precip_prob": 20,
+                },
+            ),
+            "Saturday in Jeju looks partly cloudy and windy, 11 to 16°C, with only a 20% chance of "
+            "rain. A windbreaker will do more for you than an umbrella.",
+        ],
+        [],
+    ),
+    (
+        "en_pay_card_bill",
+        [
+            WED,
+            "Set a reminder for Friday morning at 9 to pay the credit card bill.",
+            T(
+                "set_reminder",
+                {"text": "Pay the credit card bill", "time": "2026-11-13T09:00:00+09:00"},
+                {"status": "scheduled", "id": "rem_301"},
+            ),
+            "Set. On Friday, November 13, at 9:00 you'll get a reminder to pay the credit card bill.",
+        ],
+        [],
+    ),
+    (
+        "en_one_on_one_hyejin",
+        [
+            TUE,
+            "Put a 30-minute one-on-one with Hyejin on Wednesday at 4.",
+            T(
+                "create_calendar_event",
+                {
+                    "title": "1:1 with Hyejin",
+                    "start": "2026-11-11T16:00:00+09:00",
+                    "end": "2026-11-11T16:30:00+09:00",
+                },
+                {"status": "created", "id": "evt_3102"},
+            ),
+            "Booked: 1:1 with Hyejin tomorrow, Wednesday, 4:00 to 4:30pm.",
+        ],
+        [],
+    ),
+    (
+        "en_passport_renewal_search",
+        [
+            "How long does it take to renew a Korean passport these days? Look it up.",
+            T(
+                "web_search",
+                {"query": "Korean passport renewal processing time"},
+                {
+                    "results": [
+                        {
+                            "title": "Passport issuance guide",
+                            "snippet": "Regular electronic passports are usually issued within 4 to 8 "
+                            "working days of the application at a district office; online "
+                            "applications for renewal are accepted for adults.",
+                        }
+                    ]
+                },
+            ),
+            "Usually 4 to 8 working days after you apply at a district office, and adults can apply "
+            "for a renewal online. If you have a trip coming up, apply at least two weeks ahead.",
+        ],
+        [],
+    ),
+    (
+        "en_monday_free_slot",
+        [
+            THU,
+            "Is Monday morning free? I want to book a haircut.",
+            T(
+                "list_calendar_events",
+                {"date": "2026-11-16"},
+                {
+                    "date": "2026-11-16",
+                    "events": [
+                        {
+                            "title": "Weekly planning",
+                            "start": "2026-11-16T11:00:00+09:00",
+                            "end": "2026-11-16T12:00:00+09:00",
+                        }
+                    ],
+                },
+            ),
+            "Monday morning is open until 11, when weekly planning starts. Want me to put the haircut "
+            "in at 9:30?",
+            "Yes, 9:30 for an hour.",
+            T(
+                "create_calendar_event",
+                {
+                    "title": "Haircut",
+                    "start": "2026-11-16T09:30:00+09:00",
+                    "end": "2026-11-16T10:30:00+09:00",
+                },
+                {"status": "created", "id": "evt_3125"},
+            ),
+            "Haircut added for Monday 9:30 to 10:30, half an hour before weekly planning.",
+        ],
+        [],
+    ),
+    (
+        "en_daegu_heat_check",
+        [
+            "Quick check: is it still warm in Daegu today?",
+            T(
+                "get_weather",
+                {"city": "Daegu"},
+                {
+                    "city": "Daegu",
+                    "temp_c": 12,
+                    "condition": "cloudy",
+                    "high_c": 14,
+                    "low_c": 5,
+                    "precip_prob": 10,
+                },
+            ),
+            "Not really: it's 12°C and cloudy in Daegu, topping out at 14°C and dropping to 5°C "
+            "tonight. Bring a jacket for the evening.",
+        ],
+        [],
+    ),
+    (
+        "ko_gangneung_weekend",
+        [
+            THU,
+            "토요일에 강릉 바다 보러 가려는데 날씨 괜찮을까?",
+            T(
+                "get_weather",
+                {"city": "Gangneung", "date": "2026-11-14"},
+                {
+                    "city": "Gangneung",
+                    "date": "2026-11-14",
+                    "condition": "sunny",
+                    "high_c": 13,
+                    "low_c": 4,
+                    "precip_prob": 0,
+                },
+            ),
+            "토요일 강릉은 맑고 비 소식이 없어요. 낮 최고 13도, 아침 최저 4도라 바닷바람 생각해서 "
+            "두꺼운 겉옷 챙기세요.",
+        ],
+        [],
+    ),
+    (
+        "ko_gas_bill_reminder",
+        [
+            TUE,
+            "모레 오후 6시에 가스비 내라고 알려 줘.",
+            T(
+                "set_reminder",
+                {"text": "가스비 납부", "time": "2026-11-12T18:00:00+09:00"},
+                {"status": "scheduled", "id": "rem_312"},
+            ),
+            "11월 12일 목요일 오후 6시에 가스비 납부 알림을 맞춰 뒀어요.",
+        ],
+        [],
+    ),
+    (
+        "ko_parents_dinner",
+        [
+            WED,
+            "이번 일요일 저녁 6시에 부모님이랑 저녁 식사 일정 넣어 줘. 두 시간 정도.",
+            T(
+                "create_calendar_event",
+                {
+                    "title": "부모님과 저녁 식사",
+                    "start": "2026-11-15T18:00:00+09:00",
+                    "end": "2026-11-15T20:00:00+09:00",
+                },
+                {"status": "created", "id": "evt_4188"},
+            ),
+            "11월 15일 일요일 저녁 6시부터 8시까지 '부모님과 저녁 식사'로 넣어 뒀어요.",
+        ],
+        [],
+    ),
+    (
+        "ko_recycling_search",
+        [
+            "아이스팩은 어떻게 버려야 하는지 찾아봐 줄래?",
+            T(
+                "web_search",
+                {"query": "아이스팩 버리는 방법"},
+                {
+                    "results": [
+                        {
+                            "title": "아이스팩 분리배출 안내",
+                            "snippet": "고흡수성 수지가 든 아이스팩은 내용물을 하수구에 버리지 말고 "
+                            "통째로 종량제 봉투에 배출. 물만 든 아이스팩은 물을 버리고 비닐류로 "
+                            "분리배출. 일부 주민센터에서 재사용 수거함 운영.",
+                        }
+                    ]
+                },
+            ),
+            "젤 타입(고흡수성 수지) 아이스팩은 뜯지 말고 통째로 종량제 봉투에 버리면 돼요. 물만 든 "
+            "건 물을 따라 버리고 비닐류로 내놓으면 되고요. 동네 주민센터에 재사용 수거함이 있으면 "
+            "거기 가져가는 게 제일 좋아요.",
+        ],
+        [],
+    ),
+    (
+        "ko_friday_schedule_check",
+        [
+            WED,
+            "금요일 일정 좀 보여 줘. 오후에 병원 갈 시간 있는지 보려고.",
+            T(
+                "list_calendar_events",
+                {"date": "2026-11-13"},
+                {
+                    "date": "2026-11-13",
+                    "events": [
+                        {
+                            "title": "분기 실적 발표 준비",
+                            "start": "2026-11-13T10:00:00+09:00",
+                            "end": "2026-11-13T12:00:00+09:00",
+                        },
+                        {
+                            "title": "협력사 통화",
+                            "start": "2026-11-13T16:30:00+09:00",
+                            "end": "2026-11-13T17:00:00+09:00",
+                        },
+                    ],
+                },
+            ),
+            "금요일은 오전 10시~12시 분기 실적 발표 준비, 오후 4시 반 협력사 통화가 있어요. 1시부터 "
+            "4시 사이가 비어 있으니 병원은 그때 다녀오시면 돼요.",
+            "그럼 2시에 병원 일정 넣어 줘.",
+            T(
+                "create_calendar_event",
+                {
+                    "title": "병원 진료",
+                    "start": "2026-11-13T14:00:00+09:00",
+                    "end": "2026-11-13T15:00:00+09:00",
+                },
+                {"status": "created", "id": "evt_4191"},
+            ),
+            "금요일 오후 2시~3시에 병원 진료 일정을 넣었어요. 협력사 통화 전까지 여유 있어요.",
+        ],
+        [],
+    ),
+    (
+        "ko_incheon_airport_fog",
+        [
+            THU,
+            "내일 아침 인천공항 쪽 안개 심하대? 7시 비행기라서.",
+            T(
+                "get_weather",
+                {"city": "Incheon", "date": "2026-11-13"},
+                {
+                    "city": "Incheon",
+                    "date": "2026-11-13",
+                    "condition": "fog in the morning, then clear",
+                    "high_c": 12,
+                    "low_c": 3,
+                    "precip_prob": 0,
+                },
+            ),
+            "내일 아침 인천은 안개가 끼었다가 낮에 걷힐 예보예요. 이른 시간 항공편은 안개로 지연될 수 "
+            "있으니 출발 전에 항공사 앱에서 운항 상태를 한 번 확인해 보세요.",
+        ],
+        [],
+    ),
+]

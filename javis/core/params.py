@@ -301,9 +301,30 @@ class Split:
     salt: str = "javis"
     """Changes every new group's bucket; released groups keep theirs through the split index."""
     near_threshold: float = 0.7
-    """A new first user turn this similar (character 3-grams) to a placed one joins its split."""
+    """Two groups whose first user turns, or any of whose answers, are this similar (exact Jaccard
+    of character 3-grams) share one split."""
+    num_perm: int = 60
+    """MinHash permutations of the grouping; the bands (10 x 6 rows at 60 and 0.7) put the S-curve
+    midpoint (1/b)^(1/r) as near the threshold as the divisors of num_perm allow, from below."""
+    window: int = 4
+    """Per band, a text is compared with at most this many earlier texts of its bucket: the bound
+    that bounds the candidates per record when templated texts fill a bucket."""
+    answer_min_chars: int = 16
+    """Shorter normalised answers ("네", "ok thanks") group nothing: too little to leak an answer,
+    and they would chain every conversation that ends with them into one split."""
+    min_test_tool_items: int = 10
+    """The test split holds at least this many tool-call items (assistant turns with tool_calls;
+    the gate's min_items), up to half of them, even where test_fraction would give fewer."""
+    max_group_share: float = 0.01
+    """Warn when one cluster of groups holds more than this share of the records (chaining)."""
 
     def __post_init__(self) -> None:
+        _positive("split.num_perm", self.num_perm)
+        _positive("split.window", self.window)
+        if not 0.0 < self.near_threshold <= 1.0:
+            raise ParamsError(
+                f"split.near_threshold: expected 0 < t <= 1, got {self.near_threshold}"
+            )
         for name in ("val_fraction", "test_fraction"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
