@@ -56,7 +56,7 @@ def main(
     placer = splitting.GroupPlacer(cfg, old_groups)
     placed = placer.place_all(groups)
     acc = fileio.Accounting("split")
-    res = splitting.write_splits(src, out, placed, old_records, acc)
+    res = splitting.write_splits(src, out, placed, old_records, acc, placer.cluster_of)
 
     reasons = splitting.rejection_reasons(Path(paths.rejected))
     removed = splitting.removed_records(old_records, res.current_ids, reasons)

@@ -197,6 +197,10 @@ def test_answers_that_repeat_group_conversations_with_other_prompts(tmp_path):
     placed = placer.place_all(groups)
     splits = {placed[splitting.group_key(r)] for r in rows[:12]}
     assert len(splits) == 1, f"one answer in several splits: {splits}"
+    named = {placer.cluster_of[splitting.group_key(r)] for r in rows[:12]}
+    assert len(named) == 1, f"meta.split_group (the gate's bootstrap unit) differs: {named}"
+    alone = {placer.cluster_of[splitting.group_key(r)] for r in rows[12:]}
+    assert len(alone) == 12, "a conversation in no cluster is its own split_group"
 
 
 def test_pinned_collisions_are_reported_apart_and_nothing_released_moves(tmp_path):

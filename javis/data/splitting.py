@@ -146,6 +146,7 @@ class GroupPlacer:
         self.cfg = cfg
         self.index = index
         self.how: Counter[str] = Counter()
+        self.cluster_of: dict[str, str] = {}
         self.keys: list[str] = []
         self.sides: dict[str, Side] = {}
         self.largest: dict[str, int | float] = {}
@@ -197,6 +198,9 @@ class GroupPlacer:
         min(split.min_test_tool_items, half of them)."""
         cfg, placed = self.cfg, {}
         clusters = self.clusters(groups)
+        # The cluster a group is in, named by its first group's key: records.meta.split_group, the
+        # unit the gate's clustered bootstrap resamples (near-duplicate answers move together).
+        self.cluster_of = {g: min(cluster) for cluster in clusters for g in cluster}
         counts: dict[str, Counter[str]] = {"tool": Counter(), "plain": Counter()}
         totals: Counter[str] = Counter()
         free: list[tuple[float, str, list[str], int]] = []
@@ -373,9 +377,11 @@ def write_splits(
     placed: dict[str, str],
     old_records: dict[str, str],
     acc: fileio.Accounting,
+    cluster_of: dict[str, str] | None = None,
 ) -> Written:
     """Pass 2: stream every record into its split file (and the user's corrections into
-    regression.jsonl), counting each in `acc`."""
+    regression.jsonl), counting each in `acc`; `meta.split_group` names the record's cluster
+    (`cluster_of`, else its own group)."""
     res = Written()
     with fileio.JsonlWriter() as w:
         for kind in KINDS:
@@ -389,6 +395,7 @@ def write_splits(
                 g = group_key(record)
                 split = placed[g]
                 record["meta"]["split"] = split
+                record["meta"]["split_group"] = (cluster_of or {}).get(g, g)
                 w.write(f"{kind}:{split}", record)
                 if kind == "preference" and record["meta"].get("regression"):
                     w.write("regression", record)
