@@ -51,7 +51,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 API_KEY_ENV = "JAVIS_API_KEY"
 
 
-class ServeError(RuntimeError):
+class ServeError(params.ParamsError):
     """`javis serve` cannot start as configured; the message says what to change."""
 
 
@@ -248,7 +248,41 @@ def capturing(cfg: params.Serve, host: str) -> bool:
     return cfg.capture if cfg.capture is not None else host in LOOPBACK
 
 
-def main(p: params.Params, *, host: str | None = None, port: int | None = None) -> int:
+def vllm_main(p: params.Params, port: int | None, run: bool) -> int:
+    """`javis serve --engine vllm`: the vLLM command for the deployed version (after the
+    preflight); `run`: exec it with runtime LoRA updating on, so `javis deploy` can hot-swap."""
+    from javis.app.chat import CURRENT
+    from javis.app.engine import deployed
+    from javis.release import engines, preflight
+
+    version, folder = deployed(CURRENT)
+    if folder is None:
+        raise ServeError("serve --engine vllm: nothing is deployed; `javis deploy` a version first")
+    cfg = p.deploy
+    preflight.check(folder, "vllm", max_rank=cfg.max_lora_rank, base_path=p.paths.base)
+    key = cfg.vllm_api_key or os.environ.get("VLLM_API_KEY", "")
+    cmd = engines.vllm_command(
+        str(Path(p.paths.base).resolve()),
+        version,
+        folder,
+        cfg.max_lora_rank,
+        port=port or 8000,
+        api_key=key,
+    )
+    print(engines.shell(cmd).replace(key, "$VLLM_API_KEY") if key else engines.shell(cmd))
+    if run:
+        os.execvpe(cmd[0], cmd, {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"})
+    return 0
+
+
+def main(
+    p: params.Params,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    engine: str | None = None,
+    run: bool = False,
+) -> int:
     """`javis serve`: load the base (and the deployed adapter) and serve until Ctrl-C."""
     import uvicorn
 
@@ -257,6 +291,8 @@ def main(p: params.Params, *, host: str | None = None, port: int | None = None) 
     from javis.release.record import ADAPTERS
 
     cfg = p.serve
+    if (engine or cfg.engine) == "vllm":
+        return vllm_main(p, port, run)
     host = host or cfg.host
     port = port or cfg.port
     key = api_key(cfg)
