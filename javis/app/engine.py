@@ -194,8 +194,8 @@ class Bot:
             try:
                 for piece in streamer:
                     text = cutter.feed(piece)
-                    if text:
-                        yield text
+                    if text or not cutter.hit:
+                        yield text  # as the streamer gives it (empty pieces included)
                     if cutter.hit:
                         break
                 if not cutter.hit and (rest := cutter.flush()):
