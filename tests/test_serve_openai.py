@@ -286,3 +286,85 @@ def test_no_key_refuses_to_bind_beyond_loopback():
         serve.check_bind("0.0.0.0", "")
     assert serve.check_bind("0.0.0.0", "k") is None, "with a key any address may be served"
     assert serve.check_bind("127.0.0.1", "") is None, "loopback needs no key"
+
+
+def trained_to_call(tiny_base, tokenizer_prompt: str, conversations: list[tuple[list, str]]):
+    """The tiny base trained (all weights, a few hundred steps on CPU) to answer each
+    conversation's prompt with its text exactly: a real model that calls the tool."""
+    import torch
+
+    from javis.model import loading, template
+
+    tok = loading.load_tokenizer(tiny_base, tokenizer_prompt)
+    model = loading.load_base(tiny_base)
+    rows = []
+    for messages, answer in conversations:
+        prompt = tok.apply_chat_template(
+            template.prepare_messages(messages),
+            tools=[WEATHER],
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+        p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+        a_ids = tok(answer + template.IM_END, add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([p_ids + a_ids])
+        labels = torch.tensor([[-100] * len(p_ids) + a_ids])
+        rows.append((ids, labels))
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(300):  # until every answer is learnt by heart (~1/100 nats per token)
+        losses = []
+        for ids, labels in rows:
+            loss = model(input_ids=ids, labels=labels).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        if max(losses) < 0.01:
+            break
+    model.eval()
+    return model, tok
+
+
+def test_tool_call_round_trip_with_a_trained_tiny_model(tiny_base, tmp_path):
+    import openai
+
+    from javis.app.engine import Bot
+
+    ask = [{"role": "user", "content": "서울 날씨 어때? (weather in Seoul?)"}]
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'},
+    }
+    after = [
+        *ask,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"sky": "sunny"}'},
+    ]
+    model, tok = trained_to_call(
+        tiny_base, "You are JAVIS.", [(ask, CALL), (after, "It is sunny in Seoul.")]
+    )
+    bot = Bot(model, tok, "javis-v0.1", max_new_tokens=48)
+    app = serve.create_app(Single(bot), tmp_path / "feedback")
+    with serving(app) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0)
+        first = client.chat.completions.create(
+            model="javis", messages=ask, tools=[WEATHER], temperature=0
+        )
+        choice = first.choices[0]
+        assert choice.finish_reason == "tool_calls", choice
+        (got,) = choice.message.tool_calls
+        assert got.function.name == "get_weather", got
+        assert json.loads(got.function.arguments) == {"city": "Seoul"}, got
+        back = [
+            *ask,
+            choice.message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": got.id, "content": '{"sky": "sunny"}'},
+        ]
+        second = client.chat.completions.create(
+            model="javis", messages=back, tools=[WEATHER], temperature=0
+        )
+    assert second.choices[0].message.content == "It is sunny in Seoul.", second
+    assert second.choices[0].finish_reason == "stop", second
