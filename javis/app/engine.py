@@ -277,6 +277,7 @@ class Engine:
         }
         self.max_adapters = max_adapters
         self.lock = threading.Lock()  # held by each generation and by each adapter load/unload
+        self.table = threading.Lock()  # guards `bots` (which versions are loaded)
         self.model = loading.load_base(base, precision=precision or loading.pick_precision()[0])
         self.model.eval()
         self.base_id = str(loading.read_info(base, loading.BASE_INFO).get("id") or self.base_path)
@@ -318,13 +319,16 @@ class Engine:
             folder = self.adapters / version
             if not (folder / "adapter_config.json").is_file():
                 raise KeyError(version)
-        with self.lock:  # waits for the answer being generated; it finishes on its own version
+        with self.table:  # a loaded version: at once, even while another answer is generated
             bot = self.bots.get(version)
-            if bot is None:
-                assert folder is not None
-                bot = self._load(version, folder)
-            self.bots.move_to_end(version)
-            return bot
+            if bot is not None:
+                self.bots.move_to_end(version)
+                return bot
+        assert folder is not None
+        with self.lock:  # loading waits for the answer being generated: it ends on its version
+            with self.table:
+                bot = self.bots.get(version)  # loaded meanwhile by another request
+            return bot or self._load(version, folder)
 
     def _load(self, version: str, folder: Path) -> Bot:
         """Load `folder`'s adapter into the base as `version` (under the lock)."""
@@ -341,14 +345,17 @@ class Engine:
         else:
             self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=name)
             self.model.eval()
-            for bot in self.bots.values():
-                bot.model = self.model
+            with self.table:
+                for bot in self.bots.values():
+                    bot.model = self.model
         bot = self._bot(version, tokenizer, name)
-        self.bots[version] = bot
-        self._evict(keep=version)
+        with self.table:
+            self.bots[version] = bot
+            self._evict(keep=version)
         return bot
 
     def _evict(self, keep: str) -> None:
+        """Unload least recently used adapters beyond max_adapters (under both locks)."""
         deployed_now = self.deployed()
         loaded = [v for v in self.bots if v != BASE_VERSION]
         while len(loaded) > self.max_adapters:

@@ -57,6 +57,7 @@ from javis.app.openai_request import (
 )
 from javis.data import feedback
 from javis.model import template
+from javis.model.loading import ModelError
 
 __all__ = ["ApiError", "Capture", "Single", "add_routes", "is_task", "model_cards", "parse_request"]
 
@@ -264,6 +265,10 @@ def add_routes(app: FastAPI, models: Models, capture: Capture, feedback_folder: 
     def bot_for(name: str | None) -> Any:
         try:
             return models.get(name)
+        except ModelError as e:  # a broken or foreign adapter folder: say so, keep serving others
+            raise ApiError(
+                503, f"model {name or DEPLOYED!r} cannot be loaded: {e}", "model"
+            ) from None
         except KeyError:
             names = [DEPLOYED, *models.available()]
             raise ApiError(

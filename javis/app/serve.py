@@ -143,7 +143,7 @@ def create_app(
     add_routes(app, models, capture or Capture(folder.parent / "raw", False), folder)
 
     def deployed() -> str:
-        return models.get(None).version
+        return models.deployed()
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
