@@ -368,3 +368,25 @@ def test_tool_call_round_trip_with_a_trained_tiny_model(tiny_base, tmp_path):
         )
     assert second.choices[0].message.content == "It is sunny in Seoul.", second
     assert second.choices[0].finish_reason == "stop", second
+
+
+def test_stop_strings_cut_the_answer_streamed_or_not(api):
+    _, client, _ = api
+    ask = {"model": "javis-v0.2", "messages": HI, "max_tokens": 12, "temperature": 0}
+    whole = client.chat.completions.create(**ask).choices[0].message.content
+    stop = whole[len(whole) // 2 : len(whole) // 2 + 2]
+    cut = client.chat.completions.create(stop=[stop], **ask).choices[0]
+    assert cut.message.content == whole[: whole.index(stop)], (whole, stop, cut)
+    assert cut.finish_reason == "stop", cut
+    chunks = client.chat.completions.create(stop=stop, stream=True, **ask)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole[: whole.index(stop)], (whole, stop, text)
+
+
+def test_stop_strings_hold_back_a_possible_start():
+    from javis.app.engine import StopStrings
+
+    cut = StopStrings(["<end>"])
+    got = [cut.feed(p) for p in ("ab<e", "n", "x<en", "d>zz")]
+    assert got == ["ab", "", "<enx", ""], f"a tail that may start a stop string waits: {got}"
+    assert cut.hit, "the stop string was seen across pieces"
