@@ -43,6 +43,7 @@ def test_deploy_and_rollback_switch_live_without_reloading_the_base(
         loading, "load_base", lambda *a, **kw: loads.append(str(a[0])) or real_load(*a, **kw)
     )
     engine = Engine(tiny_base, "You are JAVIS.", current=current, adapters=adapters)
+    base_weights = sum(p.numel() for p in engine.model.parameters())
     app = serve.create_app(engine, tmp_path / "feedback", capture=Capture(tmp_path / "raw", False))
 
     armed, inside, release = threading.Event(), threading.Event(), threading.Event()
@@ -95,6 +96,16 @@ def test_deploy_and_rollback_switch_live_without_reloading_the_base(
     assert back.choices[0].message.content == alone["javis-v0.1"], back
     assert len(loads) == 1, f"the base was loaded once for all of it: {loads}"
     assert engine.loaded() == ["javis_v0_1", "javis_v0_2"], "both adapters side by side"
+    from safetensors import safe_open
+
+    lora = 0
+    for v in ("javis-v0.1", "javis-v0.2"):
+        with safe_open(str(adapters / v / "adapter_model.safetensors"), "pt") as f:
+            lora += sum(_numel(f.get_slice(k).get_shape()) for k in f.keys())
+    total = sum(p.numel() for p in engine.model.parameters())
+    assert total == base_weights + lora, (
+        f"in memory: one base ({base_weights}) plus the two adapters ({lora}), not {total}"
+    )
 
 
 def test_least_recently_used_adapters_are_unloaded(tiny_base, tmp_path):
@@ -110,3 +121,10 @@ def test_least_recently_used_adapters_are_unloaded(tiny_base, tmp_path):
         "at most max_adapters; the deployed one stays, the least recently used goes"
     )
     assert engine.get("javis-v0.2").version == "javis-v0.2", "an unloaded version loads again"
+
+
+def _numel(shape: list[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
