@@ -664,3 +664,28 @@ def test_history_times_in_the_browsers_zone(chromium, tmp_path):
         expect(times.nth(1)).to_have_attribute("title", old["created_at"])
         expect(times.nth(0)).to_contain_text("just now")
         expect(times.nth(0)).to_have_attribute("title", new["created_at"])
+
+
+# --- with an API key ---------------------------------------------------------------------------------
+
+
+def test_browser_page_asks_for_the_api_key_once(chromium, tmp_path):
+    from playwright.sync_api import expect
+
+    bot = Scripted(["First."], ["Second."])
+    folder = tmp_path / "feedback"
+    app = serve.create_app(lambda: bot, folder, api_key="s3cret")
+    asked: list[str] = []
+    with helpers.serving(app) as url, browser_page(chromium) as page:
+        page.on("dialog", lambda d: (asked.append(d.message), d.accept("s3cret")))
+        page.goto(url)
+        for n, text in enumerate(("Hi", "Again"), 1):
+            page.fill("#input", text)
+            page.keyboard.press("Enter")
+            expect(page.locator('.msg.assistant[data-done="1"]')).to_have_count(n)
+        box = page.locator('.msg.assistant[data-done="1"]').nth(1)
+        box.get_by_role("button", name="good").click()
+        expect(box.locator(".status")).to_have_text("saved 👍")
+    assert len(asked) == 1, f"the key is asked for once and kept for the tab: {asked}"
+    (line,) = lines(folder)
+    assert line["response"] == "Second.", line
