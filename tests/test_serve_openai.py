@@ -390,3 +390,13 @@ def test_stop_strings_hold_back_a_possible_start():
     got = [cut.feed(p) for p in ("ab<e", "n", "x<en", "d>zz")]
     assert got == ["ab", "", "<enx", ""], f"a tail that may start a stop string waits: {got}"
     assert cut.hit, "the stop string was seen across pieces"
+
+
+def test_javis_serve_refuses_a_public_bind_without_a_key(workdir, capsys, monkeypatch):
+    from javis.app import cli
+
+    monkeypatch.delenv("JAVIS_API_KEY", raising=False)
+    assert cli.main(["serve", "--host", "0.0.0.0"]) == 2, "refused before loading anything"
+    err = capsys.readouterr().err
+    assert "refusing to listen on 0.0.0.0 without an API key" in err, err
+    assert "serve.api_key" in err, "and says what to set"
