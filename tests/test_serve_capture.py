@@ -104,7 +104,7 @@ def test_eight_clients_times_25_completions_give_200_whole_lines(bot, workdir):
     assert text.endswith(b"\n"), "the file ends with a whole line"
 
 
-def test_rating_by_completion_id_and_the_next_repro_trains_on_it(bot, workdir):
+def test_rating_by_completion_id_then_collect_and_clean_make_records(bot, workdir):
     import openai
 
     raw, fb = workdir / "data/raw", workdir / "data/feedback"
