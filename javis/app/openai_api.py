@@ -292,8 +292,12 @@ def add_routes(app: FastAPI, models: Models, capture: Capture, feedback_folder: 
         answer = Answer(bot, req)
         headers = {"X-Model-Version": bot.version, "Cache-Control": "no-store"}
         if not req.stream:
-            await run_in_threadpool(lambda: list(answer.pieces(threading.Event())))
-            capture.add(answer.captured())
+
+            def whole() -> None:
+                list(answer.pieces(threading.Event()))
+                capture.add(answer.captured())
+
+            await run_in_threadpool(whole)
             return JSONResponse(answer.completion(), headers=headers)
 
         def events(stop: threading.Event) -> Iterator[str]:
@@ -322,7 +326,7 @@ def add_routes(app: FastAPI, models: Models, capture: Capture, feedback_folder: 
         extra = sorted(set(body) - {"completion_id", "rating", "score", "correction", "replaces"})
         if extra:
             raise ApiError(400, f"unknown field(s) {extra}", extra[0])
-        line = capture.find(body["completion_id"])
+        line = await run_in_threadpool(capture.find, body["completion_id"])
         if line is None:
             raise ApiError(
                 404,
@@ -337,14 +341,14 @@ def add_routes(app: FastAPI, models: Models, capture: Capture, feedback_folder: 
                 {"role": m["role"], "content": rendered(m) if m.get("tool_calls") else m["content"]}
                 for m in prompt
             ],
-            "response": rendered(answer),
+            "response": rendered(answer).strip(),  # as the page and `javis chat` rate it
             "meta": {"completion_id": line["id"]},
         }
         for key in ("rating", "score", "correction", "replaces"):
             if body.get(key) is not None:
                 rated[key] = body[key]
         try:
-            written = feedback.append_feedback(feedback_folder, rated)
+            written = await run_in_threadpool(feedback.append_feedback, feedback_folder, rated)
         except feedback.FeedbackError as e:
             raise ApiError(400, str(e)) from None
         return {
