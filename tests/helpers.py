@@ -4,6 +4,8 @@ Llama base made here, never downloaded; JSONL files; the project copied into a t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -332,3 +334,59 @@ def two_releases(root: Path, base: Path) -> dict:
         "status": status.stdout,
         "root": root,
     }
+
+
+# --- serving (javis serve on a loopback port) --------------------------------------------------------
+
+
+def make_adapter(base: Path, dest: Path, seed: int, rank: int = 4, **lora: object) -> Path:
+    """A LoRA adapter on the tiny `base` with random (nonzero) weights, so each seed answers
+    differently, saved as a javis adapter folder (weights, config, tokenizer with our template)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from javis.model import loading
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(str(base))
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=2 * rank,
+        target_modules=lora.pop("target_modules", ["q_proj", "v_proj"]),
+        init_lora_weights=False,
+        **lora,
+    )
+    peft_model = get_peft_model(model, config)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    peft_model.save_pretrained(dest)
+    loading.load_tokenizer(base, f"You are JAVIS {seed}.").save_pretrained(dest)
+    return dest
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """uvicorn serving `app` on 127.0.0.1 on a free port, in a thread. The socket listens before
+    the thread starts, so the first connection waits in the backlog: no sleeping, no polling."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

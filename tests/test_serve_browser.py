@@ -6,17 +6,18 @@ from __future__ import annotations
 import json
 import os
 import runpy
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import helpers
 import pytest
 from helpers import read_jsonl
 
 from javis.app import chat, serve
+from javis.app.openai_api import Capture, Single
 from javis.data import feedback
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -59,18 +60,15 @@ HI = [{"role": "user", "content": "Hello! How are you?"}]
 
 
 def test_chat_answers_with_the_version(client, bot):
-    r = client.post("/api/chat", json={"messages": HI})
-    assert r.status_code == 200
-    assert r.json() == {"response": bot.reply(HI), "model_version": "base"}
-    s = client.post("/api/chat/stream", json={"messages": HI})
-    assert s.status_code == 200
-    assert s.headers["x-model-version"] == "base"
-    assert s.text.strip() == bot.reply(HI)
+    r = client.post("/v1/chat/completions", json={"messages": HI})
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"].strip() == bot.reply(HI), r.json()
+    assert r.json()["model"] == "base", r.json()
+    assert r.headers["x-model-version"] == "base", r.headers
     assert client.get("/api/version").json() == {"model_version": "base"}
-    assert client.post("/api/chat", json={"messages": []}).status_code == 422
-    bad = client.post("/api/chat", json={"messages": [*HI, {"role": "assistant", "content": "x"}]})
-    assert bad.status_code == 422
-    assert "last message" in bad.json()["detail"]
+    empty = client.post("/v1/chat/completions", json={"messages": []})
+    assert empty.status_code == 400, empty.text
+    assert empty.json()["error"]["param"] == "messages", empty.json()
 
 
 def test_feedback_is_validated_appended_and_listed(client, tmp_path):
@@ -135,38 +133,10 @@ def test_cross_site_posts_are_refused(client):
         json={"messages": HI, "response": "x", "model_version": "base", "rating": "good"},
     )
     assert r.status_code == 403
-    assert (
-        client.post(
-            "/api/chat", headers={"Origin": "http://testserver"}, json={"messages": HI}
-        ).status_code
-        == 200
+    same = client.post(
+        "/v1/chat/completions", headers={"Origin": "http://testserver"}, json={"messages": HI}
     )
-
-
-def test_a_deploy_switch_reloads_the_model(tmp_path):
-    adapters = tmp_path / "adapters"
-    for v in ("javis-v0.1", "javis-v0.2"):
-        (adapters / v).mkdir(parents=True)
-        (adapters / v / "adapter_config.json").write_text("{}")
-    current = tmp_path / "current"
-    loads: list[str] = []
-
-    def load() -> chat.Bot:
-        version = chat.deployed(current)[0]
-        loads.append(version)
-        return chat.Bot(None, None, version)
-
-    bots = serve.Deployed(load, current)
-    assert bots.get().version == "base"
-    assert bots.get().version == "base"
-    os.symlink(adapters / "javis-v0.1", current)
-    assert bots.get().version == "javis-v0.1"
-    tmp = tmp_path / "next"
-    os.symlink(adapters / "javis-v0.2", tmp)
-    os.replace(tmp, current)  # how `javis deploy` switches
-    assert bots.get().version == "javis-v0.2"
-    assert bots.get().version == "javis-v0.2"
-    assert loads == ["base", "javis-v0.1", "javis-v0.2"]
+    assert same.status_code == 200, same.text
 
 
 # --- the page in a real browser ----------------------------------------------------------------------
@@ -191,24 +161,11 @@ def chromium() -> Path:
 
 @contextmanager
 def serving(bot, folder: Path) -> Iterator[str]:
-    """uvicorn on 127.0.0.1 on a free port, in a thread. The socket listens before the thread starts,
-    so the browser's first connection waits in the backlog: no sleeping, no polling."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(serve.create_app(lambda: bot, folder), log_level="warning"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    """`bot` served on 127.0.0.1 (helpers.serving), feedback to `folder`; capture off (the
+    exchanges are remembered for rating by completion id; tests/test_serve_capture.py captures)."""
+    app = serve.create_app(lambda: bot, folder, capture=Capture(folder.parent / "raw", False))
+    with helpers.serving(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -247,7 +204,9 @@ class Scripted:
         self.asked: list[list[dict]] = []
         self.stopped = threading.Event()
 
-    def stream(self, messages: list[dict], stop: threading.Event | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: list[dict], stop: threading.Event | None = None, **kw: Any
+    ) -> Iterator[str]:
         self.asked.append(messages)
         for piece in self.answers.pop(0):
             if piece is WAIT:
@@ -326,10 +285,10 @@ def test_requests_for_another_host_name_are_refused(server):
 def test_javis_serve_command(bot, workdir, monkeypatch, capsys):
     import uvicorn
 
-    from javis.app import cli
+    from javis.app import cli, engine
 
     ran = {}
-    monkeypatch.setattr(chat, "load_bot", lambda *a, **kw: bot)
+    monkeypatch.setattr(engine, "Engine", lambda *a, **kw: Single(bot))
     monkeypatch.setattr(
         uvicorn, "run", lambda app, host, port, **kw: ran.update(app=app, host=host, port=port)
     )
@@ -337,10 +296,13 @@ def test_javis_serve_command(bot, workdir, monkeypatch, capsys):
     assert ran["host"] == "127.0.0.1"
     assert ran["port"] == 9999
     assert "base on http://127.0.0.1:9999/" in capsys.readouterr().out
-    assert [r.path for r in ran["app"].routes if r.path.startswith(("/api", "/history"))] == [
+    assert [
+        r.path for r in ran["app"].routes if r.path.startswith(("/api", "/history", "/v1"))
+    ] == [
+        "/v1/models",
+        "/v1/chat/completions",
+        "/v1/feedback",
         "/api/version",
-        "/api/chat",
-        "/api/chat/stream",
         "/api/feedback",
         "/api/feedback/{ident}",
         "/api/history",
@@ -702,3 +664,28 @@ def test_history_times_in_the_browsers_zone(chromium, tmp_path):
         expect(times.nth(1)).to_have_attribute("title", old["created_at"])
         expect(times.nth(0)).to_contain_text("just now")
         expect(times.nth(0)).to_have_attribute("title", new["created_at"])
+
+
+# --- with an API key ---------------------------------------------------------------------------------
+
+
+def test_browser_page_asks_for_the_api_key_once(chromium, tmp_path):
+    from playwright.sync_api import expect
+
+    bot = Scripted(["First."], ["Second."])
+    folder = tmp_path / "feedback"
+    app = serve.create_app(lambda: bot, folder, api_key="s3cret")
+    asked: list[str] = []
+    with helpers.serving(app) as url, browser_page(chromium) as page:
+        page.on("dialog", lambda d: (asked.append(d.message), d.accept("s3cret")))
+        page.goto(url)
+        for n, text in enumerate(("Hi", "Again"), 1):
+            page.fill("#input", text)
+            page.keyboard.press("Enter")
+            expect(page.locator('.msg.assistant[data-done="1"]')).to_have_count(n)
+        box = page.locator('.msg.assistant[data-done="1"]').nth(1)
+        box.get_by_role("button", name="good").click()
+        expect(box.locator(".status")).to_have_text("saved 👍")
+    assert len(asked) == 1, f"the key is asked for once and kept for the tab: {asked}"
+    (line,) = lines(folder)
+    assert line["response"] == "Second.", line

@@ -2,7 +2,8 @@
 
 The deployed version is the adapter `models/current` points to (`javis deploy` switches it); with
 none deployed, the base model in `paths.base` with the persona's system prompt ("base"). Answers
-stream token by token (transformers' TextIteratorStreamer). After an answer:
+stream token by token through the same generation path as `javis serve` (javis/app/engine.py:
+transformers' TextIteratorStreamer around `model.generate`). After an answer:
 
     /good              👍 the answer
     /bad               👎 the answer
@@ -14,168 +15,43 @@ or just keep talking. Each rating appends one feedback line (javis/feedback.py) 
 `paths.feedback`, with the version that answered, so it counts toward the next version's data
 and this version's user satisfaction. One rating per answer.
 
-`Bot` wraps a model and tokenizer (tests pass the tiny model), `load_bot()` loads the deployed one.
+`Bot` (javis/app/engine.py) wraps a model and tokenizer (tests pass the tiny model), `load_bot()`
+loads the deployed one.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from javis.app import engine
+from javis.app.engine import BASE_VERSION, Bot
 from javis.core import params
 from javis.data import feedback
-from javis.model import template
 from javis.release.deploy import CURRENT  # the symlink `javis deploy` switches
 
 log = logging.getLogger("javis.chat")
 
-BASE_VERSION = "base"  # model_version of answers given by the bare base model
+__all__ = ["BASE_VERSION", "Bot", "deployed", "load_bot", "run_chat"]
 
 HELP = """\
 after an answer: /good, /bad, /fix <better answer>, /score 1-5 -- or just keep talking
 /new starts a new conversation, /help shows this, /quit (or Ctrl-D) leaves"""
 
 
-@dataclass
-class Bot:
-    """A loaded model that answers conversations; `version` is what feedback lines record."""
-
-    model: Any
-    tokenizer: Any
-    version: str
-    max_new_tokens: int = 256
-    temperature: float = 0.0  # 0: greedy (the same question gets the same answer)
-    max_prompt_tokens: int = 2048  # older turns are dropped to stay under this
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def prompt_ids(self, messages: list[dict]) -> list[int]:
-        """Token ids of the rendered conversation plus the assistant header (oldest turns dropped)."""
-        msgs = list(messages)
-        while True:
-            text = self.tokenizer.apply_chat_template(
-                template.prepare_messages(msgs), add_generation_prompt=True, tokenize=False
-            )
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-            first = 1 if msgs and msgs[0].get("role") == "system" else 0
-            if len(ids) <= self.max_prompt_tokens or len(msgs) - first <= 1:
-                return ids
-            del msgs[first]
-
-    def stream(self, messages: list[dict], stop: threading.Event | None = None) -> Iterator[str]:
-        """The answer to `messages`, as text pieces while they are generated. Generation ends at
-        the next token once `stop` is set, or when the reader closes this iterator (a stop button,
-        a closed page)."""
-        import torch
-        from transformers import (
-            GenerationConfig,
-            StoppingCriteria,
-            StoppingCriteriaList,
-            TextIteratorStreamer,
-        )
-
-        stop = stop or threading.Event()
-
-        class Stopped(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full((input_ids.shape[0],), stop.is_set(), device=input_ids.device)
-
-        ids = self.prompt_ids(messages)
-        streamer = TextIteratorStreamer(
-            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
-        )
-        config = GenerationConfig(
-            max_new_tokens=self.max_new_tokens,
-            do_sample=self.temperature > 0,
-            temperature=self.temperature if self.temperature > 0 else None,
-            top_p=0.9 if self.temperature > 0 else None,
-            eos_token_id=self.tokenizer.convert_tokens_to_ids(template.IM_END),
-            pad_token_id=self.tokenizer.pad_token_id,
-        )
-        dev = next(self.model.parameters()).device
-        input_ids = torch.tensor([ids], device=dev)
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                with torch.inference_mode():
-                    self.model.generate(
-                        input_ids=input_ids,
-                        attention_mask=torch.ones_like(input_ids),
-                        generation_config=config,
-                        streamer=streamer,
-                        stopping_criteria=StoppingCriteriaList([Stopped()]),
-                    )
-            except BaseException as e:  # surfaced in the caller's thread below
-                errors.append(e)
-                streamer.end()
-
-        with self.lock:  # one generation at a time per model
-            worker = threading.Thread(target=run, daemon=True)
-            worker.start()
-            try:
-                yield from streamer
-            finally:
-                stop.set()  # a reader that went away stops the generation, and the lock waits for it
-                worker.join()
-        if errors:
-            raise errors[0]
-
-    def reply(self, messages: list[dict]) -> str:
-        """The whole answer to `messages` (stripped)."""
-        return "".join(self.stream(messages)).strip()
+def load_bot(base: str | Path, system_prompt: str, *, current: Path = CURRENT, **kw: Any) -> Bot:
+    """The deployed version (`current` -> an adapter folder) on `base`, or the base itself."""
+    return engine.load_bot(base, system_prompt, current=current, **kw)
 
 
 def deployed(current: Path = CURRENT) -> tuple[str, Path | None]:
     """(version name, adapter folder) that `current` points to, or ("base", None) when none is."""
-    if current.is_symlink() or current.is_dir():
-        target = current.resolve()
-        if (target / "adapter_config.json").is_file():
-            return target.name, target
-        if current.is_symlink():
-            log.warning(
-                "%s -> %s is not an adapter folder (weights missing?); using the base model",
-                current,
-                os.readlink(current),
-            )
-    return BASE_VERSION, None
-
-
-def load_bot(
-    base: str | Path,
-    system_prompt: str,
-    *,
-    current: Path = CURRENT,
-    max_new_tokens: int = 256,
-    temperature: float = 0.0,
-    max_prompt_tokens: int = 2048,
-) -> Bot:
-    """The deployed version (`current` -> an adapter folder) on `base`, or the base itself."""
-    from javis.model import loading as models
-
-    models.hide_library_progress_bars()  # "Loading weights ..." bars: noise before the prompt
-    version, adapter = deployed(current)
-    precision = models.pick_precision()[0]
-    if adapter is not None:
-        mdl, tok = models.load_adapter(base, adapter, precision=precision, param=str(current))
-    else:
-        tok = models.load_tokenizer(base, system_prompt)
-        mdl = models.load_base(base, precision=precision)
-        mdl.eval()
-    return Bot(
-        mdl,
-        tok,
-        version,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        max_prompt_tokens=max_prompt_tokens,
-    )
+    return engine.deployed(current)
 
 
 @dataclass

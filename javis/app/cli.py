@@ -340,7 +340,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from javis.app import serve
 
-    return serve.main(params.load(), host=args.host, port=args.port)
+    return serve.main(
+        params.load(), host=args.host, port=args.port, engine=args.engine, run=args.exec
+    )
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
@@ -508,10 +510,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_chat)
 
     c = sub.add_parser(
-        "serve", help="the deployed version as a local web page with 👍/👎/correct it"
+        "serve",
+        help="every version behind an OpenAI-compatible API (/v1) and a chat page with 👍/👎",
     )
     c.add_argument("--host", help="bind address (default: params serve.host, 127.0.0.1)")
     c.add_argument("--port", type=int, help="TCP port (default: params serve.port, 8765)")
+    c.add_argument(
+        "--engine",
+        choices=("transformers", "vllm"),
+        help="transformers: serve here; vllm: print the `vllm serve` command for the deployed "
+        "version (default: params serve.engine)",
+    )
+    c.add_argument("--exec", action="store_true", help="with --engine vllm: run that command")
     c.set_defaults(func=cmd_serve)
     return parser
 

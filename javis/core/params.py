@@ -666,6 +666,28 @@ class Deploy:
     hook: str = ""
     """A command run after the switch, with JAVIS_VERSION and JAVIS_ADAPTER set (e.g. reload an
     endpoint); "" = none."""
+    target: str = "hook"
+    """hook: switch models/current (a running `javis serve` follows it) and run the hook;
+    vllm: also load the version into a running vLLM and unload the old one; runpod: also write
+    the RunPod serverless vLLM worker's env and, with an API key, switch the endpoint's template."""
+    vllm_url: str = "http://127.0.0.1:8000"
+    """vllm: the running vLLM server (started with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True)."""
+    vllm_api_key: str = ""
+    """vllm: its --api-key, if any (also $VLLM_API_KEY)."""
+    max_lora_rank: int = 64
+    """vllm / runpod: the engine's --max-lora-rank (MAX_LORA_RANK); a higher-rank adapter is refused."""
+    runpod_endpoint_id: str = ""
+    """runpod: the serverless endpoint to point at the new template ("" = only write the env)."""
+    runpod_volume_path: str = "/runpod-volume/javis/adapters"
+    """runpod: where the worker finds the adapters (a network volume; copy models/adapters/<v> there)."""
+    runpod_api: str = "https://rest.runpod.io/v1"
+    """runpod: the REST API (the API key comes from $RUNPOD_API_KEY, never from params)."""
+    runpod_image: str = "runpod/worker-v1-vllm:v2.7.0"
+    """runpod: the worker image of the templates javis creates."""
+
+    def __post_init__(self) -> None:
+        _choice("deploy.target", self.target, ("hook", "vllm", "runpod"))
+        _positive("deploy.max_lora_rank", self.max_lora_rank)
 
 
 @dataclass(frozen=True)
@@ -684,12 +706,23 @@ class Serve:
     """A longer conversation loses its oldest turns."""
     history_limit: int = 200
     """serve: feedback lines shown on /history, newest first."""
+    api_key: str = ""
+    """serve: bearer token every client must send (also $JAVIS_API_KEY); "" = none, and then the
+    server refuses to bind anywhere but loopback."""
+    capture: bool | None = None
+    """serve: append every completed exchange to paths.raw/served-<date>.jsonl; null = on when
+    bound to loopback."""
+    max_adapters: int = 4
+    """serve: adapters kept loaded beside the one base (least recently used unloaded first)."""
+    engine: str = "transformers"
+    """serve: transformers (javis serve itself) or vllm (`javis serve` prints the vLLM command)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ParamsError(f"serve.port: expected 1..65535, got {self.port}")
-        for key in ("max_new_tokens", "max_prompt_tokens", "history_limit"):
+        for key in ("max_new_tokens", "max_prompt_tokens", "history_limit", "max_adapters"):
             _positive(f"serve.{key}", getattr(self, key))
+        _choice("serve.engine", self.engine, ("transformers", "vllm"))
         if self.temperature < 0:
             raise ParamsError(f"serve.temperature: expected >= 0, got {self.temperature}")
 

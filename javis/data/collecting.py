@@ -6,7 +6,9 @@ Rules (docs/DESIGN.md, "Records and the rules that make them"):
   a preference pair (chosen = correction, rejected = original; a regression case) and KTO(true);
 - the brief's good/bad/corrected_responses.jsonl are read as they are: the rating comes from the
   file name and a correction pairs with its bad answer by the conversation before the answer;
-- feedback overrides the log: an answer rated bad is cut from any logged conversation holding it.
+- feedback overrides the log: an answer rated bad is cut from any logged conversation holding it;
+- a line `javis serve` captured from a client's background request (`source_kind: task`, e.g. Open
+  WebUI's `### Task:` title prompts) is rejected with reason `task`: it is not a conversation.
 
 `stages/collect.py` reads the feedback first (`feedback_events`), writes what each event yields
 (`event_records`), then hands the log lines to `log_lines` in worker processes, then adds the
@@ -34,6 +36,7 @@ BRIEF_FILES = {
     "corrected_responses.jsonl": "corrected",
 }
 FORGOTTEN = "forgotten (javis forget; content not kept)"
+TASK = "task (a client's background request captured by javis serve, e.g. a chat title; never trained on)"
 
 # reject(source, file, line, reason, raw line or None): counts and writes one rejected input line
 Reject = Callable[..., None]
@@ -248,7 +251,10 @@ def event_records(ev: Event) -> Iterator[tuple[str, dict]]:
 def log_record(
     obj: dict, meta: dict, source: str, bad_answers: dict[str, dict]
 ) -> tuple[str, dict] | str:
-    """A raw line -> (kind, record) or a reject reason. Bad-rated answers are cut out."""
+    """A raw line -> (kind, record) or a reject reason. Bad-rated answers are cut out; a client's
+    background request captured by `javis serve` (`source_kind: task`) never trains."""
+    if obj.get("source_kind") == "task":
+        return TASK
     if "chosen" in obj or "rejected" in obj:
         for key in ("prompt", "chosen", "rejected"):
             if err := check_messages(obj.get(key)):

@@ -3,7 +3,10 @@
 `fetch_version` reads a tag's adapter from the DVC cache or remote into `models/adapters/<version>/`
 (weights gitignored, beside the release record's metadata.yaml and README.md), `verify` checks it
 against the record, and `deploy` switches the `models/current` symlink atomically, runs
-`deploy.hook` and logs to models/deployments.jsonl. `rollback` walks back through the releases in
+`deploy.hook` and logs to models/deployments.jsonl. With `deploy.target: vllm | runpod` it first hands
+the version to that engine (javis/release/engines.py, after javis/release/preflight.py's check); a
+refusal switches nothing. A running `javis serve` reads models/current on every request: the
+switch is its hot-swap notice. `rollback` walks back through the releases in
 their order (v0.3 -> v0.2 -> v0.1, then says there is nothing older); `deploy` goes forward (without
 a version: the newest release). See docs/DESIGN.md, "Versions".
 """
@@ -19,13 +22,15 @@ import tempfile
 from pathlib import Path
 
 from javis.core import fileio, params
-from javis.release import vcs
+from javis.release import engines, preflight, vcs
 from javis.release.errors import ReleaseError, ReleaseFetchError
 from javis.release.names import releases, resolve
 from javis.release.record import ADAPTERS, released_meta
 
 CURRENT = Path("models/current")
 DEPLOY_LOG = Path("models/deployments.jsonl")
+RUNPOD_ENV = Path("models/runpod")  # the worker env javis wrote per version
+RUNPOD_KEY_ENV = "RUNPOD_API_KEY"
 
 
 def fetch_version(version: str, rev: str, paths: params.Paths) -> Path:
@@ -83,6 +88,7 @@ def deploy(version: str | None = None, *, log=print) -> Path:
     folder = fetch_version(v.name, rev, p.paths)
     verify(v.name, folder, p.paths)
     previous = current_version()
+    engine = engine_deploy(p, v.name, folder, previous, log) if p.deploy.target != "hook" else {}
     tmp = CURRENT.with_name(f".current.{os.getpid()}")
     tmp.unlink(missing_ok=True)
     os.symlink(Path("adapters") / v.name, tmp)
@@ -102,6 +108,8 @@ def deploy(version: str | None = None, *, log=print) -> Path:
         "previous": previous,
         "by": vcs.git_user(),
         "hook": status,
+        "target": p.deploy.target,
+        **engine,
     }
     DEPLOY_LOG.parent.mkdir(parents=True, exist_ok=True)
     with open(DEPLOY_LOG, "a", encoding="utf-8") as f:
@@ -110,6 +118,55 @@ def deploy(version: str | None = None, *, log=print) -> Path:
         f"deployed {v.name}: models/current -> adapters/{v.name} (was {previous or 'nothing'}; {status})"
     )
     return folder
+
+
+def engine_deploy(p: params.Params, version: str, folder: Path, previous: str | None, log) -> dict:
+    """Hand `version` to deploy.target's engine (after the preflight); what to log about it.
+    Raises (PreflightError, EngineError) before models/current is switched: the old version
+    keeps serving everywhere."""
+    cfg = p.deploy
+    if cfg.target == "vllm":
+        preflight.check(folder, "vllm", max_rank=cfg.max_lora_rank, base_path=p.paths.base)
+        key = cfg.vllm_api_key or os.environ.get("VLLM_API_KEY", "")
+        engines.vllm_switch(cfg.vllm_url, version, folder.resolve(), previous, key=key, log=log)
+        return {"vllm": cfg.vllm_url}
+    base_name = p.base.name or p.base.source
+    preflight.check(folder, "runpod", max_rank=cfg.max_lora_rank, base_name=base_name)
+    env = engines.runpod_env(base_name, version, cfg.runpod_volume_path, cfg.max_lora_rank, folder)
+    env_file = RUNPOD_ENV / f"{version}.json"
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    fileio.write_json(env_file, env)
+    key = os.environ.get(RUNPOD_KEY_ENV, "")
+    if not key or not cfg.runpod_endpoint_id:
+        log(
+            f"runpod: worker env for {version} written to {env_file}; copy models/adapters/{version} "
+            f"to {cfg.runpod_volume_path}/{version} on your network volume, then set "
+            f"${RUNPOD_KEY_ENV} and deploy.runpod_endpoint_id to switch the endpoint (or paste "
+            "the env into a template by hand)"
+        )
+        return {"runpod_env": str(env_file)}
+    reuse = next(
+        (e.get("runpod_template") for e in reversed(deploy_log()) if e.get("version") == version),
+        None,
+    )
+    old, new = engines.runpod_switch(
+        cfg.runpod_api, key, cfg.runpod_endpoint_id, version, env, cfg.runpod_image, reuse
+    )
+    log(f"runpod: endpoint {cfg.runpod_endpoint_id} now uses template {new} (was {old})")
+    return {"runpod_template": new, "runpod_previous_template": old}
+
+
+def deploy_log() -> list[dict]:
+    """The lines of models/deployments.jsonl (unreadable ones skipped)."""
+    if not DEPLOY_LOG.is_file():
+        return []
+    out = []
+    for text in DEPLOY_LOG.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(text))
+        except json.JSONDecodeError:
+            continue
+    return out
 
 
 def current_version() -> str | None:
