@@ -13,7 +13,8 @@ read -> load -> score both sides -> judge -> write: every input is checked befor
 (javis/model/eval_examples.py); one base carries both adapters, and each side gives the loss of
 every reference answer and a greedy answer to every prompt and identity probe
 (javis/model/eval_runner.py); the answers are judged for tool calls, style, language and closeness
-to the corrections (javis/model/evaluation.py), and the win rate compares the two sides' reference
+to the corrections (javis/model/evaluation.py), optionally compared pairwise by an external judge
+(javis/model/judge.py, `evaluate.judge`), and the win rate compares the two sides' reference
 losses example by example. The report is javis/model/report.py.
 """
 
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 from javis.core import fileio, params, stage
-from javis.model import eval_examples, eval_runner, loading, report
+from javis.model import eval_examples, eval_runner, judge, loading, report
 from javis.model import evaluation as ev
 
 log = logging.getLogger("javis.evaluate")
@@ -54,6 +55,9 @@ def main(
 
     runs = eval_runner.run_sides(model, tokenizer, inputs, evaluate)
     result, samples = eval_runner.compare(inputs, runs, evaluate, persona, clean, paths)
+    hide = [inputs.baseline_source, Path(paths.adapter).name]  # names the judge must not see
+    result["judge"], judged = judge.run(evaluate.judge, judge.pairs_from(samples), hide)
+    samples += judged
     seconds |= runs.seconds | {"total": time.perf_counter() - started}
     result["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
 

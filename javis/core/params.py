@@ -306,6 +306,38 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class JudgeEndpoint:
+    """`evaluate.judge`: an OpenAI-compatible chat endpoint that compares the candidate's and the
+    baseline's answers pairwise, blinded and order-swapped (javis/model/judge.py)."""
+
+    base_url: str = ""
+    """The API root, ending in /v1 (e.g. http://127.0.0.1:8000/v1 for vLLM or `javis serve`)."""
+    model: str = ""
+    """The judge model's name as the endpoint knows it; recorded in metrics/eval.json."""
+    api_key_env: str = ""
+    """The environment variable holding the API key ("" = no key); the key never sits in params."""
+    timeout: float = 60.0
+    """Seconds one request may take before it counts as failed."""
+    retries: int = 2
+    """Retries of a failed request (the SDK's, with backoff) before the pair's verdict is missing."""
+    max_tokens: int = 8
+    """Reply length: the judge answers one word (A, B or TIE)."""
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ParamsError(
+                f"evaluate.judge.base_url: expected an http(s) URL ending in /v1, "
+                f"got {self.base_url!r}"
+            )
+        if not self.model.strip():
+            raise ParamsError("evaluate.judge.model: expected the judge model's name, got ''")
+        _positive("evaluate.judge.timeout", self.timeout)
+        _positive("evaluate.judge.max_tokens", self.max_tokens)
+        if self.retries < 0:
+            raise ParamsError(f"evaluate.judge.retries: expected >= 0, got {self.retries}")
+
+
+@dataclass(frozen=True)
 class Evaluate:
     """Candidate vs baseline on the test and regression sets (stages/evaluate.py, stages/baseline.py)."""
 
@@ -345,8 +377,15 @@ class Evaluate:
     persona_recall = the share of answers that name the persona (persona.name or an alias)."""
     seed: int = 42
     """Seed of the example sample."""
+    judge: JudgeEndpoint | str | None = "none"
+    """none, or {base_url, model, api_key_env?, timeout?, retries?}: an OpenAI-compatible judge
+    of candidate vs baseline answers (javis/model/judge.py); set, the gate's `judge` rule is on."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.judge, str) and self.judge != "none":
+            raise ParamsError(
+                f"evaluate.judge: expected none or a mapping {{base_url, model}}, got {self.judge!r}"
+            )
         if not self.baseline.strip():
             raise ParamsError("evaluate.baseline: expected previous, base or a release tag, got ''")
         for key in ("max_new_tokens", "batch_size"):
