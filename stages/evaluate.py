@@ -55,8 +55,10 @@ def main(
 
     runs = eval_runner.run_sides(model, tokenizer, inputs, evaluate)
     result, samples = eval_runner.compare(inputs, runs, evaluate, persona, clean, paths)
-    hide = [inputs.baseline_source, Path(paths.adapter).name]  # names the judge must not see
-    result["judge"], judged = judge.run(evaluate.judge, judge.pairs_from(samples), hide)
+    hide = [s for s in (inputs.baseline_source,) if s != "base"]  # a version name: masked
+    result["judge"], judged = judge.run(
+        evaluate.judge, judge.pairs_from(samples), hide, evaluate.seed
+    )
     samples += judged
     seconds |= runs.seconds | {"total": time.perf_counter() - started}
     result["seconds"] = {k: round(v, 2) for k, v in seconds.items()}

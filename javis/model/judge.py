@@ -30,6 +30,7 @@ import os
 import random
 import re
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from javis.core import params
 
@@ -54,6 +55,9 @@ CANDIDATE, BASELINE, TIE = "candidate", "baseline", "tie"
 GIVE_UP_AFTER = 3
 """Pairs in a row whose ask raised a connection or API error (after retries) before the judge is
 taken as down and the remaining pairs are not asked (their verdicts missing)."""
+
+MAX_CONVERSATION_CHARS = 8000
+"""A longer conversation is shown to the judge from its end (the last turns decide the answer)."""
 
 _VERDICT = re.compile(r"^\W*(?:answer\s+)?(a|b|tie)\b\W*$", re.IGNORECASE)
 _BRACKET = re.compile(r"\[\[\s*(a|b|tie)\s*\]\]", re.IGNORECASE)
@@ -90,15 +94,20 @@ def conversation_text(prompt: object) -> str:
 
 
 def _mask(text: str, hide: Sequence[str]) -> str:
+    """`text` with every name of `hide` (as a whole word, any case) replaced by "[model]"."""
     for name in sorted({h for h in hide if h}, key=len, reverse=True):
-        text = re.sub(re.escape(name), "[model]", text, flags=re.IGNORECASE)
+        text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "[model]", text, flags=re.IGNORECASE)
     return text
+
+
+def _tail(text: str, limit: int = MAX_CONVERSATION_CHARS) -> str:
+    return text if len(text) <= limit else "[...]\n" + text[-limit:]
 
 
 def messages(prompt: object, first: str, second: str, hide: Sequence[str] = ()) -> list[dict]:
     """The chat messages of one ask: `first` is shown as answer A, `second` as answer B."""
     user = USER.format(
-        conversation=_mask(conversation_text(prompt), hide),
+        conversation=_mask(_tail(conversation_text(prompt)), hide),
         a=_mask(first, hide),
         b=_mask(second, hide),
     )
@@ -242,7 +251,7 @@ def run(
     n = len(items) - missing
     summary = {
         "model": cfg.model,
-        "base_url": cfg.base_url,
+        "base_url": _public(cfg.base_url),
         "prompt_sha256": PROMPT_SHA256,
         "order_swapped": True,
         "pairs": len(items),
@@ -274,6 +283,13 @@ def run(
     return summary, items
 
 
+def _public(url: str) -> str:
+    """The URL without user:password@ or a query (metrics/eval.json is committed to git)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 def _problem(
     cfg: params.JudgeEndpoint, pairs: int, missing: int, errors: int, garbage: int, error: str
 ) -> str | None:
@@ -284,7 +300,7 @@ def _problem(
     what = []
     if errors:
         what.append(
-            f"{errors} ask(s) got no answer from {cfg.base_url} ({error}); is the server running "
+            f"{errors} ask(s) got no answer from {_public(cfg.base_url)} ({error}); is the server running "
             f"and is evaluate.judge.base_url right (it ends in /v1)?"
         )
     if garbage:
