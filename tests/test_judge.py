@@ -89,6 +89,7 @@ def test_tiny_model_judge_is_asked_twice_per_pair_blinded(tiny_server):
     url, capture = tiny_server
     before = set(capture.recent)
     summary, items = judge.run(endpoint(url, max_tokens=4), pairs(3), hide=VERSIONS)
+    print(judge.summary_line(summary), [a["reply"] for it in items for a in it["asks"]])
     asked = [capture.recent[k]["messages"] for k in capture.recent if k not in before]
     assert len(asked) == 6, f"each of 3 pairs asked twice (A/B swapped): {len(asked)} asks"
     for msgs in asked:
