@@ -16,7 +16,8 @@ read -> load -> score the candidate -> judge -> write: every input is checked be
 (javis/model/eval_examples.py: items, not conversations: each final answer, each tool-call turn,
 each correction and its paraphrase, each probe, each generic item); the candidate's raw results
 come from javis/model/eval_runner.py (one prefill per prompt for its loss and its answer); the
-answers are judged per item and summed up by javis/model/eval_summary.py; javis/model/report.py
+answers are judged per item and summed up by javis/model/eval_summary.py, optionally compared
+pairwise by an external judge (javis/model/judge.py, `evaluate.judge`); javis/model/report.py
 writes the report. When metrics/baseline_scores.jsonl was made for other items (a hand run), the
 baseline is scored in this run instead, and the log says so.
 """
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 from javis.core import fileio, params, progress, stage, text
-from javis.model import eval_examples, eval_runner, eval_summary, loading, report
+from javis.model import eval_examples, eval_runner, eval_summary, judge, loading, report
 
 log = logging.getLogger("javis.evaluate")
 
@@ -86,6 +87,11 @@ def main(
     lines = eval_summary.sample_lines(inputs, raw, evaluate, persona, clean)
     base_model = loading.read_info(paths.base, loading.BASE_INFO).get("id") or str(paths.base)
     result = eval_summary.result_of(lines, inputs, base_model)
+    hide = [s for s in (inputs.baseline_source,) if s != "base"]  # a version name: masked
+    result["judge"], judged = judge.run(
+        evaluate.judge, judge.pairs_from(lines), hide, evaluate.seed
+    )
+    lines += judged
     metrics = Path(paths.metrics)
     with fileio.atomic_open(metrics / "eval_samples.jsonl") as f:
         for line in lines:

@@ -339,3 +339,86 @@ def test_release_is_refused_and_says_why(refused):
     assert "nothing was committed or tagged" in out, out
     assert sh(refused["repo"], "git", "tag").stdout == "", "no tag"
     assert sh(refused["repo"], "git", "rev-parse", "HEAD").stdout == refused["head"], "no commit"
+
+
+# --- the optional pairwise judge (evaluate.judge; javis/model/judge.py) -----------------------
+
+
+def judge_items(wins: int = 14, losses: int = 2, ties: int = 4, missing: int = 0) -> list[dict]:
+    verdicts = ["candidate"] * wins + ["baseline"] * losses + ["tie"] * ties + [None] * missing
+    return [
+        {"id": f"judge:test-{i:02d}", "set": "judge", "group": f"conv-{i // 2}", "verdict": v}
+        for i, v in enumerate(verdicts)
+    ]
+
+
+JUDGED = {**RESULT, "judge": {"model": "judge-7b", "n": 20}}
+
+
+def judge_verdicts(items: list[dict], cfg: params.Gate = CFG) -> dict:
+    rules = gate(JUDGED, items, cfg)
+    for r in rules:
+        print(f"  gate {r.state.upper()} {r.name}: {r.detail}")
+    return {r.name: r for r in rules}
+
+
+def test_without_a_judge_there_is_no_judge_rule():
+    rules = verdicts(all_items(judge=judge_items(0, 20, 0)))
+    assert "judge" not in rules, "evaluate.judge: none -> the gate is the paired loss decision"
+
+
+def test_a_judge_preferring_the_candidate_passes():
+    rule = judge_verdicts(all_items(judge=judge_items()))["judge"]
+    assert rule.state == PASS, rule.detail
+    assert "judge judge-7b prefers the candidate on 14" in rule.detail, rule.detail
+
+
+def test_a_judge_preferring_the_baseline_clearly_fails():
+    rules = judge_verdicts(all_items(judge=judge_items(4, 32, 4)))
+    assert rules["judge"].state == FAIL, rules["judge"].detail
+    assert not released(rules), "a clear loss before the judge refuses the release"
+
+
+def test_a_judge_without_verdicts_is_not_enough_evidence():
+    rules = judge_verdicts(all_items(judge=judge_items(0, 0, 0, missing=20)))
+    assert rules["judge"].state == NOT_ENOUGH, rules["judge"].detail
+    assert "20 more not measured" in rules["judge"].detail, rules["judge"].detail
+    assert not released(rules), "a down judge never lets a release through"
+
+
+def test_a_down_judge_endpoint_refuses_with_not_enough_evidence():
+    import socket
+
+    from javis.model import judge
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    cfg = params.JudgeEndpoint(base_url=f"http://127.0.0.1:{port}/v1", model="m", retries=0)
+    pairs = [
+        {
+            "id": f"t{i}",
+            "group": f"g{i}",
+            "prompt": "안녕? (hi?)",
+            **{side: {"answer": "네"} for side in ("candidate", "baseline")},
+        }
+        for i in range(12)
+    ]
+    summary, items = judge.run(cfg, pairs)
+    rules = {r.name: r for r in gate({**RESULT, "judge": summary}, all_items(judge=items), CFG)}
+    assert rules["judge"].state == NOT_ENOUGH, rules["judge"].detail
+
+
+def test_a_judge_left_out_of_the_guardrails_is_off():
+    cfg = params.Gate(guardrails=[g for g in params.GUARDRAILS if g != "judge"])
+    rule = judge_verdicts(all_items(judge=judge_items(2, 16, 2)), cfg)["judge"]
+    assert rule.state == OFF, rule.detail
+
+
+def test_malformed_verdicts_count_as_missing():
+    items = judge_items(12, 0, 0)
+    items[0]["verdict"] = ["candidate"]
+    items[1]["verdict"] = "CANDIDATE!"
+    rule = judge_verdicts(all_items(judge=items))["judge"]
+    assert rule.n == 10, rule.detail

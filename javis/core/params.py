@@ -342,6 +342,38 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class JudgeEndpoint:
+    """`evaluate.judge`: an OpenAI-compatible chat endpoint that compares the candidate's and the
+    baseline's answers pairwise, blinded and order-swapped (javis/model/judge.py)."""
+
+    base_url: str = ""
+    """The API root, ending in /v1 (e.g. http://127.0.0.1:8000/v1 for vLLM or `javis serve`)."""
+    model: str = ""
+    """The judge model's name as the endpoint knows it; recorded in metrics/eval.json."""
+    api_key_env: str = ""
+    """The environment variable holding the API key ("" = no key); the key never sits in params."""
+    timeout: float = 60.0
+    """Seconds one request may take before it counts as failed."""
+    retries: int = 2
+    """Retries of a failed request (the SDK's, with backoff) before the pair's verdict is missing."""
+    max_tokens: int = 8
+    """Reply length: the judge answers one word (A, B or TIE)."""
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ParamsError(
+                f"evaluate.judge.base_url: expected an http(s) URL ending in /v1, "
+                f"got {self.base_url!r}"
+            )
+        if not self.model.strip():
+            raise ParamsError("evaluate.judge.model: expected the judge model's name, got ''")
+        _positive("evaluate.judge.timeout", self.timeout)
+        _positive("evaluate.judge.max_tokens", self.max_tokens)
+        if self.retries < 0:
+            raise ParamsError(f"evaluate.judge.retries: expected >= 0, got {self.retries}")
+
+
+@dataclass(frozen=True)
 class Evaluate:
     """Candidate vs baseline on the test and regression sets (stages/evaluate.py, stages/baseline.py)."""
 
@@ -379,8 +411,15 @@ class Evaluate:
     """Tokens of the base's greedy answer to each KL prompt that the KL is measured on."""
     seed: int = 42
     """Seed of the example sample."""
+    judge: JudgeEndpoint | str | None = "none"
+    """none, or {base_url, model, api_key_env?, timeout?, retries?}: an OpenAI-compatible judge
+    of candidate vs baseline answers (javis/model/judge.py); set, the gate's `judge` rule is on."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.judge, str) and self.judge != "none":
+            raise ParamsError(
+                f"evaluate.judge: expected none or a mapping {{base_url, model}}, got {self.judge!r}"
+            )
         if not self.baseline.strip():
             raise ParamsError("evaluate.baseline: expected previous, base or a release tag, got ''")
         for key in ("max_new_tokens", "batch_size", "kl_tokens"):
@@ -578,6 +617,7 @@ GUARDRAILS = (
     "style",
     "forgetting_kl",
     "forgetting_nll",
+    "judge",
 )
 
 
@@ -616,6 +656,9 @@ class Gate:
     max_generic_nll_increase: float = 0.15
     """forgetting_nll: the candidate's mean NLL per token on the generic reference answers may exceed
     the base model's by at most this (nats)."""
+    judge_margin: float = 0.10
+    """judge (only when `evaluate.judge` is set): the judge's net preference, (candidate wins -
+    baseline wins) / pairs judged, may fall this far below 0 (a clear loss beyond it refuses)."""
     guardrails: list[str] = field(default_factory=lambda: list(GUARDRAILS))
     """The guardrails that can refuse a release; one left out is reported as "off"."""
     bootstrap_resamples: int = 2000
@@ -638,6 +681,7 @@ class Gate:
             "style_margin",
             "max_kl",
             "max_generic_nll_increase",
+            "judge_margin",
         ):
             if getattr(self, key) < 0:
                 raise ParamsError(

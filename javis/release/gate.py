@@ -12,6 +12,10 @@ docs/DESIGN.md, "The release gate"), with known error rates, and what to review 
   `max_kl`; mean generic NLL above the base's by more than `max_generic_nll_increase`). Each gives
   a one-sided p-value; Holm across them keeps the chance of refusing a candidate that breaks none
   of them at most alpha.
+- `judge`, only when `evaluate.judge` is set (metrics/eval.json has a `judge` summary): the
+  pairwise judge's net preference, candidate minus baseline wins per judged pair, must not fall
+  clearly below -judge_margin; a down or garbage-answering judge leaves verdicts missing, so the
+  rule is "not enough evidence". With `evaluate.judge: none` there is no judge rule.
 - `kept_promises`, item by item, no statistics: every correction the baseline kept by more than
   `promise_margin` chrF points must be kept by the candidate (strictly closer to the correction
   than to the original; an empty answer never is).
@@ -43,6 +47,8 @@ WHERE = {
     "style": "test answers with a style verdict for both sides",
     "forgetting_kl": "generic prompts with a KL from the base (the forgetting set)",
     "forgetting_nll": "generic reference answers scored by the candidate and the base",
+    "judge": "pairs with a verdict from the judge (evaluate.judge; a judge that is down or answers "
+    "garbage leaves a pair without one: see metrics/eval.json's judge.problem)",
 }
 
 
@@ -338,8 +344,31 @@ def _forgetting_checks(items: list[dict], cfg: params.Gate) -> list[_Check | Rul
     return out
 
 
-def guardrails(items: list[dict], cfg: params.Gate, against: str = "the baseline") -> list[Rule]:
-    """Every guardrail's verdict, Holm-adjusted across the statistical ones that are gated."""
+def _judge_check(items: list[dict], cfg: params.Gate, against: str, model: str) -> _Check | Rule:
+    """The pairwise judge (javis/model/judge.py): +1 candidate, -1 baseline, 0 tie per pair (both
+    A/B orders agreed, else a tie); a missing verdict is skipped, never a win. Harm: a mean net
+    preference below -judge_margin."""
+    score = {"candidate": 1.0, "baseline": -1.0, "tie": 0.0}
+    v = _collect(items, ["judge"], lambda it: score.get(str(it.get("verdict"))))
+    if (r := _evidence("judge", v, cfg)) is not None:
+        return r
+    b = _boot(v, cfg)
+    low, high = b.lower(cfg.alpha), b.upper(cfg.alpha)
+    wins, losses = v.values.count(1.0), v.values.count(-1.0)
+    words = (
+        f"judge {model} prefers the candidate on {wins}, {against} on {losses}, ties "
+        f"{len(v.values) - wins - losses} (net preference {b.estimate:+.3f}, "
+        f"{_ival(cfg, low, high)}, {_n_words(v)})"
+    )
+    harm = f"a net preference below -{cfg.judge_margin:g}"
+    return _Check("judge", b, b.p_below(-cfg.judge_margin, cfg.alpha), words, len(v.values), harm)
+
+
+def guardrails(
+    items: list[dict], cfg: params.Gate, against: str = "the baseline", judge: str | None = None
+) -> list[Rule]:
+    """Every guardrail's verdict, Holm-adjusted across the statistical ones that are gated.
+    `judge`: the judge model's name when `evaluate.judge` was set (its rule is then added)."""
     found: list[_Check | Rule] = [
         _drop_check(
             "tool_call_accuracy",
@@ -356,6 +385,7 @@ def guardrails(items: list[dict], cfg: params.Gate, against: str = "the baseline
         ),
         _drop_check("style", items, ["test"], "style_ok", cfg.style_margin, cfg, against),
         *_forgetting_checks(items, cfg),
+        *([_judge_check(items, cfg, against, judge)] if judge is not None else []),
     ]
     on = set(cfg.guardrails)
     checks = [c for c in found if isinstance(c, _Check) and c.name in on]
@@ -405,7 +435,9 @@ def gate(result: dict, items: list[dict], cfg: params.Gate) -> list[Rule]:
         else (f"the baseline ({source})" if source else "the baseline")
     )
     items = [it for it in items if isinstance(it, dict)]
-    return [quality(items, cfg, against), *guardrails(items, cfg, against)]
+    judged = result.get("judge")  # evaluate.judge set: the summary; none: null, no judge rule
+    judge = str(judged.get("model") or "?") if isinstance(judged, dict) else None
+    return [quality(items, cfg, against), *guardrails(items, cfg, against, judge)]
 
 
 def worst_regressions(metrics: Path, n: int = 5) -> list[str]:
