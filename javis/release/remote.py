@@ -15,8 +15,9 @@ The model half of the DAG (`train`, `evaluate`) runs there; the data stages, `ba
    evaluate && dvc push train evaluate`. The remote's checkout is kept between runs, so its
    `train.checkpoint_dir` survives a dropped run and the next `javis train --on HOST` resumes from
    the last whole checkpoint (javis/model/training.py);
-6. bring back every file the remote run changed that git sees (dvc.lock, metrics, plots) plus its
-   stage timings, then `dvc pull train evaluate` (the adapter, the report): the workspace ends as
+6. bring back every tracked file the remote run changed (dvc.lock, metrics, plots), the new
+   untracked ones in the model stages' output folders (DVC's .gitignore files, DVCLive's), and
+   its stage timings, then `dvc pull train evaluate` (the adapter, the report): the workspace ends as
    if it had trained here (`dvc status` clean, the same hashes). Commit dvc.lock yourself.
 
 The time of each step is logged (not written to any tracked file).
@@ -185,10 +186,11 @@ def bring_back(cfg: params.Train, host: str, timings_dir: str) -> list[str]:
     """Step 6's copy: the files the remote run changed that git sees, and its stage timings,
     into this workspace (each replaced whole); their paths."""
     outputs = vcs.stage_outputs()
-    uncached = [path for s in MODEL_STAGES for path, cached in outputs.get(s, []) if not cached]
+    folders = {str(Path(path).parent) for s in MODEL_STAGES for path, _ in outputs.get(s, [])}
+    folders.add(cfg.live_dir)  # DVCLive's own files beside its plots
     timings = " ".join(shlex.quote(f"{timings_dir}/{s}.json") for s in MODEL_STAGES)
     script = (
-        f"{{ {vcs.remote_changed_files_script(uncached)}; "
+        f"{{ {vcs.remote_changed_files_script(sorted(folders))}; "
         f'for f in {timings}; do [ -f "$f" ] && printf \'%s\\0\' "$f"; done; }} '
         "| tar --null -T - -cf -"
     )

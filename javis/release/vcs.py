@@ -387,9 +387,9 @@ def remote_repro_script(stages: list[str]) -> str:
     return f"python -m dvc repro {names}\npython -m dvc push {names}\n"
 
 
-def remote_changed_files_script(outputs: list[str]) -> str:
+def remote_changed_files_script(folders: list[str]) -> str:
     """Shell that prints, NUL-separated, what a run there changed that git sees: every tracked
-    file it modified (dvc.lock, metrics, plots) and the new files under `outputs` (the uncached
-    outputs of the stages it ran)."""
-    quoted = " ".join(f"'{o}'" for o in outputs)
+    file it modified (dvc.lock, metrics, plots) and the new, not ignored files in `folders` (the
+    model stages' output folders: DVC's .gitignore files, DVCLive's files)."""
+    quoted = " ".join(f"'{f}'" for f in folders)
     return f"git ls-files -z --modified; git ls-files -z --others --exclude-standard -- {quoted}"
