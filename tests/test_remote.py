@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -120,6 +121,12 @@ def trained(ssh_host, tiny_base, tmp_path_factory):
     out = javis(local, "train", "--on", host, check=False)
     seconds = time.monotonic() - start
     print(f"javis train: {alone_s:.1f} s here, {seconds:.1f} s with --on {host} (same machine)")
+    stage_s = {
+        s: json.loads((remote / f"logs/timings/{s}.json").read_text())["seconds"]
+        for s in ("base", "train", "evaluate")
+        if (remote / f"logs/timings/{s}.json").is_file()
+    }
+    print(f"the stages' own time there: {stage_s}")
     print(f"{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     assert here.returncode == 0, f"javis train here failed:\n{here.stderr[-3000:]}"
     return {"out": out, "local": local, "remote": remote, "alone": alone, "seconds": seconds}
@@ -176,7 +183,11 @@ def test_same_changed_files_as_training_here(trained):
 
 
 def test_second_run_retrains_nothing(trained, ssh_host):
+    """After committing what the run brought back (as its last line says), the same command has
+    nothing to train."""
     host, _ = ssh_host
+    sh(trained["local"], "git", "add", "-A")
+    sh(trained["local"], "git", "commit", "-qm", "trained on gpubox")
     out = javis(trained["local"], "train", "--on", host, check=False)
     text = out.stdout + out.stderr
     assert out.returncode == 0, f"a second javis train --on failed:\n{text[-3000:]}"
