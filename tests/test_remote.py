@@ -211,7 +211,7 @@ def test_dropped_connection_resumes(ssh_host, tiny_base, tmp_path):
     the next `javis train --on` resumes from that checkpoint and finishes."""
     host, ssh = ssh_host
     local, remote = project_pair(
-        tmp_path, tiny_base, ssh, max_steps=20, save_steps=2, token_budget=0, logging_steps=10
+        tmp_path, tiny_base, ssh, max_steps=8, save_steps=2, token_budget=0, logging_steps=10
     )
     run = subprocess.Popen(
         [sys.executable, "-m", "javis.app.cli", "train", "--on", host],
