@@ -8,6 +8,9 @@ The weekly loop:
     javis rollback               serve the release before the deployed one (v0.3 -> v0.2 -> v0.1)
     javis versions               every release with its data, metrics and user satisfaction
 
+Training where the GPU is (README "Train on a GPU"):
+    javis train [--on HOST | --sky CLUSTER]   dvc repro train evaluate here, over SSH or on SkyPilot
+
 Set-up and data:
     javis init [--remote URL]    DVC remote (a local folder by default; s3://bucket/prefix)
     javis metrics                the workspace's metrics as tables
@@ -345,6 +348,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from javis.release import remote, vcs
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # each step's time
+    p = params.load()
+    if args.sky:
+        lines = remote.train_sky(p, args.sky)
+    elif args.on or p.train.remote:
+        lines = remote.train_remote(p, args.on or p.train.remote)
+    else:
+        vcs.dvc("repro", *remote.MODEL_STAGES, stream=True)
+        lines = ["trained here (dvc repro train evaluate)"]
+    for line in lines:
+        print(line)
+    return 0
+
+
 def cmd_forget(args: argparse.Namespace) -> int:
     from javis.release import purge, vcs
 
@@ -505,6 +527,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-dvc", action="store_true", help="do not re-add the folder to DVC afterwards"
     )
     c.set_defaults(func=cmd_import)
+
+    c = sub.add_parser(
+        "train", help="dvc repro train evaluate: here, on an SSH host (--on) or SkyPilot (--sky)"
+    )
+    c.add_argument(
+        "--on", metavar="HOST", help="train on this SSH host (default: params train.remote)"
+    )
+    c.add_argument(
+        "--sky", metavar="CLUSTER", help="train on a SkyPilot cluster (deploy/sky/train.yaml)"
+    )
+    c.set_defaults(func=cmd_train)
 
     c = sub.add_parser("chat", help="chat with the deployed version in the terminal; rate answers")
     c.set_defaults(func=cmd_chat)

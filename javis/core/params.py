@@ -576,6 +576,20 @@ class Train:
     """The DPO phase (method sft+dpo)."""
     kto: Preference = field(default_factory=Preference)
     """The KTO phase (method sft+kto)."""
+    remote: str = ""
+    """"": `javis train` trains here; an SSH host (`user@host` or a ~/.ssh/config Host): it trains
+    there (javis/release/remote.py; `javis train --on HOST` says the same for one run)."""
+    remote_dir: str = "javis"
+    """The remote's checkout of this repository (relative to its home; kept between runs, so a
+    dropped run resumes from its checkpoints)."""
+    remote_setup: str = ". .venv/bin/activate"
+    """Shell run in remote_dir before anything there: puts the project's Python on PATH."""
+    remote_ssh: str = "ssh"
+    """The ssh command (with options, e.g. `ssh -p 2222 -F ~/.ssh/gpu.conf`)."""
+    remote_git: str = "origin"
+    """The git remote both machines share: the branch is pushed there, the remote fetches it."""
+    remote_require_gpu: bool = True
+    """Refuse a remote whose torch sees no CUDA GPU (false: train on its CPU, as the test does)."""
 
     def __post_init__(self) -> None:
         _choice("train.method", self.method, ("sft", "sft+dpo", "sft+kto"))

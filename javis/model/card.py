@@ -112,6 +112,7 @@ def write_adapter(out: Path, model: Any, tokenizer: Any, record: dict) -> None:
         model.save_pretrained(tmp, selected_adapters=["default"])
         sort_target_modules(tmp / "adapter_config.json")
         tokenizer.save_pretrained(tmp)
+        drop_load_options(tmp / "tokenizer_config.json")
         fileio.write_json(tmp / loading.TRAIN_INFO, record)
         fileio.write_text(tmp / "README.md", model_card(record))
 
@@ -126,6 +127,18 @@ def sort_target_modules(config: Path) -> None:
         data["target_modules"] = sorted(data["target_modules"])
         # PEFT's own layout: json.dumps(indent=2, sort_keys=True)
         fileio.write_text(config, json.dumps(data, indent=2, sort_keys=True))
+
+
+def drop_load_options(config: Path) -> None:
+    """transformers saves how the tokenizer was loaded (`local_files_only`: True under
+    HF_HUB_OFFLINE=1, else False) into tokenizer_config.json: the same adapter trained in another
+    shell (an SSH session, CI) would be other bytes. A load option, not the tokenizer's: dropped."""
+    import json
+
+    data = json.loads(config.read_text()) if config.is_file() else {}
+    if "local_files_only" in data:
+        del data["local_files_only"]
+        fileio.write_text(config, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def model_card(r: dict) -> str:

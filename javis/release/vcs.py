@@ -320,3 +320,76 @@ def delete_objects(md5s: set[str]) -> int:
                 obj.unlink()
                 deleted += 1
     return deleted
+
+
+# --- training on another machine (javis/release/remote.py) -------------------------------------
+
+
+def push_head(git_remote: str) -> tuple[str, str]:
+    """Push the checked-out branch to `git_remote` (so another machine can fetch the commit);
+    (branch, commit). A detached HEAD or a rejected push raises ReleaseError."""
+    branch = git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    if not branch:
+        raise ReleaseError(
+            "HEAD is detached: check out a branch (`git switch -c NAME`) so the commit can be "
+            f"pushed to {git_remote}"
+        )
+    git("push", "--quiet", git_remote, f"HEAD:refs/heads/{branch}")
+    return branch, rev_parse("HEAD")
+
+
+def tracked_changes() -> list[str]:
+    """Tracked files changed but not committed (what another checkout of HEAD would not see)."""
+    result = _git("status", "--porcelain", "--untracked-files=no")  # not stripped: " M path"
+    if result.returncode != 0:
+        raise ReleaseError(f"git status: {result.stderr.strip()}")
+    return [line[3:].split(" -> ")[-1].strip('"') for line in result.stdout.splitlines()]
+
+
+def dvc_files() -> list[str]:
+    """The `.dvc` files git tracks (data added with `dvc add`)."""
+    return git("ls-files", "*.dvc").splitlines()
+
+
+def commit_paths(paths: list[str], message: str) -> str:
+    """Commit `paths` (only them) with `message`; the new commit's hash."""
+    git("add", "--", *paths)
+    git("commit", "--quiet", "-m", message, "--", *paths)
+    return rev_parse("HEAD")
+
+
+def stage_outputs() -> dict[str, list[tuple[str, bool]]]:
+    """Every stage of dvc.yaml: its outputs (outs, metrics, plots) as (path, DVC-cached)."""
+    from dvc.repo import Repo
+
+    with Repo(".") as repo:
+        return {
+            stage.addressing: [(str(out.def_path), bool(out.use_cache)) for out in stage.outs]
+            for stage in repo.index.stages
+        }
+
+
+def remote_pull_script(commit: str, stages: list[str]) -> str:
+    """Shell lines for another machine's checkout: go to `commit` (a forced checkout: the last
+    run's dvc.lock and metrics there are thrown away, its untracked checkpoints kept) and pull
+    `stages`' outputs and every `.dvc` file's data."""
+    names = " ".join(stages)
+    return (
+        "git fetch --quiet origin\n"
+        f"git checkout --quiet --force --detach {commit}\n"
+        f"python -m dvc pull --quiet {names} $(git ls-files '*.dvc')\n"
+    )
+
+
+def remote_repro_script(stages: list[str]) -> str:
+    """Shell lines that reproduce `stages` there and push their outputs to the DVC remote."""
+    names = " ".join(stages)
+    return f"python -m dvc repro {names}\npython -m dvc push {names}\n"
+
+
+def remote_changed_files_script(folders: list[str]) -> str:
+    """Shell that prints, NUL-separated, what a run there changed that git sees: every tracked
+    file it modified (dvc.lock, metrics, plots) and the new, not ignored files in `folders` (the
+    model stages' output folders: DVC's .gitignore files, DVCLive's files)."""
+    quoted = " ".join(f"'{f}'" for f in folders)
+    return f"git ls-files -z --modified; git ls-files -z --others --exclude-standard -- {quoted}"
