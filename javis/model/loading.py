@@ -243,8 +243,19 @@ def count_parameters(model: Any) -> int:
 # --- loading ----------------------------------------------------------------------------------
 
 
+def model_type(path: str | Path) -> str | None:
+    """The `model_type` in a model folder's config.json (None without one)."""
+    p = Path(path) / "config.json"
+    try:
+        return json.loads(p.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def load_tokenizer(path: str | Path, system_prompt: str | None = None) -> Any:
-    """The tokenizer in `path`, with our chat template installed.
+    """The tokenizer in `path`, with our chat template installed: Qwen2.5's training format for a
+    Qwen2 base (config.json `model_type` qwen2), ours (ChatML) for the others
+    (javis/model/template.py).
 
     `system_prompt=None` keeps the template saved in `path` (an adapter folder: its persona), and
     raises ModelError when that template is not ours.
@@ -253,7 +264,7 @@ def load_tokenizer(path: str | Path, system_prompt: str | None = None) -> Any:
 
     tok = AutoTokenizer.from_pretrained(str(path))
     if system_prompt is not None:
-        template.apply(tok, system_prompt)
+        template.apply(tok, system_prompt, template.family(model_type(path)))
     elif not template.is_ours(tok):
         raise ModelError(
             f"{path}: the tokenizer has no javis chat template; the adapter folder must come from "
