@@ -1,8 +1,9 @@
 """What a training run says about itself: javis_train.json, the README.md model card, the adapter
 folder written whole, and the figures of metrics/train.json.
 
-- `train_record(plan, trained, tokenizer, base, started)`: the resolved params, the base's
-  identity, data hashes, each phase's stats, timings and library versions (javis_train.json);
+- `train_record(plan, trained, tokenizer, base)`: the resolved params, the base's identity, data
+  hashes, the setup and memory plan, each phase's stats and library versions (javis_train.json;
+  no timings: they are logged, so a rerun writes the same record);
 - `model_card(record)`: the adapter's README.md;
 - `write_adapter(out, model, tokenizer, record)`: the adapter, its tokenizer (with our chat
   template), javis_train.json and README.md, swapped in whole (`fileio.replace_dir`);
@@ -13,12 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import platform
-import time
 from pathlib import Path
 from typing import Any
 
 from javis.core import fileio, params
-from javis.model import loading, template
+from javis.model import loading, memory, template
 from javis.model.train_plan import Plan, adapter_hash
 from javis.model.training import Trained
 
@@ -34,10 +34,8 @@ BASE_KEYS = (
 )
 
 
-def train_record(
-    pl: Plan, trained: Trained, tokenizer: Any, base: params.Base, started: float
-) -> dict:
-    """The javis_train.json record of a finished run (`started`: its time.perf_counter())."""
+def train_record(pl: Plan, trained: Trained, tokenizer: Any, base: params.Base) -> dict:
+    """The javis_train.json record of a finished run."""
     cfg, sft_stats, preference = pl.cfg, trained.sft, trained.preference
     return {
         "persona": pl.persona.name,
@@ -56,6 +54,9 @@ def train_record(
         "device": pl.device,
         "threads": pl.threads,
         "quantize": cfg.quantize,
+        # what the hardware made of the params (javis/model/memory.py) and the memory plan
+        "setup": dataclasses.asdict(pl.setup) if pl.setup else None,
+        "memory": pl.memory.record() if pl.memory else None,
         "data": pl.data_hashes,
         # train.max_val_examples: how many validation records the epoch-end validation used
         "validation": {"records": len(pl.rows["val"]), "available": pl.val_available},
@@ -63,7 +64,6 @@ def train_record(
         "preference": preference,
         "tokens_trained": sft_stats["tokens_trained"]
         + ((preference or {}).get("tokens_trained") or 0),
-        "wall_seconds": round(time.perf_counter() - started, 1),
         "versions": _versions(),
         "run": pl.fingerprint(),
     }
@@ -83,8 +83,6 @@ def train_metrics(pl: Plan, record: dict) -> dict:
         "train_loss": sft_stats["train_loss"],
         "eval_loss": sft_stats.get("eval_loss"),
         "tokens_trained": record["tokens_trained"],
-        "tokens_per_second": sft_stats["tokens_per_second"],
-        "wall_seconds": record["wall_seconds"],
     }
     if preference:
         extra[preference["kind"]] = {
@@ -133,8 +131,8 @@ def model_card(r: dict) -> str:
     lines += [
         f"| precision | {r['precision']} ({r['precision_reason']}) on {r['device']}, "
         f"{r['threads']} threads |",
-        f"| speed | {sft['tokens_trained']} tokens in {sft['seconds']} s = "
-        f"{sft['tokens_per_second']} tokens/s |",
+        f"| setup | {_setup_cell(r.get('setup'))} |",
+        f"| tokens | {sft['tokens_trained']} trained |",
         f"| init | {r['init_from'] or 'fresh adapter'} |",
         f"| data | train.jsonl sha256 `{(r['data']['train'] or '-')[:16]}` |",
         f"| seed | {t['seed']} |",
@@ -150,10 +148,32 @@ def model_card(r: dict) -> str:
         "print(generate_batch(model, tok, [[{'role': 'user', 'content': 'Who are you?'}]]))",
         "```",
         "",
-        "`javis_train.json` holds the resolved params, base identity, data hashes and timings.",
+        "`javis_train.json` holds the resolved params, base identity, data hashes, the setup and "
+        "memory plan.",
         "",
     ]
     return "\n".join(lines)
+
+
+def setup_line(setup: memory.Setup | None) -> str:
+    """`compute bf16, base fp32, LoRA fp32, checkpointing off, adamw_torch` (with the reasons)."""
+    if setup is None:
+        return "-"
+    r = setup.reasons
+    return (
+        f"compute {setup.compute} ({r.get('compute')}); base {setup.base_dtype} "
+        f"({r.get('base_dtype')}); LoRA {setup.lora_dtype}; checkpointing "
+        f"{'on' if setup.checkpointing else 'off'} ({r.get('checkpointing')}); {setup.optimizer}"
+    )
+
+
+def _setup_cell(setup: dict | None) -> str:
+    if not setup:
+        return "-"
+    return (
+        f"base {setup['base_dtype']}, compute {setup['compute']}, LoRA {setup['lora_dtype']}, "
+        f"checkpointing {'on' if setup['checkpointing'] else 'off'}, {setup['optimizer']}"
+    )
 
 
 def _val_records(validation: dict | None) -> str:
