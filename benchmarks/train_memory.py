@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -115,14 +116,18 @@ def main() -> None:
 
     model.train()
     batch = {k: v.to(model.device) for k, v in batch.items()}
+    t0 = time.perf_counter()
     # The Trainer's own autocast (accelerate's, bf16/fp16 per the setup), as in training_step.
     with (
         trainer.accelerator.autocast(),
         torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
     ):
         loss = trainer.compute_loss(model, batch)
+    forward_s = time.perf_counter() - t0
     out["after_forward"] = {"rss_gb": round(vm("VmRSS"), 2), "peak_gb": round(vm("VmHWM"), 2)}
     loss.backward()
+    out["forward_backward_s"] = round(time.perf_counter() - t0, 2)
+    out["forward_s"] = round(forward_s, 2)
     out["after_backward"] = {"rss_gb": round(vm("VmRSS"), 2), "peak_gb": round(vm("VmHWM"), 2)}
     total = sum(saved.values())
     out["saved_for_backward_gb"] = round(total / 2**30, 3)

@@ -161,7 +161,9 @@ def test_the_micro_batch_shrinks_with_the_budget_and_divides_the_batch():
 
 
 def test_default_budget_is_a_safe_share():
-    assert memory.default_budget_gb(AMX_CPU) == 6.0, "a quarter of a CPU machine's RAM"
+    assert memory.default_budget_gb(AMX_CPU) == 4.0, "a quarter of a CPU machine's RAM, <= 4 GB"
+    small = memory.Hardware("cpu", "CPU", 8 * GB)
+    assert memory.default_budget_gb(small) == 2.0, "a quarter of an 8 GB machine"
     assert memory.default_budget_gb(RTX4090) == 21.6, "90% of a GPU"
 
 

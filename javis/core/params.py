@@ -487,7 +487,7 @@ class Train:
     each layer's input for the backward: far less memory, ~20-30% more time."""
     max_memory_gb: float = 0.0
     """Memory the run may use (GPU memory on CUDA, RAM on a CPU); 0 = a safe share of this
-    machine's (90% of the GPU's, 25% of RAM). The stage picks the micro-batch (rows per forward,
+    machine's (90% of the GPU's; 25% of RAM, at most 4 GB, on a CPU). The stage picks the micro-batch (rows per forward,
     gradient accumulation keeping batch_size x grad_accum rows per step) to fit, and refuses with
     advice when not one row of the longest conversation fits."""
     optimizer: str = "adamw"

@@ -38,6 +38,32 @@ log = logging.getLogger(__name__)
 # before torch is imported (OpenMP reads it once), and never over the user's own setting.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+
+def return_freed_memory(threshold: int = 1 << 20) -> bool:
+    """Ask glibc to serve every allocation of `threshold` bytes or more with its own mmap and to
+    give freed memory back (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD). By default glibc raises its mmap
+    threshold each time a large block is freed (up to 32 MB), after which a step's activations come
+    from heap arenas that never shrink: measured on the demo's longest micro-batch (2 x 945 tokens,
+    SmolLM2-135M), peak RSS 5.67 GB -> 4.73 GB and 3.9 -> 1.2 GB after the backward. False where
+    there is no glibc (macOS, musl) or the user set MALLOC_MMAP_THRESHOLD_ themselves."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, threshold)) and bool(
+            libc.mallopt(m_trim_threshold, threshold)
+        )
+    except (OSError, AttributeError):
+        return False
+
+
+return_freed_memory()
+
 BASE_INFO = "javis_base.json"  # written by stages/base.py beside the weights
 TRAIN_INFO = "javis_train.json"  # written by stages/train.py beside the adapter
 BASELINE_INFO = "javis_baseline.json"  # written by stages/baseline.py into models/baseline/

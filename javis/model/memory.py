@@ -28,10 +28,15 @@ from dataclasses import dataclass, field
 
 GB = 2**30
 NF4_BYTES = 0.5 + 4 / 64 / 4 + 4 / 256  # 4-bit weights + double-quantised absmax (blocks of 64)
-CPU_SHARE = 0.25  # default train.max_memory_gb on a CPU: a quarter of RAM (a 16 GB laptop: 4 GB)
+CPU_SHARE = 0.25  # default train.max_memory_gb on a CPU: a quarter of RAM (a 16 GB laptop: 4 GB),
+CPU_MAX_GB = 4.0  # and at most 4 GB: past ~2k tokens per forward a CPU is no faster anyway
 GPU_SHARE = 0.90  # on a GPU: most of its memory (it runs nothing else)
 CPU_MICRO_TOKENS = 2048  # past ~2k tokens per forward a CPU is no faster (2x400 = 8x400 tokens/s)
 OVERHEAD = {"cpu": 1.0 * GB, "cuda": 1.0 * GB}  # libraries / CUDA context, workspace, allocator
+# The backward's gradients and temporaries on top of what is saved for it: measured on SmolLM2-135M
+# (2 x 945 tokens, bf16 autocast, benchmarks/README.md "Training memory"), peak RSS 4.73 GB =
+# weights/libraries/LoRA 1.82 GB (as planned) + 1.54 MB per token, against 1.35 MB counted here.
+PEAK_FACTOR = 1.15
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 
 
@@ -230,7 +235,8 @@ class ModelShape:
         return self.layers * sum(r * (a + b) for a, b in chosen.values())
 
     def activation_bytes_per_token(self, setup: Setup, r: int = 16) -> float:
-        """Bytes autograd keeps per token for the backward, over all layers.
+        """Bytes autograd keeps per token for the backward, over all layers (the plan adds the
+        backward's own temporaries: PEAK_FACTOR).
 
         Per layer, with LoRA on every projection (counted from what autograd saves): the two
         RMSNorms keep their input and output in the stream's dtype; each projection keeps its
@@ -349,7 +355,7 @@ def plan(
         weights_bytes=weights_bytes(shape, setup),
         lora_bytes=lora_state_bytes(shape.lora_params(lora_r, targets), setup),
         overhead_bytes=OVERHEAD.get(setup.device, OVERHEAD["cpu"]),
-        per_token_bytes=shape.activation_bytes_per_token(setup, lora_r),
+        per_token_bytes=shape.activation_bytes_per_token(setup, lora_r) * PEAK_FACTOR,
         effective_batch=effective_batch,
         longest=max(1, longest),
     )
@@ -378,9 +384,11 @@ def plan(
 
 
 def default_budget_gb(hw: Hardware) -> float:
-    """train.max_memory_gb 0 (auto): a safe share of this machine's memory."""
-    share = GPU_SHARE if hw.device == "cuda" else CPU_SHARE
-    return round(hw.memory_bytes * share / GB, 1) if hw.memory_bytes else 4.0
+    """train.max_memory_gb 0 (auto): a safe share of this machine's memory (90% of a GPU's; a
+    quarter of RAM, at most 4 GB, on a CPU)."""
+    if hw.device == "cuda":
+        return round(hw.memory_bytes * GPU_SHARE / GB, 1) if hw.memory_bytes else 4.0
+    return min(CPU_MAX_GB, round(hw.memory_bytes * CPU_SHARE / GB, 1)) if hw.memory_bytes else 4.0
 
 
 def micro_batches(lengths: list[int], max_tokens: int, max_rows: int = 0) -> list[list[int]]:
