@@ -178,3 +178,31 @@ def test_micro_batches_by_tokens_cover_every_row_within_the_cap(cap):
         assert len(b) == 1 or padded <= cap, f"batch {b} pads to {padded} > {cap}"
     rows_capped = memory.micro_batches(lengths, 10_000, max_rows=3)
     assert max(len(b) for b in rows_capped) == 3, "max_rows caps the rows"
+
+
+def test_no_bitsandbytes_kernel_warning_when_the_libraries_load():
+    """bitsandbytes warns at import on AVX512-BF16 CPUs that an optional hub kernel is missing
+    (its own kernel is used); after our modules load, importing peft (which imports bitsandbytes)
+    prints nothing of it."""
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    code = "import stages.train, peft, bitsandbytes"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "gemm_4bit_forward" not in done.stderr, done.stderr[-2000:]
+
+
+def test_glibc_returns_freed_memory_where_it_can():
+    import os
+    import sys
+
+    from javis.model import loading
+
+    expected = sys.platform.startswith("linux") and "MALLOC_MMAP_THRESHOLD_" not in os.environ
+    result = loading.return_freed_memory()
+    assert result is expected, f"mallopt applied on Linux (unless the user set it): {result}"
