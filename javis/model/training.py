@@ -5,8 +5,10 @@
 
 - SFT: TRL's SFTTrainer with a PEFT LoRA on `train.target_modules` (or the init adapter, trainable),
   loss on assistant tokens only (the template's `{% generation %}` markers), rows in exact length
-  buckets (javis/model/train_rows.py); the adapter is saved to `sft_adapter/` beside its stats,
-  so a rerun skips a finished SFT phase.
+  buckets of the effective batch (javis/model/train_rows.py) run as the memory plan's micro-batches
+  with gradient accumulation (`plan_memory`, javis/model/memory.py), the setup's dtypes and
+  checkpointing (`settle_lora` undoes TRL's bf16 cast of QLoRA weights); the adapter is saved to
+  `sft_adapter/` beside its stats, so a rerun skips a finished SFT phase.
 - DPO / KTO (`train.method` sft+dpo / sft+kto): DPOTrainer / KTOTrainer on the SFT adapter itself,
   loaded trainable without peft_config: TRL keeps a frozen copy as the reference, so one adapter
   results.
