@@ -9,7 +9,9 @@ Writes models/adapter/: adapter_config.json, adapter_model.safetensors, the toke
 Run    python -m stages.train
 
 load -> plan -> train -> save: every check on params and inputs runs before the model loads
-(javis/model/train_plan.py); SFT, then DPO/KTO on the SFT adapter, with checkpoints in
+(javis/model/train_plan.py), and so does the memory plan (javis/model/memory.py: the setup picked
+by hardware and the micro-batch that fits train.max_memory_gb, printed; it refuses with advice
+when one row cannot fit); SFT, then DPO/KTO on the SFT adapter, with checkpoints in
 `train.checkpoint_dir/<run fingerprint>/` from which a rerun resumes (javis/model/training.py);
 the adapter folder, its record and model card written whole (javis/model/card.py).
 """
@@ -53,20 +55,28 @@ def main(
             plan.threads,
         )
         tokenizer = training.tokenizer_for(plan)
+        memory_plan = training.plan_memory(plan, tokenizer)  # refuses before the model loads
+        log.info("train: setup %s", card.setup_line(plan.setup))
+        for line in memory_plan.lines():
+            log.info("train: memory plan: %s", line)
     except train_plan.TrainError as e:
         raise SystemExit(str(e)) from None
 
     trained = training.fit(plan, tokenizer)
 
     record = card.train_record(plan, trained, tokenizer, base)
-    stage.timing(**card.timings(trained), wall_seconds=round(time.perf_counter() - started, 1))
     card.write_adapter(plan.out_dir, trained.model, tokenizer, record)
     plan.acc.extra.update(card.train_metrics(plan, record))
     plan.acc.write(Path(paths.metrics) / "train.json")
     shutil.rmtree(trained.run_dir, ignore_errors=True)  # the adapter is out: checkpoints are done
     sft = record["sft"]
+    wall = time.perf_counter() - started  # timings stay out of tracked outputs: logs/timings/
+    stage.timing(
+        train_seconds=round(wall, 1),
+        tokens_per_second=round(record["tokens_trained"] / wall, 1) if wall > 0 else None,
+    )
     log.info(
-        "train: %s -> %s: %d steps, loss %s (%s), %d tokens at %s tokens/s, %.0f s wall",
+        "train: %s -> %s: %d steps, loss %s (%s), %d tokens, %.0f s wall (%.1f tokens/s)",
         train.method,
         paths.adapter,
         sft["steps"],
@@ -75,8 +85,8 @@ def main(
         if sft.get("eval_loss") is None
         else f"val {sft['eval_loss']} on {len(plan.rows['val'])} records",
         record["tokens_trained"],
-        trained.sft["tokens_per_second"],
-        time.perf_counter() - started,
+        wall,
+        record["tokens_trained"] / wall if wall > 0 else 0.0,
     )
     return record
 

@@ -519,7 +519,8 @@ class Train:
     quantize: str = "none"
     """none | 4bit (bitsandbytes NF4: QLoRA)."""
     precision: str = "auto"
-    """auto (bf16 where the hardware has it, else fp32) | bf16 | fp32."""
+    """auto (bf16 where the hardware has it; fp16 on a GPU without bf16; else fp32) | bf16 | fp16
+    | fp32: the compute dtype (javis/model/memory.py `choose`)."""
     init_from: str = ""
     """Empty: from scratch; a release tag (its adapter materialised in paths.init) or an adapter
     folder: continue training from it."""
@@ -543,9 +544,10 @@ class Train:
     epochs: float = 5.0
     """Passes over the SFT training records (unless max_steps or token_budget stop earlier)."""
     batch_size: int = 8
-    """Conversations per device step."""
+    """Conversations per optimizer step, times grad_accum (the effective batch); the stage runs
+    it as micro-batches that fit train.max_memory_gb (javis/model/memory.py)."""
     grad_accum: int = 1
-    """Device steps per optimizer step."""
+    """Multiplies batch_size into the effective batch (rows per optimizer step)."""
     max_length: int = 1024
     """Tokens per conversation; longer ones lose their end."""
     max_steps: int = -1
@@ -558,8 +560,16 @@ class Train:
     after each epoch then stays a small share of training (129 records took 173 s of 248 s)."""
     group_by_length: bool = True
     """Bucket batches by length (packing needs flash attention to be exact)."""
-    gradient_checkpointing: bool = False
-    """TRL defaults to on: less memory, ~20-30% more time."""
+    gradient_checkpointing: bool | str = "auto"
+    """auto: on for a GPU and for QLoRA (non-reentrant), off on a CPU; or true | false. Keeps only
+    each layer's input for the backward: far less memory, ~20-30% more time."""
+    max_memory_gb: float = 0.0
+    """Memory the run may use (GPU memory on CUDA, RAM on a CPU); 0 = a safe share of this
+    machine's (90% of the GPU's; 25% of RAM, at most 4 GB, on a CPU). The stage picks the micro-batch (rows per forward,
+    gradient accumulation keeping batch_size x grad_accum rows per step) to fit, and refuses with
+    advice when not one row of the longest conversation fits."""
+    optimizer: str = "adamw"
+    """adamw | paged_adamw_8bit (bitsandbytes, GPU only: optimizer state in 8 bits, paged)."""
     save_steps: int = 50
     """Checkpoint every N optimizer steps into checkpoint_dir; a rerun resumes."""
     logging_steps: int = 5
@@ -594,7 +604,13 @@ class Train:
     def __post_init__(self) -> None:
         _choice("train.method", self.method, ("sft", "sft+dpo", "sft+kto"))
         _choice("train.quantize", self.quantize, ("none", "4bit"))
-        _choice("train.precision", self.precision, ("auto", "bf16", "fp32"))
+        _choice("train.precision", self.precision, ("auto", "bf16", "fp16", "fp32"))
+        _choice("train.optimizer", self.optimizer, ("adamw", "paged_adamw_8bit"))
+        if isinstance(self.gradient_checkpointing, str) and self.gradient_checkpointing != "auto":
+            raise ParamsError(
+                "train.gradient_checkpointing: expected auto, true or false, got "
+                f"{self.gradient_checkpointing!r}"
+            )
         for name in (
             "lora_r",
             "lora_alpha",
@@ -613,7 +629,14 @@ class Train:
             raise ParamsError(
                 f"train.max_steps: expected -1 (by epochs) or > 0, got {self.max_steps}"
             )
-        for name in ("warmup", "weight_decay", "token_budget", "max_val_examples", "threads"):
+        for name in (
+            "warmup",
+            "weight_decay",
+            "token_budget",
+            "max_val_examples",
+            "threads",
+            "max_memory_gb",
+        ):
             if getattr(self, name) < 0:
                 raise ParamsError(f"train.{name}: expected >= 0, got {getattr(self, name)}")
         if isinstance(self.target_modules, list) and not self.target_modules:

@@ -2,9 +2,8 @@
 folder written whole, and the figures of metrics/train.json.
 
 - `train_record(plan, trained, tokenizer, base)`: the resolved params, the base's identity, data
-  hashes, each phase's stats and library versions (javis_train.json). No timings: the adapter
-  folder is a DVC output, the same bytes for the same inputs (`timings(trained)` gives them to
-  the stage's untracked timing file, javis/core/stage.py);
+  hashes, the setup and memory plan, each phase's stats and library versions (javis_train.json;
+  no timings: they are logged, so a rerun writes the same record);
 - `model_card(record)`: the adapter's README.md;
 - `write_adapter(out, model, tokenizer, record)`: the adapter, its tokenizer (with our chat
   template), javis_train.json and README.md, swapped in whole (`fileio.replace_dir`);
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from javis.core import fileio, params
-from javis.model import loading, template
+from javis.model import loading, memory, template
 from javis.model.train_plan import Plan, adapter_hash
 from javis.model.training import Trained
 
@@ -35,26 +34,9 @@ BASE_KEYS = (
 )
 
 
-TIMING_KEYS = ("seconds", "tokens_per_second")
-
-
-def _untimed(stats: dict | None) -> dict | None:
-    return None if stats is None else {k: v for k, v in stats.items() if k not in TIMING_KEYS}
-
-
-def timings(trained: Trained) -> dict:
-    """Each phase's seconds and tokens/s, for the stage's timing file (never javis_train.json)."""
-    out = {}
-    for phase, stats in (("sft", trained.sft), ("preference", trained.preference)):
-        for key in TIMING_KEYS:
-            if stats and stats.get(key) is not None:
-                out[f"{phase}_{key}"] = stats[key]
-    return out
-
-
 def train_record(pl: Plan, trained: Trained, tokenizer: Any, base: params.Base) -> dict:
     """The javis_train.json record of a finished run."""
-    cfg, sft_stats, preference = pl.cfg, _untimed(trained.sft), _untimed(trained.preference)
+    cfg, sft_stats, preference = pl.cfg, trained.sft, trained.preference
     return {
         "persona": pl.persona.name,
         "params": {
@@ -72,6 +54,9 @@ def train_record(pl: Plan, trained: Trained, tokenizer: Any, base: params.Base) 
         "device": pl.device,
         "threads": pl.threads,
         "quantize": cfg.quantize,
+        # what the hardware made of the params (javis/model/memory.py) and the memory plan
+        "setup": dataclasses.asdict(pl.setup) if pl.setup else None,
+        "memory": pl.memory.record() if pl.memory else None,
         "data": pl.data_hashes,
         # train.max_val_examples: how many validation records the epoch-end validation used
         "validation": {"records": len(pl.rows["val"]), "available": pl.val_available},
@@ -172,6 +157,7 @@ def model_card(r: dict) -> str:
     lines += [
         f"| precision | {r['precision']} ({r['precision_reason']}) on {r['device']}, "
         f"{r['threads']} threads |",
+        f"| setup | {_setup_cell(r.get('setup'))} |",
         f"| tokens | {sft['tokens_trained']} trained |",
         f"| init | {r['init_from'] or 'fresh adapter'} |",
         f"| data | train.jsonl sha256 `{(r['data']['train'] or '-')[:16]}` |",
@@ -188,10 +174,32 @@ def model_card(r: dict) -> str:
         "print(generate_batch(model, tok, [[{'role': 'user', 'content': 'Who are you?'}]]))",
         "```",
         "",
-        "`javis_train.json` holds the resolved params, base identity and data hashes.",
+        "`javis_train.json` holds the resolved params, base identity, data hashes, the setup and "
+        "memory plan.",
         "",
     ]
     return "\n".join(lines)
+
+
+def setup_line(setup: memory.Setup | None) -> str:
+    """`compute bf16, base fp32, LoRA fp32, checkpointing off, adamw_torch` (with the reasons)."""
+    if setup is None:
+        return "-"
+    r = setup.reasons
+    return (
+        f"compute {setup.compute} ({r.get('compute')}); base {setup.base_dtype} "
+        f"({r.get('base_dtype')}); LoRA {setup.lora_dtype}; checkpointing "
+        f"{'on' if setup.checkpointing else 'off'} ({r.get('checkpointing')}); {setup.optimizer}"
+    )
+
+
+def _setup_cell(setup: dict | None) -> str:
+    if not setup:
+        return "-"
+    return (
+        f"base {setup['base_dtype']}, compute {setup['compute']}, LoRA {setup['lora_dtype']}, "
+        f"checkpointing {'on' if setup['checkpointing'] else 'off'}, {setup['optimizer']}"
+    )
 
 
 def _val_records(validation: dict | None) -> str:

@@ -17,8 +17,12 @@ message and pads with `<|im_end|>`. This one renders
 
 with `{% generation %}` around each assistant answer (its content, tool calls and closing
 `<|im_end|>`), so `return_assistant_tokens_mask=True` (TRL's `assistant_only_loss`) trains on the
-answers only, and the model learns to stop. The tool-call format is Qwen2.5's, so a Qwen base reads
-it natively.
+answers only, and the model learns to stop. The tool-call format is Qwen2.5's.
+
+A Qwen2/Qwen2.5 base (`family(model_type)` = "qwen2") gets Qwen's own training format instead
+(`_QWEN_TEMPLATE`, from TRL's qwen2_5_training.jinja): the same system, tools and assistant turns,
+but tool results as `<|im_start|>user\\n<tool_response>\\n{result}\\n</tool_response><|im_end|>`,
+consecutive results merged into one user turn, as Qwen was trained.
 
 Use `apply(tokenizer, system_prompt)` once after loading a tokenizer; `tokenizer.save_pretrained`
 then stores the template (`chat_template.jinja`) with the adapter, and candidate and baseline are
@@ -39,6 +43,9 @@ IM_END = "<|im_end|>"
 MARKER = (
     "javis-chatml-v1"  # first line of the template: how a saved tokenizer is recognised as ours
 )
+QWEN_MARKER = "javis-qwen2-v1"  # the same for our Qwen2/Qwen2.5 training template
+# Bases (config.json `model_type`) trained on Qwen2's own format (QWEN_TEMPLATE); others use ours.
+QWEN_TYPES = ("qwen2", "qwen2_moe")
 PAD_CANDIDATES = ("<|endoftext|>", "<|pad|>", "<pad>", "<|finetune_right_pad_id|>")
 
 TOOLS_INTRO = (
@@ -110,22 +117,100 @@ _TEMPLATE = """\
 """
 
 
+# Qwen2.5's format: TRL's qwen2_5_training.jinja (Qwen's own template with `{% generation %}`),
+# with our persona as the default system message (Qwen's says "You are Qwen, created by Alibaba
+# Cloud"), content null/parts taken as text like ours, arguments given as JSON text written as is
+# (Qwen's `tojson` would quote them again), and the answer's trailing newline outside the
+# generation markers (the loss covers the answer and its `<|im_end|>`, as ours). Tool results go in
+# a user turn as `<tool_response>` blocks, consecutive results merged into one turn.
+_QWEN_TEMPLATE = """\
+{#- MARKER: Qwen2.5 training template with the javis persona (javis/model/template.py). -#}
+{%- set default_system = DEFAULT_SYSTEM -%}
+{%- macro text(content) -%}
+{%- if content is string -%}{{ content }}
+{%- elif content is iterable and content is not mapping -%}
+{%- for part in content -%}{%- if part is mapping and part.text is defined and part.text -%}{{ part.text }}{%- elif part is string -%}{{ part }}{%- endif -%}{%- endfor -%}
+{%- endif -%}
+{%- endmacro -%}
+{%- if messages and messages[0].role == 'system' -%}
+{%- set system = text(messages[0].content) -%}
+{%- set rest = messages[1:] -%}
+{%- else -%}
+{%- set system = default_system -%}
+{%- set rest = messages -%}
+{%- endif -%}
+{{- '<|im_start|>system\\n' + system -}}
+{%- if tools -%}
+{{- TOOLS_INTRO -}}
+{%- for tool in tools -%}
+{{- '\\n' -}}{%- if tool is string -%}{{ tool }}{%- else -%}{{ tool | tojson }}{%- endif -%}
+{%- endfor -%}
+{{- TOOLS_OUTRO -}}
+{%- endif -%}
+{{- '<|im_end|>\\n' -}}
+{%- for message in rest -%}
+{%- if message.role == 'assistant' -%}
+{{- '<|im_start|>assistant\\n' -}}
+{%- generation -%}
+{%- set body = text(message.content) -%}
+{{- body -}}
+{%- if message.tool_calls -%}
+{%- for call in message.tool_calls -%}
+{%- if call.function is defined and call.function -%}{%- set call = call.function -%}{%- endif -%}
+{%- if body or not loop.first -%}{{- '\\n' -}}{%- endif -%}
+{{- '<tool_call>\\n{"name": ' + (call.name | tojson) + ', "arguments": ' -}}
+{%- if call.arguments is string -%}{{- call.arguments -}}
+{%- elif call.arguments is mapping -%}{{- call.arguments | tojson -}}
+{%- else -%}{{- '{}' -}}{%- endif -%}
+{{- '}\\n</tool_call>' -}}
+{%- endfor -%}
+{%- endif -%}
+{{- '<|im_end|>' -}}
+{%- endgeneration -%}
+{{- '\\n' -}}
+{%- elif message.role == 'tool' -%}
+{%- if loop.first or rest[loop.index0 - 1].role != 'tool' -%}{{- '<|im_start|>user' -}}{%- endif -%}
+{{- '\\n<tool_response>\\n' + text(message.content) + '\\n</tool_response>' -}}
+{%- if loop.last or rest[loop.index0 + 1].role != 'tool' -%}{{- '<|im_end|>\\n' -}}{%- endif -%}
+{%- elif message.role in ['user', 'system'] -%}
+{{- '<|im_start|>' + message.role + '\\n' + text(message.content) + '<|im_end|>\\n' -}}
+{%- else -%}
+{{- raise_exception('message role must be system, user, assistant or tool, got ' + (message.role | string)) -}}
+{%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+{{- '<|im_start|>assistant\\n' -}}
+{%- endif -%}
+"""
+
+
 class TemplateError(ValueError):
     """The tokenizer cannot take our template (e.g. no ChatML tokens in its vocabulary)."""
 
 
-def render_source(system_prompt: str) -> str:
-    """The Jinja source of our template with `system_prompt` as the default system message."""
+def family(model_type: str | None) -> str:
+    """The template a base is trained with, from its config.json `model_type`: "qwen2" for
+    Qwen2/Qwen2.5 (their own format: tool results as `<tool_response>` in a user turn), else
+    "chatml" (ours)."""
+    return "qwen2" if model_type in QWEN_TYPES else "chatml"
+
+
+def render_source(system_prompt: str, kind: str = "chatml") -> str:
+    """The Jinja source of the `kind` template ("chatml": ours; "qwen2": Qwen2.5's) with
+    `system_prompt` as the default system message."""
+    if kind not in ("chatml", "qwen2"):
+        raise ValueError(f"template kind: expected chatml or qwen2, got {kind!r}")
+    source, marker = (_QWEN_TEMPLATE, QWEN_MARKER) if kind == "qwen2" else (_TEMPLATE, MARKER)
     return (
-        _TEMPLATE.replace("MARKER", MARKER, 1)
+        source.replace("MARKER", marker, 1)
         .replace("DEFAULT_SYSTEM", _jinja_literal(system_prompt), 1)
         .replace("TOOLS_INTRO", _jinja_literal(TOOLS_INTRO), 1)
         .replace("TOOLS_OUTRO", _jinja_literal(TOOLS_OUTRO), 1)
     )
 
 
-def apply(tokenizer: Any, system_prompt: str) -> Any:
-    """Install our template on `tokenizer` (in place, also returned).
+def apply(tokenizer: Any, system_prompt: str, kind: str = "chatml") -> Any:
+    """Install the `kind` template (`family(model_type)`) on `tokenizer` (in place, also returned).
 
     Sets eos to `<|im_end|>` (generation stops at the end of the assistant turn) and a pad token that
     is neither `<|im_end|>` nor eos (`<|endoftext|>` where it exists): padding is masked by the
@@ -138,16 +223,19 @@ def apply(tokenizer: Any, system_prompt: str) -> Any:
             f"the base tokenizer has no {missing} token(s): our ChatML template needs <|im_start|> and "
             "<|im_end|>; use a ChatML base (SmolLM2, Qwen2.5) in params base.source"
         )
-    tokenizer.chat_template = render_source(system_prompt)
+    tokenizer.chat_template = render_source(system_prompt, kind)
     tokenizer.eos_token = IM_END
     tokenizer.pad_token = _pick_pad(tokenizer, vocab)
     return tokenizer
 
 
 def is_ours(tokenizer: Any) -> bool:
-    """Whether `tokenizer` carries our template (any persona)."""
+    """Whether `tokenizer` carries one of our templates (ChatML or Qwen2's; any persona)."""
     source = getattr(tokenizer, "chat_template", None)
-    return isinstance(source, str) and MARKER in source.split("\n", 1)[0]
+    if not isinstance(source, str):
+        return False
+    first = source.split("\n", 1)[0]
+    return MARKER in first or QWEN_MARKER in first
 
 
 def template_hash(tokenizer_or_source: Any) -> str:

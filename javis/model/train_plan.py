@@ -1,8 +1,9 @@
 """What a training run will do, resolved and checked before any model loads.
 
 `plan(train, paths, persona)` reads the split's files into trainer rows, checks the base folder,
-the persona, the preference data the method needs, bitsandbytes for QLoRA and the adapter to
-continue from, picks the device, precision and threads, and hashes the inputs. Every problem is a
+the persona, the preference data the method needs and the adapter to continue from, picks the
+setup for this hardware (javis/model/memory.py `choose`: dtypes, checkpointing, optimizer;
+bitsandbytes checked for QLoRA before any long work) and threads, and hashes the inputs. Every problem is a
 `TrainError` naming the param and what to do; `Plan.fingerprint()` names the run's checkpoint
 folder (a rerun with the same params and data resumes there).
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from javis.core import fileio, params
-from javis.model import loading
+from javis.model import loading, memory
 from javis.model.train_rows import SPLIT_FILES, dpo_row, kto_row, read_rows, sft_row
 
 
@@ -43,6 +44,11 @@ class Plan:
     precision_reason: str
     device: str
     threads: int
+    setup: memory.Setup | None = None
+    """Dtypes, checkpointing and optimizer picked for this hardware (javis/model/memory.py)."""
+    hardware: memory.Hardware | None = None
+    memory: memory.MemoryPlan | None = None
+    """Set by training.plan_memory (needs the tokenizer): the micro-batch that fits."""
     data_hashes: dict[str, str | None] = field(default_factory=dict)
     val_available: int = 0
     """Validation records in the split; `rows["val"]` holds the `train.max_val_examples` used."""
@@ -110,13 +116,6 @@ def plan(cfg: params.Train, paths: params.Paths, persona: params.Persona) -> Pla
                 "records; lower it"
             )
 
-    if cfg.quantize == "4bit":
-        problem = loading.bitsandbytes_problem()
-        if problem:
-            raise TrainError(
-                f"train.quantize: 4bit needs bitsandbytes, but {problem}; set train.quantize: none"
-            )
-
     init_dir = resolve_init(cfg, Path(paths.init))
     if init_dir is not None:
         try:
@@ -124,11 +123,15 @@ def plan(cfg: params.Train, paths: params.Paths, persona: params.Persona) -> Pla
         except loading.ModelError as e:
             raise TrainError(str(e)) from None
 
-    dev = loading.device()
-    if cfg.precision == "auto":
-        precision, reason = loading.pick_precision(dev)
-    else:
-        precision, reason = cfg.precision, "set by train.precision"
+    needs_bnb = cfg.quantize == "4bit" or cfg.optimizer == "paged_adamw_8bit"
+    hw = memory.probe(loading.bitsandbytes_problem() if needs_bnb else None)
+    try:
+        setup = memory.choose(
+            cfg.quantize, cfg.precision, cfg.gradient_checkpointing, cfg.optimizer, hw
+        )
+    except memory.SetupError as e:
+        raise TrainError(str(e)) from None
+    dev, precision, reason = hw.device, setup.compute, setup.reasons["compute"]
     threads = cfg.threads or os.cpu_count() or 1
     hashes = {name: file_hash(data_dir / f) for name, f in SPLIT_FILES.items()}
     # The manifest is not hashed: it is not a dependency (it names the previous release, which
@@ -147,6 +150,8 @@ def plan(cfg: params.Train, paths: params.Paths, persona: params.Persona) -> Pla
         precision_reason=reason,
         device=dev,
         threads=threads,
+        setup=setup,
+        hardware=hw,
         data_hashes=hashes,
         val_available=len(val),
     )

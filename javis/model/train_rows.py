@@ -3,7 +3,8 @@
 - `sft_row`, `dpo_row`, `kto_row`: one record of the split's train.jsonl / preference_train.jsonl /
   kto_train.jsonl as a trainer row, or the reason it cannot be trained on; `read_rows` reads a file.
 - `sft_lengths`: tokens and trained (assistant) tokens per row, as the trainer will truncate them.
-- `length_buckets`: the SFT row order that makes batches pad little (javis/model/training.py).
+- `length_buckets`: the SFT row order that makes batches pad little and every prefix of the
+  schedule cover the lengths in proportion (javis/model/training.py).
 """
 
 from __future__ import annotations
@@ -121,17 +122,46 @@ def sft_lengths(tokenizer: Any, rows: list[dict], max_length: int) -> tuple[list
     return total, trained
 
 
-def length_buckets(lengths: list[int], batch_size: int, seed: int) -> list[int]:
-    """Row order for training: rows sorted by length cut into batches (so a batch pads little), the
-    full batches in a seeded random order and the short one (when the rows do not divide evenly)
-    last: the data loader cuts the order into batches again, and a short batch anywhere else would
-    shift every batch after it across two buckets (it did: 21% padding instead of 2% over an epoch
-    of the samples at batch 4). HF's group_by_length sampler (random mega-batches of 40, sorted
-    inside) pads 29% on the sample data, random order 130%."""
+def length_buckets(lengths: list[int], batch_size: int, seed: int, bands: int = 10) -> list[int]:
+    """Row order for training: rows sorted by length cut into batches (so a batch pads little),
+    the full batches ordered so that every prefix of the schedule covers the lengths in
+    proportion, and the short one (when the rows do not divide evenly) last.
+
+    The batches, ranked by length, fall into `bands` equal bands; each next batch comes from the
+    band furthest behind its share of the batches so far (a seeded random batch of it). Any first
+    n batches then hold each band's share to within one batch, so a run that stops early
+    (`train.token_budget`: under one epoch in the demo) trains every length band in proportion; a
+    seeded shuffle of the batches left whole bands (84-90 and 226-254 tokens) untrained.
+
+    The short batch goes last: the data loader cuts the order into batches again, and a short batch
+    anywhere else would shift every batch after it across two buckets (21% padding instead of 2%).
+    HF's group_by_length sampler (random mega-batches of 40, sorted inside) pads 29% on the sample
+    data, random order 130%."""
     import random
 
     by_length = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
     cut = len(by_length) - len(by_length) % batch_size
     batches = [by_length[k : k + batch_size] for k in range(0, cut, batch_size)]
-    random.Random(seed).shuffle(batches)
-    return [i for batch in batches for i in batch] + by_length[cut:]
+    order = proportional_order(len(batches), bands, random.Random(seed))
+    return [i for k in order for i in batches[k]] + by_length[cut:]
+
+
+def proportional_order(n: int, bands: int, rng: Any) -> list[int]:
+    """0..n-1 (ranks) in an order whose every prefix takes each of `bands` consecutive rank bands
+    in proportion to its size (to within one item: the band furthest behind its quota goes next,
+    ties broken by `rng`; inside a band, `rng`'s shuffle)."""
+    bands = max(1, min(bands, n))
+    members = [list(range(d * n // bands, (d + 1) * n // bands)) for d in range(bands)]
+    for band in members:
+        rng.shuffle(band)
+    tie = [rng.random() for _ in range(bands)]
+    taken = [0] * bands
+    order = []
+    for step in range(1, n + 1):
+        d = max(
+            (d for d in range(bands) if taken[d] < len(members[d])),
+            key=lambda d: (step * len(members[d]) / n - taken[d], tie[d]),
+        )
+        order.append(members[d][taken[d]])
+        taken[d] += 1
+    return order

@@ -5,8 +5,10 @@
 
 - SFT: TRL's SFTTrainer with a PEFT LoRA on `train.target_modules` (or the init adapter, trainable),
   loss on assistant tokens only (the template's `{% generation %}` markers), rows in exact length
-  buckets (javis/model/train_rows.py); the adapter is saved to `sft_adapter/` beside its stats,
-  so a rerun skips a finished SFT phase.
+  buckets of the effective batch (javis/model/train_rows.py) run as the memory plan's micro-batches
+  with gradient accumulation (`plan_memory`, javis/model/memory.py), the setup's dtypes and
+  checkpointing (`settle_lora` undoes TRL's bf16 cast of QLoRA weights); the adapter is saved to
+  `sft_adapter/` beside its stats, so a rerun skips a finished SFT phase.
 - DPO / KTO (`train.method` sft+dpo / sft+kto): DPOTrainer / KTOTrainer on the SFT adapter itself,
   loaded trainable without peft_config: TRL keeps a frozen copy as the reference, so one adapter
   results.
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from javis.core import fileio, params, progress
-from javis.model import loading, template
+from javis.model import loading, memory, template
 from javis.model.train_plan import Plan, TrainError
 from javis.model.train_rows import length_buckets, sft_lengths
 
@@ -60,11 +62,40 @@ def tokenizer_for(pl: Plan) -> Any:
         raise TrainError(f"base.source: {e}") from None
 
 
+def plan_memory(pl: Plan, tokenizer: Any) -> memory.MemoryPlan:
+    """The memory plan of the SFT phase (sets `pl.memory`): the micro-batch that fits
+    `train.max_memory_gb` for the longest training row. Raises TrainError with advice when not one
+    row fits. Runs before the model loads (reads config.json and the rows' lengths only)."""
+    cfg = pl.cfg
+    lengths, _ = sft_lengths(tokenizer, pl.rows["train"], cfg.max_length)
+    hw = pl.hardware or memory.probe()
+    budget = cfg.max_memory_gb or memory.default_budget_gb(hw)
+    shape = memory.ModelShape.from_config(
+        json.loads((pl.base_dir / "config.json").read_text(encoding="utf-8"))
+    )
+    mp = memory.plan(
+        shape,
+        pl.setup,
+        lora_r=cfg.lora_r,
+        targets=cfg.target_modules,
+        budget_gb=budget,
+        effective_batch=cfg.batch_size * cfg.grad_accum,
+        longest=max(lengths),
+        micro_tokens_cap=memory.CPU_MICRO_TOKENS if hw.device == "cpu" else None,
+    )
+    if mp.problem:
+        raise TrainError(mp.problem)
+    pl.memory = mp
+    return mp
+
+
 def fit(pl: Plan, tokenizer: Any) -> Trained:
     """SFT (skipped when a previous run of this plan finished it), then DPO or KTO."""
     from dvclive import Live
 
     cfg = pl.cfg
+    if pl.memory is None:
+        plan_memory(pl, tokenizer)
     run_dir = Path(cfg.checkpoint_dir) / pl.fingerprint()
     resumed = run_dir.is_dir()
     with Live(dir=cfg.live_dir, dvcyaml=False, save_dvc_exp=False, resume=resumed) as live:
@@ -106,13 +137,15 @@ def steps_for(n_rows: int, lengths: list[int], cfg: params.Train) -> int:
 
 
 def common_args(pl: Plan, out: Path, steps: int, **kw: Any) -> dict:
-    """TrainingArguments shared by the SFT, DPO and KTO phases."""
-    cfg = pl.cfg
+    """TrainingArguments shared by the SFT, DPO and KTO phases (the setup's dtypes, optimizer and
+    non-reentrant checkpointing: javis/model/memory.py)."""
+    cfg, setup = pl.cfg, pl.setup
     return dict(
         output_dir=str(out),
         use_cpu=pl.device == "cpu",
-        bf16=pl.precision == "bf16",
-        fp16=False,
+        bf16=setup.compute == "bf16",
+        fp16=setup.compute == "fp16",
+        optim=setup.optimizer,
         max_steps=steps,
         save_strategy="steps",
         save_steps=cfg.save_steps,
@@ -127,7 +160,8 @@ def common_args(pl: Plan, out: Path, steps: int, **kw: Any) -> dict:
         warmup_steps=cfg.warmup,
         weight_decay=cfg.weight_decay,
         # The new name (transformers 5): `gradient_checkpointing` warns it is deprecated.
-        activation_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing=setup.checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if setup.checkpointing else None,
         disable_tqdm=True,  # our display instead (LiveCallback); see _own_display
         log_level="warning",
         **kw,
@@ -135,18 +169,39 @@ def common_args(pl: Plan, out: Path, steps: int, **kw: Any) -> dict:
 
 
 def load_for_training(pl: Plan, adapter: Path | None = None) -> Any:
-    """The base (fp32, or NF4 for QLoRA), with `adapter` on top, trainable, when given."""
+    """The base in the setup's dtype (fp32 on a CPU, bf16/fp16 on a GPU, NF4 for QLoRA with the
+    compute dtype), with `adapter` on top, trainable, when given."""
     from peft import PeftModel
 
-    cfg = pl.cfg
+    setup = pl.setup
+    nf4 = setup.base_dtype == "nf4"
     model = loading.load_base(
         pl.base_dir,
-        quantize=None if cfg.quantize == "none" else cfg.quantize,
-        precision="fp32" if cfg.quantize == "none" else pl.precision,
+        quantize="4bit" if nf4 else None,
+        precision=setup.compute if nf4 else setup.base_dtype,
     )
     if adapter is not None:
         model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
     return model
+
+
+def settle_lora(trainer: Any, setup: memory.Setup) -> Any:
+    """After the trainer is built: the LoRA parameters in the setup's dtype (TRL 1.16 casts them
+    to bf16 whenever the base is quantized, whatever the compute dtype), and, under autocast,
+    PEFT's cast of each LoRA input to the LoRA weights' dtype turned off: it copied every
+    projection's input in fp32 (2.4 of 10.5 GB saved for the backward in the demo's longest
+    batch) and made the layer outputs fp32; autocast runs those matmuls in the compute dtype."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    dtype = loading.torch_dtype(setup.lora_dtype)
+    for name, param in trainer.model.named_parameters():
+        if param.requires_grad and "lora_" in name and param.dtype != dtype:
+            param.data = param.data.to(dtype)
+    if setup.compute in ("bf16", "fp16"):
+        for module in trainer.model.modules():
+            if isinstance(module, BaseTunerLayer):
+                module.cast_input_dtype_enabled = False
+    return trainer
 
 
 def sft_trainer(
@@ -160,6 +215,8 @@ def sft_trainer(
     cfg = pl.cfg
     lengths, trained = sft_lengths(tokenizer, pl.rows["train"], cfg.max_length)
     steps = steps_for(len(lengths), lengths, cfg)
+    mp = pl.memory or plan_memory(pl, tokenizer)
+    effective = cfg.batch_size * cfg.grad_accum  # rows per optimizer step, whatever the micro-batch
     loading.set_determinism(cfg.seed, pl.threads)  # before the trainer: it creates the LoRA weights
     model = load_for_training(pl, pl.init_dir)
     peft_config = None
@@ -181,9 +238,11 @@ def sft_trainer(
             steps,
             learning_rate=cfg.learning_rate,
             num_train_epochs=cfg.epochs,
-            per_device_train_batch_size=cfg.batch_size,
-            per_device_eval_batch_size=cfg.batch_size,
-            gradient_accumulation_steps=cfg.grad_accum,
+            # Micro-batches sized by tokens (the memory plan), accumulated to the effective batch:
+            # each optimizer step is one length bucket of `effective` rows.
+            per_device_train_batch_size=mp.micro_rows,
+            per_device_eval_batch_size=mp.micro_rows,
+            gradient_accumulation_steps=mp.accumulation,
             max_length=cfg.max_length,
             assistant_only_loss=True,
             packing=False,
@@ -198,14 +257,14 @@ def sft_trainer(
         processing_class=tokenizer,
         peft_config=peft_config,
         train_dataset=Dataset.from_list(
-            [pl.rows["train"][i] for i in length_buckets(lengths, cfg.batch_size, cfg.seed)]
+            [pl.rows["train"][i] for i in length_buckets(lengths, effective, cfg.seed)]
             if cfg.group_by_length
             else pl.rows["train"]
         ),
         eval_dataset=Dataset.from_list(pl.rows["val"]) if pl.rows["val"] else None,
         callbacks=[LiveCallback(live, "sft")],
     )
-    return _own_display(trainer), lengths, trained
+    return _own_display(settle_lora(trainer, pl.setup)), lengths, trained
 
 
 def run_sft(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, dict]:
@@ -257,7 +316,7 @@ def preference_trainer(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> An
             train_dataset=Dataset.from_list(rows),
             callbacks=[LiveCallback(live, kind)],
         )
-        return _own_display(trainer)
+        return _own_display(settle_lora(trainer, pl.setup))
     else:
         import random
 
@@ -275,7 +334,7 @@ def preference_trainer(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> An
             train_dataset=Dataset.from_list(rows),
             callbacks=[LiveCallback(live, kind)],
         )
-    return _own_display(trainer)
+    return _own_display(settle_lora(trainer, pl.setup))
 
 
 def _own_display(trainer: Any) -> Any:
@@ -334,14 +393,20 @@ def _train(trainer: Any, out: Path) -> dict:
                 callback.close_progress()
     seconds = time.perf_counter() - started
     tokens = int(trainer.state.num_input_tokens_seen or 0)
+    # Timings are logged, never recorded (a rerun would change the adapter folder's bytes).
+    log.info(
+        "train %s: %d tokens in %.0f s = %s tokens/s",
+        out.name,
+        tokens,
+        seconds,
+        f"{tokens / seconds:,.1f}" if seconds > 0 and tokens else "-",
+    )
     return {
         "steps": trainer.state.global_step,
         "epochs": round(trainer.state.epoch or 0, 3),
         "train_loss": round(result.training_loss, 4),
         "final_loss": _last(trainer.state.log_history, "loss"),
         "tokens_trained": tokens,
-        "seconds": round(seconds, 1),
-        "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 and tokens else None,
         "resumed_from": Path(resume).name if resume else None,
     }
 
