@@ -147,6 +147,20 @@ def test_a_candidate_answering_nothing_to_every_correction_is_refused():
     assert rules["kept_promises"].state == FAIL, "a blank answer with a large margin is not kept"
 
 
+def test_against_the_bare_base_kept_promises_are_a_paired_share():
+    """Before the first release the base was never taught the corrections: what it "keeps" is
+    chance, so one answer that drifts is not a broken promise; losing most of them is."""
+    base = {"baseline_source": "base"}
+    items = promise_items()
+    items[7]["candidate"] = {"answer": "The meeting is at 2.", "margin": -4.0, "kept": False}
+    r = {x.name: x for x in gate(base, all_items(regression=items), CFG)}["kept_promises"]
+    assert r.state == PASS, f"one drift of 23 against the bare base: {r.detail}"
+    assert "vs the base model" in r.detail, r.detail
+    empty = promise_items(answer="", margin=0.0)
+    r = {x.name: x for x in gate(base, all_items(regression=empty), CFG)}["kept_promises"]
+    assert r.state == FAIL, f"empty answers to every correction, against the base: {r.detail}"
+
+
 def test_one_broken_promise_refuses_the_release():
     items = promise_items()
     items[7]["candidate"] = {"answer": "The meeting is at 2.", "margin": -4.0, "kept": False}
@@ -315,7 +329,7 @@ def refused(tmp_path_factory):
     promises = promise_items()
     promises[2]["candidate"] = {"answer": "", "margin": 0.0, "kept": True}
     write_jsonl(repo / "metrics/eval_samples.jsonl", all_items(tool=[], regression=promises))
-    (repo / "metrics/eval.json").write_text(json.dumps({"baseline_source": "base"}))
+    (repo / "metrics/eval.json").write_text(json.dumps({"baseline_source": "javis-v0.1"}))
     out = javis(repo, "release", "--no-repro", "-m", "crafted", check=False)
     return {"repo": repo, "out": out, "head": head}
 
@@ -323,7 +337,7 @@ def refused(tmp_path_factory):
 def test_release_prints_every_rule_in_words(refused):
     out = refused["out"].stdout + refused["out"].stderr
     assert "gate PASS quality: loss on the reference answers" in out, out
-    assert "than the base model" in out, out
+    assert "than the baseline (javis-v0.1)" in out, out
     assert (
         "gate NOT ENOUGH EVIDENCE tool_call_accuracy: not enough evidence for "
         "tool_call_accuracy: n=0, need 10"

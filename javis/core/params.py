@@ -683,6 +683,10 @@ class Gate:
     """kept_promises: a correction counts as kept by the baseline when its answer is closer to the
     correction than to the original by more than this many chrF points; every such promise must
     stay kept by the candidate (closer to the correction, strictly; an empty answer never is)."""
+    promise_share_margin: float = 0.10
+    """kept_promises when the baseline is the bare base (before the first release): the base was
+    never taught the corrections, so what it "keeps" is chance; the share of corrections kept is
+    then a paired guardrail like the others and may drop at most this much (Holm)."""
     persona_margin: float = 0.10
     """persona_recall: the share of identity probes answered as the persona may drop this much."""
     style_margin: float = 0.10

@@ -18,7 +18,9 @@ docs/DESIGN.md, "The release gate"), with known error rates, and what to review 
   rule is "not enough evidence". With `evaluate.judge: none` there is no judge rule.
 - `kept_promises`, item by item, no statistics: every correction the baseline kept by more than
   `promise_margin` chrF points must be kept by the candidate (strictly closer to the correction
-  than to the original; an empty answer never is).
+  than to the original; an empty answer never is). Against the bare base (before the first
+  release) what the base "keeps" is chance, as it was never taught the corrections: the share
+  kept is then a paired guardrail (`promise_share_margin`, Holm) like the others.
 - Every gated rule needs `min_items` items (statistical rules also two groups) or it is "not
   enough evidence", which refuses the release like a fail. A missing metric is never a pass.
 
@@ -207,19 +209,38 @@ def quality(items: list[dict], cfg: params.Gate, against: str = "the baseline") 
     )
 
 
+def _kept(side: dict, by: float) -> bool | None:
+    """None: not measured. Without a `margin` (an older evaluate), its own `kept`."""
+    answer = side.get("answer")
+    margin = _num(side.get("margin"))
+    if margin is None and not isinstance(side.get("kept"), bool):
+        return None
+    if not isinstance(answer, str) or not answer.strip():
+        return False  # an empty answer never keeps a promise
+    return margin > by if margin is not None else bool(side["kept"])
+
+
+def _promise_share_check(items: list[dict], cfg: params.Gate, against: str) -> _Check | Rule:
+    """Against the bare base (never taught the corrections, so its keeps are chance): the paired
+    share of corrections kept (the same strict rule on both sides) may drop at most
+    promise_share_margin, under Holm like the other guardrails."""
+    marked = [
+        {
+            **it,
+            "candidate": {"kept_now": _kept(_side(it, "candidate"), 0.0)},
+            "baseline": {"kept_now": _kept(_side(it, "baseline"), 0.0)},
+        }
+        for it in items
+        if it.get("set") == "regression"
+    ]
+    return _drop_check(
+        "kept_promises", marked, ["regression"], "kept_now", cfg.promise_share_margin, cfg, against
+    )
+
+
 def kept_promises(items: list[dict], cfg: params.Gate, against: str = "the baseline") -> Rule:
     """Every correction the baseline kept (by more than promise_margin chrF points) stays kept."""
-
-    def kept(side: dict, by: float) -> bool | None:
-        """None: not measured. Without a `margin` (an older evaluate), its own `kept`."""
-        answer = side.get("answer")
-        margin = _num(side.get("margin"))
-        if margin is None and not isinstance(side.get("kept"), bool):
-            return None
-        if not isinstance(answer, str) or not answer.strip():
-            return False  # an empty answer never keeps a promise
-        return margin > by if margin is not None else bool(side["kept"])
-
+    kept = _kept
     pairs: list[tuple[str, bool, bool]] = []
     skipped = 0
     for k, item in enumerate(items):
@@ -365,10 +386,15 @@ def _judge_check(items: list[dict], cfg: params.Gate, against: str, model: str) 
 
 
 def guardrails(
-    items: list[dict], cfg: params.Gate, against: str = "the baseline", judge: str | None = None
+    items: list[dict],
+    cfg: params.Gate,
+    against: str = "the baseline",
+    judge: str | None = None,
+    from_base: bool = False,
 ) -> list[Rule]:
     """Every guardrail's verdict, Holm-adjusted across the statistical ones that are gated.
-    `judge`: the judge model's name when `evaluate.judge` was set (its rule is then added)."""
+    `judge`: the judge model's name when `evaluate.judge` was set (its rule is then added);
+    `from_base`: the baseline is the bare base (kept promises are then a paired share)."""
     found: list[_Check | Rule] = [
         _drop_check(
             "tool_call_accuracy",
@@ -379,7 +405,9 @@ def guardrails(
             cfg,
             against,
         ),
-        kept_promises(items, cfg, against),
+        _promise_share_check(items, cfg, against)
+        if from_base
+        else kept_promises(items, cfg, against),
         _drop_check(
             "persona_recall", items, ["persona"], "named", cfg.persona_margin, cfg, against
         ),
@@ -437,7 +465,10 @@ def gate(result: dict, items: list[dict], cfg: params.Gate) -> list[Rule]:
     items = [it for it in items if isinstance(it, dict)]
     judged = result.get("judge")  # evaluate.judge set: the summary; none: null, no judge rule
     judge = str(judged.get("model") or "?") if isinstance(judged, dict) else None
-    return [quality(items, cfg, against), *guardrails(items, cfg, against, judge)]
+    return [
+        quality(items, cfg, against),
+        *guardrails(items, cfg, against, judge, from_base=source == "base"),
+    ]
 
 
 def worst_regressions(metrics: Path, n: int = 5) -> list[str]:
