@@ -163,8 +163,10 @@ TINY_TRAIN = {
     "logging_steps": 1,
 }
 TINY_EVAL = {"max_new_tokens": 8, "max_examples": 6, "batch_size": 6}
-# A random tiny model's answers are noise: its releases pass on loss alone (gate logic is tested on crafted results).
+# A random tiny model's answers are noise: its releases pass on loss alone (gate logic is tested on
+# crafted results), and it never stops: the "does it stop" check is off (tests/test_export.py).
 TINY_GATE = {
+    "stop_prompts": 0,
     "gate": {
         "max_loss_increase": 0.5,
         "max_tool_accuracy_drop": 1.0,
@@ -172,7 +174,7 @@ TINY_GATE = {
         "max_promise_drop": 1.0,
         "min_win_rate_low": 0.0,
         "max_persona_drop": 1.0,
-    }
+    },
 }
 
 
