@@ -250,3 +250,63 @@ def test_a_model_that_stops_passes_the_stop_check(llama_base, tmp_path):
     problems, ran_on = preflight.check_stops(model, tok, ["Who are you?"], max_new_tokens=12)
     assert ran_on == [], f"ran on: {ran_on}"
     assert problems == [], f"problems: {problems}"
+
+
+# --- the command, in a tiny project with a release ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_release(tmp_path_factory, tiny_base):
+    from helpers import javis, sh, tiny_project
+
+    root = tmp_path_factory.mktemp("export_cli")
+    repo = tiny_project(root / "repo", tiny_base)
+    javis(repo, "init", "--remote", str(root / "store"))
+    sh(repo, "git", "commit", "-qam", "remote")
+    javis(repo, "release", "-m", "first version")
+    return repo
+
+
+def test_export_merged_writes_the_folder_records_it_and_repeats_byte_for_byte(tiny_release):
+    import yaml
+    from helpers import javis
+
+    first = javis(tiny_release, "export", "javis-v0.1", "--to", "merged").stdout
+    folder = tiny_release / "exports/javis-v0.1/merged"
+    assert (folder / "generation_config.json").is_file(), f"no generation_config.json: {first}"
+    meta = yaml.safe_load((tiny_release / "models/adapters/javis-v0.1/metadata.yaml").read_text())
+    files = {f["file"] for f in meta["exports"]["merged"]["files"]}
+    assert "model.safetensors" in files, f"recorded files: {files}"
+    again = javis(tiny_release, "export", "v0.1", "--to", "merged").stdout
+    assert "byte-identical" in again, f"second export: {again}"
+
+
+def test_export_gguf_of_an_hf_base_says_how_to_convert_it(tiny_release):
+    from helpers import javis
+
+    out = javis(tiny_release, "export", "javis-v0.1", "--to", "gguf", check=False)
+    assert out.returncode == 2, f"exit {out.returncode}: {out.stdout}{out.stderr}"
+    assert "convert_hf_to_gguf.py" in out.stderr, f"no conversion command: {out.stderr}"
+
+
+def test_export_current_with_nothing_deployed_says_what_to_do(tiny_release):
+    from helpers import javis
+
+    out = javis(tiny_release, "export", "current", "--to", "merged", check=False)
+    assert "nothing is deployed" in out.stderr, f"message: {out.stderr}"
+
+
+def test_a_release_that_never_stops_is_refused_before_the_gate(tmp_path, tiny_base):
+    from helpers import javis, set_params, sh, tiny_project
+
+    repo = tiny_project(tmp_path / "repo", tiny_base)
+    set_params(repo, release={"stop_prompts": 2}, serve={"max_new_tokens": 8})
+    sh(repo, "git", "commit", "-qam", "stop check on")
+    javis(repo, "init", "--remote", str(tmp_path / "store"))
+    sh(repo, "git", "commit", "-qam", "remote")
+    out = javis(repo, "release", "-m", "rambles", check=False)
+    assert out.returncode == 2, f"exit {out.returncode}: {out.stdout[-2000:]}"
+    assert "no greedy answer ended with <|im_end|>" in out.stderr, f"message: {out.stderr}"
+    assert "step 3/6" not in out.stdout, f"the gate ran: {out.stdout[-2000:]}"
+    tags = sh(repo, "git", "tag", "--list").stdout.split()
+    assert tags == [], f"tags after a refused release: {tags}"
