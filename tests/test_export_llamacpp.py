@@ -138,6 +138,16 @@ def consumer(released):
         ]
 
     kwargs = {"n_ctx": 1024, "logits_all": True, "verbose": False, "n_threads": 2, "seed": 0}
+    # No "extra buffer types": ggml's AMX weight repacking dies with an illegal instruction on
+    # this machine (AMX in cpuinfo, tile state not granted); the plain CPU buffers run everywhere.
+    plain = llama_cpp.llama_model_default_params
+
+    def no_extra_bufts():
+        params = plain()
+        params.use_extra_bufts = False
+        return params
+
+    llama_cpp.llama.llama_cpp.llama_model_default_params = no_extra_bufts
     t0 = time.perf_counter()
     with_adapter = llama_cpp.Llama(
         model_path=str(base_gguf), lora_path=str(folder / "adapter.gguf"), **kwargs
@@ -149,6 +159,7 @@ def consumer(released):
     )["choices"][0]["text"]
     del with_adapter
     bare, _ = agreement(llama_cpp.Llama(model_path=str(base_gguf), **kwargs))
+    llama_cpp.llama.llama_cpp.llama_model_default_params = plain
     result = {
         "adapted": adapted,
         "bare": bare,
