@@ -38,7 +38,7 @@ log = logging.getLogger("javis.export")
 
 KINDS = ("merged", "gguf", "ollama")
 DTYPES = ("float32", "bfloat16", "float16")
-MERGE_TOLERANCE = 1e-3  # max |logit difference| merged vs base + adapter, fp32 (measured ~1e-5)
+MERGE_TOLERANCE = 1e-3  # max |logit diff| merged vs base + adapter, fp32 (SmolLM2-135M: 1.3e-4)
 ADAPTER_GGUF = "adapter.gguf"
 
 
