@@ -166,8 +166,12 @@ TINY_TRAIN = {
 }
 TINY_EVAL = {"max_new_tokens": 8, "max_examples": 6, "batch_size": 6}
 # A random tiny model's answers are noise: its releases pass on loss alone, with a wide margin and
-# its few eval items (gate logic is tested on crafted items: tests/test_gate_rules.py).
-TINY_GATE = {"gate": {"min_items": 1, "loss_margin": 0.5, "guardrails": []}}
+# its few eval items (gate logic is tested on crafted items: tests/test_gate_rules.py), and it
+# never stops: the "does it stop" check is off (tests/test_export.py).
+TINY_GATE = {
+    "stop_prompts": 0,
+    "gate": {"min_items": 1, "loss_margin": 0.5, "guardrails": []},
+}
 
 
 # The shipped primary rule (params.Gate's loss_margin and alpha), the guardrails switched off and

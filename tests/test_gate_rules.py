@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import copy_project, javis, set_params, sh, write_jsonl
+from helpers import copy_project, javis, make_adapter, set_params, sh, write_jsonl
 
 from javis.core import params
 from javis.release.gate import FAIL, NOT_ENOUGH, OFF, PASS, gate
@@ -317,10 +317,20 @@ def test_params_reject_an_unknown_guardrail():
 
 
 @pytest.fixture(scope="module")
-def refused(tmp_path_factory):
-    """`javis release --no-repro` on crafted metrics: no tool items, one broken promise."""
+def refused(tmp_path_factory, tiny_base):
+    """`javis release --no-repro` on crafted metrics: no tool items, one broken promise. The
+    preflight before the gate needs an adapter and its base: a random tiny one (models/ is
+    gitignored), its base fingerprint recorded as the train and base stages do."""
+    import shutil
+
+    from javis.model import loading
+
     repo = copy_project(tmp_path_factory.mktemp("gate-rules") / "repo")
-    set_params(repo, release={"push": False})
+    set_params(repo, release={"push": False, "stop_prompts": 0})
+    shutil.copytree(tiny_base, repo / "models/base")
+    (repo / "models/base" / loading.BASE_INFO).write_text(json.dumps({"fingerprint": "tiny"}))
+    adapter = make_adapter(tiny_base, repo / "models/adapter", seed=1)
+    (adapter / loading.TRAIN_INFO).write_text(json.dumps({"base": {"fingerprint": "tiny"}}))
     (repo / "metrics").mkdir(exist_ok=True)
     (repo / "metrics/.gitignore").write_text("/eval_samples.jsonl\n")
     sh(repo, "git", "add", "-A")

@@ -6,6 +6,7 @@ The weekly loop:
     javis compare v0.1 v0.2      metrics side by side and both versions' answers (`base`: the bare base)
     javis deploy v0.2            serve a version (models/current; default: the newest)
     javis rollback               serve the release before the deployed one (v0.3 -> v0.2 -> v0.1)
+    javis export v0.2 --to ollama  merged weights, a GGUF adapter (llama.cpp) or an Ollama folder
     javis versions               every release with its data, metrics and user satisfaction
 
 Training where the GPU is (README "Train on a GPU"):
@@ -196,6 +197,13 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from javis.release import deploy
 
     deploy.rollback(args.version)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from javis.release import export
+
+    export.export(args.version, args.to, Path(args.out) if args.out else None, dtype=args.dtype)
     return 0
 
 
@@ -460,6 +468,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("version", nargs="?", help="a release (default: the one before the deployed)")
     c.set_defaults(func=cmd_rollback)
+
+    c = sub.add_parser(
+        "export",
+        help="a release as merged weights, a GGUF adapter for llama.cpp, or an Ollama folder",
+    )
+    c.add_argument("version", help="a release (javis-v0.2, v0.2) or 'current' (the deployed one)")
+    c.add_argument("--to", required=True, choices=["merged", "gguf", "ollama"])
+    c.add_argument("--out", help="the folder to write (default: exports/<version>/<to>/)")
+    c.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "bfloat16", "float16"],
+        help="merged: the weights' dtype (the merge itself is fp32)",
+    )
+    c.set_defaults(func=cmd_export)
 
     c = sub.add_parser(
         "forget", help="remove a conversation and all derived records from the next version"

@@ -259,7 +259,7 @@ def vllm_main(p: params.Params, port: int | None, run: bool) -> int:
     if folder is None:
         raise ServeError("serve --engine vllm: nothing is deployed; `javis deploy` a version first")
     cfg = p.deploy
-    preflight.check(folder, "vllm", max_rank=cfg.max_lora_rank, base_path=p.paths.base)
+    preflight.require(folder, "vllm", max_rank=cfg.max_lora_rank, base_path=p.paths.base)
     key = cfg.vllm_api_key or os.environ.get("VLLM_API_KEY", "")
     cmd = engines.vllm_command(
         str(Path(p.paths.base).resolve()),

@@ -742,6 +742,16 @@ class Release:
     """true: deploy at once after a passed gate; false: wait for `javis deploy`."""
     push: bool = True
     """`dvc push` before the commit (a failed push leaves no commit and no tag)."""
+    stop_prompts: int = 3
+    """The "does it stop" check at release and export (javis/release/preflight.py): greedy answers
+    to the first N identity probes (`evaluate.probes`) must end with the end-of-turn token within
+    `serve.max_new_tokens`; a version where none does is refused. 0 = no check."""
+
+    def __post_init__(self) -> None:
+        if self.stop_prompts < 0:
+            raise ParamsError(
+                f"release.stop_prompts: expected >= 0 (0 = off), got {self.stop_prompts}"
+            )
 
 
 @dataclass(frozen=True)

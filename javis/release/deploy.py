@@ -126,12 +126,12 @@ def engine_deploy(p: params.Params, version: str, folder: Path, previous: str | 
     keeps serving everywhere."""
     cfg = p.deploy
     if cfg.target == "vllm":
-        preflight.check(folder, "vllm", max_rank=cfg.max_lora_rank, base_path=p.paths.base)
+        preflight.require(folder, "vllm", max_rank=cfg.max_lora_rank, base_path=p.paths.base)
         key = cfg.vllm_api_key or os.environ.get("VLLM_API_KEY", "")
         engines.vllm_switch(cfg.vllm_url, version, folder.resolve(), previous, key=key, log=log)
         return {"vllm": cfg.vllm_url}
     base_name = p.base.name or p.base.source
-    preflight.check(folder, "runpod", max_rank=cfg.max_lora_rank, base_name=base_name)
+    preflight.require(folder, "runpod", max_rank=cfg.max_lora_rank, base_name=base_name)
     env = engines.runpod_env(base_name, version, cfg.runpod_volume_path, cfg.max_lora_rank, folder)
     env_file = RUNPOD_ENV / f"{version}.json"
     env_file.parent.mkdir(parents=True, exist_ok=True)

@@ -193,6 +193,29 @@ def write_record(
     return written
 
 
+def record_export(name: str, to: str, entry: dict) -> str | None:
+    """Write `entry` (`{"to", "dtype", "files": [{"file", "sha256", "bytes"}]}`) as `exports.<to>`
+    of the release record `models/adapters/<name>/metadata.yaml`; returns what to tell the user
+    (an earlier export of it with other bytes, or that the record changed and wants a commit)."""
+    path = ADAPTERS / name / "metadata.yaml"
+    meta = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None) or {}
+    exports = meta.setdefault("exports", {})
+    earlier = exports.get(to)
+    if earlier == entry:
+        return f"byte-identical to the export recorded in {path}"
+    exports[to] = entry
+    fileio.write_text(path, yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
+    if earlier:
+        was = {f["file"]: f["sha256"] for f in earlier.get("files", [])}
+        now = {f["file"]: f["sha256"] for f in entry.get("files", [])}
+        changed = sorted(f for f in was.keys() | now.keys() if was.get(f) != now.get(f))
+        return (
+            f"not byte-identical to the export recorded before ({', '.join(changed)} differ: "
+            f"another machine or library version?); {path} now records this one: commit it"
+        )
+    return f"recorded in {path} (exports.{to}): commit it to keep the record"
+
+
 def record_paths(version: Version, p: params.Params) -> list[Path]:
     """The files a release record writes, CHANGELOG.md last (committed by the release, or undone)."""
     folder = ADAPTERS / version.name

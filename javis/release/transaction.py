@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from javis.core import fileio, params
-from javis.release import pin, vcs
+from javis.release import pin, preflight, vcs
 from javis.release.deploy import deploy
 from javis.release.errors import ReleaseError
 from javis.release.gate import NOT_ENOUGH, Rule, gate, worst_regressions
@@ -191,6 +191,7 @@ def _release(major: bool, tag: str, message: str, force: bool, repro: bool, log)
         vcs.dvc("repro", stream=True)
     else:
         steps.skip(2, "--no-repro: the workspace as it is")
+    preflight.at_release(p, log)  # the adapter loads where it goes, and it stops
     eval_path = Path(p.paths.metrics) / "eval.json"
     if not eval_path.exists():
         steps.start(3)
