@@ -202,7 +202,7 @@ def test_llama_cpp_generates_with_the_adapter(consumer):
 
 def test_merged_bundled_logits_equal_base_plus_adapter(released, tmp_path):
     from javis.model.loading import load_adapter
-    from javis.release import export, preflight
+    from javis.release import export
 
     repo = released["repo"]
     model, tok = load_adapter(repo / "models/base", repo / "models/current", precision="fp32")
