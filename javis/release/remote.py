@@ -39,7 +39,7 @@ from pathlib import Path
 
 import orjson
 
-from javis.core import params
+from javis.core import fileio, params
 from javis.release import vcs
 from javis.release.errors import ReleaseError
 
@@ -223,8 +223,20 @@ def bring_back(cfg: params.Train, host: str, timings_dir: str) -> list[str]:
         paths = sorted(str(p.relative_to(tmp)) for p in Path(tmp).rglob("*") if p.is_file())
         for rel in paths:
             Path(rel).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(Path(tmp) / rel, rel)
+            if Path(rel).name == ".gitignore" and Path(rel).is_file():
+                merge_gitignore(Path(tmp) / rel, Path(rel))
+            else:
+                os.replace(Path(tmp) / rel, rel)
     return paths
+
+
+def merge_gitignore(theirs: Path, ours: Path) -> None:
+    """DVC writes an output's path into its folder's .gitignore where the stage ran: the remote's
+    lists the model stages' outputs, ours the stages run here (e.g. score_baseline's output beside
+    evaluate's in metrics/). Both are kept, ours first, each line once."""
+    lines = ours.read_text().splitlines()
+    lines += [line for line in theirs.read_text().splitlines() if line not in lines]
+    fileio.write_text(ours, "\n".join(lines) + "\n")
 
 
 def train_remote(p: params.Params, host: str) -> list[str]:
