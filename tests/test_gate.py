@@ -71,10 +71,11 @@ def test_auto_deploy_serves_the_release_at_once(gated):
 
 @pytest.fixture(scope="module")
 def forced(gated):
-    """After v0.1: the tool-call guardrail switched on while the tiny project has no tool-call
-    items, released as it is (`--no-repro`): refused, then `--force`d."""
+    """After v0.1: the tool-call guardrail switched on and `min_items` above the samples' 10
+    tool-call test items, released as it is (`--no-repro`): refused, then `--force`d."""
     repo = gated["repo"]
-    set_params(repo, release={"gate": {**LOSS_GATE, "guardrails": ["tool_call_accuracy"]}})
+    gate = {**LOSS_GATE, "guardrails": ["tool_call_accuracy"], "min_items": 11}
+    set_params(repo, release={"gate": gate})
     sh(repo, "git", "commit", "-qam", "gate on tool calls")
     refused = javis(repo, "release", "--no-repro", "-m", "no tools yet", check=False)
     forced = javis(repo, "release", "--no-repro", "--force", "-m", "no tool data yet", check=False)
@@ -84,7 +85,7 @@ def forced(gated):
 def test_a_metric_without_items_refuses_the_release(forced):
     out = forced["refused"].stdout + forced["refused"].stderr
     assert forced["refused"].returncode != 0, out
-    assert "not enough evidence for tool_call_accuracy: n=0, need 5" in out, out
+    assert "not enough evidence for tool_call_accuracy: n=10, need 11" in out, out
     assert "refused on tool_call_accuracy (not enough evidence)" in out, out
 
 
