@@ -177,7 +177,7 @@ TINY_GATE = {
 # The shipped primary rule (params.Gate's loss_margin and alpha), the guardrails switched off and
 # fewer items required: for candidates whose short or noisy generations say nothing about style,
 # tools or identity, evaluated on a handful of test items.
-LOSS_GATE = {"min_items": 5, "guardrails": []}
+LOSS_GATE = {"min_items": 5, "guardrails": [], "loss_margin": 0.10}  # the shipped quality margin
 
 
 def sh(repo: Path, *cmd: str, check: bool = True):
