@@ -42,6 +42,30 @@ def make_tokenizer(path: Path | None = None):
     return fast
 
 
+def make_qwen2(path: Path, seed: int = 0, tie_word_embeddings: bool = True) -> Path:
+    """A tiny random Qwen2 (2 layers, width 64, q/k/v biases; model_type qwen2, as Qwen2.5
+    checkpoints say) with the tiny tokenizer."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = make_tokenizer(path)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        tie_word_embeddings=tie_word_embeddings,
+    )
+    torch.manual_seed(seed)
+    Qwen2ForCausalLM(config).save_pretrained(path)
+    return path
+
+
 def make_base(path: Path, seed: int = 0) -> Path:
     """A tiny random Llama (2 layers, width 64) and its tokenizer saved as a plain HF folder."""
     import torch

@@ -8,36 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import make_base, make_tokenizer
+from helpers import make_base, make_qwen2, make_tokenizer
 
 from javis.model import template
 from javis.model.loading import BASE_INFO, TRAIN_INFO
 from javis.release import export, gguf_adapter, preflight
 
 MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
-def make_qwen2(path: Path, seed: int = 0) -> Path:
-    """A tiny random Qwen2 (2 layers, width 64, q/k/v biases) with the tiny tokenizer."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    tokenizer = make_tokenizer(path)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-        tie_word_embeddings=True,
-    )
-    torch.manual_seed(seed)
-    Qwen2ForCausalLM(config).save_pretrained(path)
-    return path
 
 
 def mark_base(base: Path, fingerprint: str = "files:tiny") -> Path:

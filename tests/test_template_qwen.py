@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import make_tokenizer
+from helpers import make_qwen2
 
 from javis.model import loading, template
 
@@ -35,31 +35,9 @@ CONV = [
 ]
 
 
-def make_qwen_base(path: Path) -> Path:
-    """A tiny random Qwen2 (model_type qwen2: what Qwen2.5 checkpoints say) and its tokenizer."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    tok = make_tokenizer(path)
-    config = Qwen2Config(
-        vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
-    )
-    torch.manual_seed(0)
-    Qwen2ForCausalLM(config).save_pretrained(path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def qwen_base(tmp_path_factory) -> Path:
-    return make_qwen_base(tmp_path_factory.mktemp("qwen_base"))
+    return make_qwen2(tmp_path_factory.mktemp("qwen_base"), tie_word_embeddings=False)
 
 
 @pytest.fixture(scope="module")
