@@ -321,48 +321,48 @@ def _drop_check(
     return _Check(name, b, b.p_below(-margin, cfg.alpha), words, len(v.values), harm)
 
 
-def _forgetting_checks(items: list[dict], cfg: params.Gate) -> list[_Check | Rule]:
-    out: list[_Check | Rule] = []
-    v = _collect(items, ["generic_kl"], lambda it: _num(_side(it, "candidate").get("kl")))
-    if (r := _evidence("forgetting_kl", v, cfg)) is not None:
-        out.append(r)
-    else:
-        b = _boot(v, cfg)
-        low, high = b.lower(cfg.alpha), b.upper(cfg.alpha)
-        out.append(
-            _Check(
-                "forgetting_kl",
-                b,
-                b.p_above(cfg.max_kl, cfg.alpha),
-                f"mean KL(base || candidate) {b.estimate:.3f} nats/token on generic prompts "
-                f"({_ival(cfg, low, high)}, {_n_words(v)})",
-                len(v.values),
-                f"a mean KL above {cfg.max_kl:g}",
-            )
-        )
+def _ceiling_check(
+    name: str, v: _Values, limit: float, cfg: params.Gate, words: Callable, harm: str
+) -> _Check | Rule:
+    """A mean that must not clearly exceed `limit`; `words(bootstrap, low, high)` says the numbers."""
+    if (r := _evidence(name, v, cfg)) is not None:
+        return r
+    b = _boot(v, cfg)
+    low, high = b.lower(cfg.alpha), b.upper(cfg.alpha)
+    return _Check(name, b, b.p_above(limit, cfg.alpha), words(b, low, high), len(v.values), harm)
 
+
+def _forgetting_checks(items: list[dict], cfg: params.Gate) -> list[_Check | Rule]:
     def generic_delta(item: dict) -> float | None:
         c, base = _num(_side(item, "candidate").get("loss")), _num(_side(item, "base").get("loss"))
         return None if c is None or base is None else c - base
 
-    v = _collect(items, ["generic"], generic_delta)
-    if (r := _evidence("forgetting_nll", v, cfg)) is not None:
-        out.append(r)
-    else:
-        b = _boot(v, cfg)
-        low, high = b.lower(cfg.alpha), b.upper(cfg.alpha)
-        out.append(
-            _Check(
-                "forgetting_nll",
-                b,
-                b.p_above(cfg.max_generic_nll_increase, cfg.alpha),
+    kl = _collect(items, ["generic_kl"], lambda it: _num(_side(it, "candidate").get("kl")))
+    nll = _collect(items, ["generic"], generic_delta)
+    return [
+        _ceiling_check(
+            "forgetting_kl",
+            kl,
+            cfg.max_kl,
+            cfg,
+            lambda b, low, high: (
+                f"mean KL(base || candidate) {b.estimate:.3f} nats/token on generic prompts "
+                f"({_ival(cfg, low, high)}, {_n_words(kl)})"
+            ),
+            f"a mean KL above {cfg.max_kl:g}",
+        ),
+        _ceiling_check(
+            "forgetting_nll",
+            nll,
+            cfg.max_generic_nll_increase,
+            cfg,
+            lambda b, low, high: (
                 f"NLL on generic reference answers {b.estimate:+.3f} nats/token vs the base model "
-                f"(se {b.se:.3f}, {_ival(cfg, low, high)}, {_n_words(v)})",
-                len(v.values),
-                f"an increase above {cfg.max_generic_nll_increase:g}",
-            )
-        )
-    return out
+                f"(se {b.se:.3f}, {_ival(cfg, low, high)}, {_n_words(nll)})"
+            ),
+            f"an increase above {cfg.max_generic_nll_increase:g}",
+        ),
+    ]
 
 
 def _judge_check(items: list[dict], cfg: params.Gate, against: str, model: str) -> _Check | Rule:
