@@ -25,16 +25,19 @@ import time
 from pathlib import Path
 
 from javis.core import params, stage
-from javis.model import card, loading, train_plan, training
+from javis.model import card, launch, loading, train_plan, training
 
 log = logging.getLogger("javis.train")
 
 
 def main(
     train: params.Train, paths: params.Paths, persona: params.Persona, base: params.Base
-) -> dict:
-    """Train the adapter; returns its javis_train.json record."""
+) -> dict | None:
+    """Train the adapter; returns its javis_train.json record (None from the launcher)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if launch.wanted(train):  # train.launcher: accelerate -> the ranks run this stage again
+        launch.launch(train)
+        return None
     import transformers
 
     transformers.utils.logging.set_verbosity_warning()
@@ -55,6 +58,7 @@ def main(
             plan.threads,
         )
         tokenizer = training.tokenizer_for(plan)
+        training.drop_untrainable(plan, tokenizer)  # answers cut off by max_length: rejected
         memory_plan = training.plan_memory(plan, tokenizer)  # refuses before the model loads
         log.info("train: setup %s", card.setup_line(plan.setup))
         for line in memory_plan.lines():
@@ -65,7 +69,9 @@ def main(
     trained = training.fit(plan, tokenizer)
 
     record = card.train_record(plan, trained, tokenizer, base)
-    card.write_adapter(plan.out_dir, trained.model, tokenizer, record)
+    if not launch.is_main():  # rank 0 writes the adapter, its record and the metrics
+        return record
+    card.write_adapter(plan.out_dir, trained.model, tokenizer, record, trained.state_dict)
     plan.acc.extra.update(card.train_metrics(plan, record))
     plan.acc.write(Path(paths.metrics) / "train.json")
     shutil.rmtree(trained.run_dir, ignore_errors=True)  # the adapter is out: checkpoints are done

@@ -577,7 +577,17 @@ class Train:
     seed: int = 42
     """Seed of the LoRA init, the data order and dropout."""
     threads: int = 0
-    """Torch CPU threads; 0 = all cores (fixed per machine, so reruns stay identical)."""
+    """Torch CPU threads per process; 0 = all cores, shared by the processes (fixed per machine,
+    so reruns stay identical)."""
+    launcher: str = "none"
+    """none: one process | accelerate: `accelerate launch` runs `num_processes` ranks with
+    `accelerate_config` (javis/model/launch.py); DVC's command stays `python -m stages.train`."""
+    num_processes: int = 1
+    """Ranks under train.launcher accelerate (GPUs on one machine; CPU processes use gloo). Each
+    optimizer step keeps batch_size x grad_accum rows in all, split over the ranks."""
+    accelerate_config: str = "deploy/accelerate/ddp.yaml"
+    """The Accelerate config file: ddp.yaml, fsdp.yaml (FSDP, QLoRA-ready), deepspeed_zero2.yaml,
+    deepspeed_zero3.yaml (untested here) in deploy/accelerate/."""
     checkpoint_dir: str = "models/.checkpoints"
     """Outside the DVC out, so an interrupted run can resume."""
     live_dir: str = "dvclive/train"
@@ -606,6 +616,20 @@ class Train:
         _choice("train.quantize", self.quantize, ("none", "4bit"))
         _choice("train.precision", self.precision, ("auto", "bf16", "fp16", "fp32"))
         _choice("train.optimizer", self.optimizer, ("adamw", "paged_adamw_8bit"))
+        _choice("train.launcher", self.launcher, ("none", "accelerate"))
+        if self.num_processes < 1 or (self.launcher == "none" and self.num_processes != 1):
+            raise ParamsError(
+                f"train.num_processes: {self.num_processes} needs train.launcher: accelerate "
+                "(and at least 1)"
+                if self.num_processes >= 1
+                else f"train.num_processes: expected >= 1, got {self.num_processes}"
+            )
+        if self.num_processes > 1 and (self.batch_size * self.grad_accum) % self.num_processes:
+            raise ParamsError(
+                f"train.num_processes: {self.num_processes} ranks cannot share "
+                f"batch_size x grad_accum = {self.batch_size * self.grad_accum} rows per step "
+                "evenly; make the effective batch a multiple of the process count"
+            )
         if isinstance(self.gradient_checkpointing, str) and self.gradient_checkpointing != "auto":
             raise ParamsError(
                 "train.gradient_checkpointing: expected auto, true or false, got "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,12 +46,16 @@ def read_timing(folder: str | Path, stage: str) -> dict | None:
 def run(main: Callable[..., Any], *sections: str, path: str = params.PARAMS_FILE) -> Any:
     """Configure logging, load params.yaml and call `main` with the named sections, in order;
     then write the stage's wall time (see the module docstring)."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    main_rank = os.environ.get("RANK", "0") == "0"  # else a training rank (javis/model/launch.py)
+    # Rank 0 says what the ranks do; the others only warn
+    logging.basicConfig(level=logging.INFO if main_rank else logging.WARNING, format="%(message)s")
     p = params.load(path)
     name = Path(main.__code__.co_filename).stem
     started = time.perf_counter()
     _figures.clear()
     result = main(*(getattr(p, s) for s in sections))
+    if not main_rank:
+        return result
     fileio.write_json(
         Path(p.paths.timings) / f"{name}.json",
         {

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from javis.core import fileio, params
-from javis.model import loading, memory, template
+from javis.model import launch, loading, memory, template
 from javis.model.train_plan import Plan, adapter_hash
 from javis.model.training import Trained
 
@@ -53,6 +53,7 @@ def train_record(pl: Plan, trained: Trained, tokenizer: Any, base: params.Base) 
         "precision_reason": pl.precision_reason,
         "device": pl.device,
         "threads": pl.threads,
+        "processes": launch.world_size(),  # train.num_processes under accelerate launch; else 1
         "quantize": cfg.quantize,
         # what the hardware made of the params (javis/model/memory.py) and the memory plan
         "setup": dataclasses.asdict(pl.setup) if pl.setup else None,
@@ -91,10 +92,13 @@ def train_metrics(pl: Plan, record: dict) -> dict:
     return extra
 
 
-def write_adapter(out: Path, model: Any, tokenizer: Any, record: dict) -> None:
-    """Write the adapter folder whole: built beside `out`, then swapped in."""
+def write_adapter(
+    out: Path, model: Any, tokenizer: Any, record: dict, state_dict: dict | None = None
+) -> None:
+    """Write the adapter folder whole: built beside `out`, then swapped in. `state_dict`: the
+    weights gathered from FSDP/DeepSpeed ranks (javis/model/training.py `full_state`)."""
     with fileio.replace_dir(out) as tmp:
-        model.save_pretrained(tmp, selected_adapters=["default"])
+        model.save_pretrained(tmp, selected_adapters=["default"], state_dict=state_dict)
         sort_target_modules(tmp / "adapter_config.json")
         tokenizer.save_pretrained(tmp)
         drop_load_options(tmp / "tokenizer_config.json")

@@ -300,6 +300,15 @@ def load_tokenizer(path: str | Path, system_prompt: str | None = None) -> Any:
     return tok
 
 
+def sharded_engine() -> bool:
+    """Whether this process is a rank of an FSDP or DeepSpeed launch (Accelerate's launcher says so
+    in the environment): the weights are sharded over the ranks."""
+    return any(
+        os.environ.get(name, "").lower() == "true"
+        for name in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED")
+    )
+
+
 def load_base(
     path: str | Path,
     *,
@@ -319,6 +328,8 @@ def load_base(
 
     check_base_folder(path, param)
     dev = dev or device()
+    if dev == "cuda" and "LOCAL_RANK" in os.environ:  # one GPU per rank (javis/model/launch.py)
+        dev = f"cuda:{os.environ['LOCAL_RANK']}"
     kwargs: dict[str, Any] = {"dtype": torch_dtype(precision)}
     if quantize in (None, "", "none"):
         pass
@@ -335,7 +346,9 @@ def load_base(
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch_dtype(precision),
-            bnb_4bit_quant_storage=torch.uint8,
+            # FSDP and DeepSpeed ZeRO-3 shard only tensors of one dtype: NF4 weights are then
+            # stored in the compute dtype's bytes (FSDP-QLoRA); else PEFT's default, uint8
+            bnb_4bit_quant_storage=torch_dtype(precision) if sharded_engine() else torch.uint8,
         )
         kwargs["device_map"] = {"": dev}
     else:

@@ -52,6 +52,10 @@ class Plan:
     data_hashes: dict[str, str | None] = field(default_factory=dict)
     val_available: int = 0
     """Validation records in the split; `rows["val"]` holds the `train.max_val_examples` used."""
+    origins: list[tuple[str, str]] = field(default_factory=list)
+    """(source, record id) of each `rows["train"]` row, in order (for the accounting)."""
+    gathered: dict | None = None
+    """Set by training under FSDP/DeepSpeed: the last phase's full weights, gathered from the ranks."""
 
     def fingerprint(self) -> str:
         """Identity of the run: params, data, base and init adapter (names its checkpoint folder)."""
@@ -85,8 +89,9 @@ def plan(cfg: params.Train, paths: params.Paths, persona: params.Persona) -> Pla
 
     acc = fileio.Accounting("train")
     val = read_rows(data_dir / SPLIT_FILES["val"], sft_row, None)
+    origins: list[tuple[str, str]] = []
     rows = {
-        "train": read_rows(data_dir / SPLIT_FILES["train"], sft_row, acc),
+        "train": read_rows(data_dir / SPLIT_FILES["train"], sft_row, acc, origins),
         "val": sample_val(val, cfg.max_val_examples, cfg.seed),
     }
     if not rows["train"]:
@@ -132,7 +137,8 @@ def plan(cfg: params.Train, paths: params.Paths, persona: params.Persona) -> Pla
     except memory.SetupError as e:
         raise TrainError(str(e)) from None
     dev, precision, reason = hw.device, setup.compute, setup.reasons["compute"]
-    threads = cfg.threads or os.cpu_count() or 1
+    # Ranks on one machine share its cores (one rank's GPU needs few)
+    threads = cfg.threads or max(1, (os.cpu_count() or 1) // cfg.num_processes)
     hashes = {name: file_hash(data_dir / f) for name, f in SPLIT_FILES.items()}
     # The manifest is not hashed: it is not a dependency (it names the previous release, which
     # changes after every release without changing a byte of what is trained on).
@@ -154,6 +160,7 @@ def plan(cfg: params.Train, paths: params.Paths, persona: params.Persona) -> Pla
         hardware=hw,
         data_hashes=hashes,
         val_available=len(val),
+        origins=origins,
     )
 
 

@@ -84,8 +84,10 @@ def read_rows(
     path: Path,
     to_row: Callable[[dict], tuple[dict | None, str]],
     acc: fileio.Accounting | None,
+    origins: list[tuple[str, str]] | None = None,
 ) -> list[dict]:
-    """Rows of one split file (missing file = no rows); unusable records are counted, not trained."""
+    """Rows of one split file (missing file = no rows); unusable records are counted, not trained.
+    `origins` gets each row's (source, record id), in row order."""
     rows: list[dict] = []
     if not path.is_file():
         return rows
@@ -102,6 +104,8 @@ def read_rows(
             log.warning("train: %s: record %s skipped (%s)", path, record.get("id"), reason)
         else:
             rows.append(row)
+            if origins is not None:
+                origins.append((source, str(record.get("id", "?"))))
     return rows
 
 

@@ -27,6 +27,7 @@ Over the ~400-line guide on purpose: the SFT, DPO and KTO trainers share one set
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from javis.core import fileio, params, progress
-from javis.model import loading, memory, template
+from javis.model import launch, loading, memory, template
 from javis.model.train_plan import Plan, TrainError
 from javis.model.train_rows import length_buckets, sft_lengths
 
@@ -52,6 +53,9 @@ class Trained:
     sft: dict
     preference: dict | None
     run_dir: Path
+    state_dict: dict | None = None
+    """The adapter's full weights gathered from the ranks of FSDP or DeepSpeed (their model holds
+    shards); None when `model` holds them whole."""
 
 
 def tokenizer_for(pl: Plan) -> Any:
@@ -62,6 +66,32 @@ def tokenizer_for(pl: Plan) -> Any:
         raise TrainError(f"base.source: {e}") from None
 
 
+def drop_untrainable(pl: Plan, tokenizer: Any) -> int:
+    """Take out the training rows that `train.max_length` cuts before any assistant token (nothing
+    to learn; TRL would drop them silently after our length buckets were cut, shifting every
+    bucket behind them): rejected in the stage's accounting with their ids, before the model
+    loads. Returns how many."""
+    _, trained = sft_lengths(tokenizer, pl.rows["train"], pl.cfg.max_length)
+    drop = [i for i, n in enumerate(trained) if n == 0]
+    if not drop:
+        return 0
+    reason = f"no_answer_within_max_length (train.max_length {pl.cfg.max_length})"
+    for i in drop:
+        source, rid = pl.origins[i] if i < len(pl.origins) else ("?", "?")
+        pl.acc.kept(source, -1)
+        pl.acc.rejected(source, reason)
+        log.warning("train: record %s (%s) skipped: %s", rid, source, reason)
+    keep = [i for i in range(len(trained)) if i not in set(drop)]
+    pl.rows["train"] = [pl.rows["train"][i] for i in keep]
+    pl.origins = [pl.origins[i] for i in keep if i < len(pl.origins)]
+    if not pl.rows["train"]:
+        raise TrainError(
+            f"train.max_length: {pl.cfg.max_length} tokens cut every training conversation before "
+            "its first answer; raise it (the system prompt and tool schemas count too)"
+        )
+    return len(drop)
+
+
 def plan_memory(pl: Plan, tokenizer: Any) -> memory.MemoryPlan:
     """The memory plan of the SFT phase (sets `pl.memory`): the micro-batch that fits
     `train.max_memory_gb` for the longest training row. Raises TrainError with advice when not one
@@ -70,6 +100,9 @@ def plan_memory(pl: Plan, tokenizer: Any) -> memory.MemoryPlan:
     lengths, _ = sft_lengths(tokenizer, pl.rows["train"], cfg.max_length)
     hw = pl.hardware or memory.probe()
     budget = cfg.max_memory_gb or memory.default_budget_gb(hw)
+    ranks = cfg.num_processes
+    if ranks > 1 and hw.device == "cpu":
+        budget = budget / ranks  # the ranks share one machine's RAM (each GPU rank has its own)
     shape = memory.ModelShape.from_config(
         json.loads((pl.base_dir / "config.json").read_text(encoding="utf-8"))
     )
@@ -79,7 +112,7 @@ def plan_memory(pl: Plan, tokenizer: Any) -> memory.MemoryPlan:
         lora_r=cfg.lora_r,
         targets=cfg.target_modules,
         budget_gb=budget,
-        effective_batch=cfg.batch_size * cfg.grad_accum,
+        effective_batch=rank_share(cfg),
         longest=max(lengths),
         micro_tokens_cap=memory.CPU_MICRO_TOKENS if hw.device == "cpu" else None,
     )
@@ -95,10 +128,18 @@ def fit(pl: Plan, tokenizer: Any) -> Trained:
 
     cfg = pl.cfg
     if pl.memory is None:
+        drop_untrainable(pl, tokenizer)
         plan_memory(pl, tokenizer)
     run_dir = Path(cfg.checkpoint_dir) / pl.fingerprint()
     resumed = run_dir.is_dir()
-    with Live(dir=cfg.live_dir, dvcyaml=False, save_dvc_exp=False, resume=resumed) as live:
+    launch.barrier()  # every rank has looked before rank 0 creates the folder
+    # DVCLive and the progress display: rank 0 only (the other ranks train in silence)
+    curves = (
+        Live(dir=cfg.live_dir, dvcyaml=False, save_dvc_exp=False, resume=resumed)
+        if launch.is_main()
+        else contextlib.nullcontext()
+    )
+    with curves as live:
         done = run_dir / "sft_adapter" / "adapter_model.safetensors"
         if done.is_file() and (run_dir / "sft_stats.json").is_file():
             log.info("train: SFT already finished in %s; skipping to the next phase", run_dir)
@@ -106,14 +147,24 @@ def fit(pl: Plan, tokenizer: Any) -> Trained:
             model = load_for_training(pl, run_dir / "sft_adapter") if cfg.method == "sft" else None
         else:
             model, sft_stats = run_sft(pl, tokenizer, run_dir, live)
-            fileio.write_json(run_dir / "sft_stats.json", sft_stats)
+            if launch.is_main():
+                fileio.write_json(run_dir / "sft_stats.json", sft_stats)
+            launch.barrier()
         preference = None
         if cfg.method != "sft":
             del model
             model, preference = run_preference(pl, tokenizer, run_dir, live)
             kind = "dpo" if cfg.method == "sft+dpo" else "kto"
             preference.update(kind=kind, beta=getattr(cfg, kind).beta)
-    return Trained(model=model, sft=sft_stats, preference=preference, run_dir=run_dir)
+    return Trained(
+        model=model, sft=sft_stats, preference=preference, run_dir=run_dir, state_dict=pl.gathered
+    )
+
+
+def rank_share(cfg: params.Train) -> int:
+    """Rows of each optimizer step one rank trains on: the effective batch (batch_size x
+    grad_accum) split evenly over train.num_processes (params checks that it divides)."""
+    return cfg.batch_size * cfg.grad_accum // cfg.num_processes
 
 
 def steps_for(n_rows: int, lengths: list[int], cfg: params.Train) -> int:
@@ -262,7 +313,7 @@ def sft_trainer(
             else pl.rows["train"]
         ),
         eval_dataset=Dataset.from_list(pl.rows["val"]) if pl.rows["val"] else None,
-        callbacks=[LiveCallback(live, "sft")],
+        callbacks=_callbacks(live, "sft"),
     )
     return _own_display(settle_lora(trainer, pl.setup)), lengths, trained
 
@@ -272,7 +323,11 @@ def run_sft(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, di
     cfg = pl.cfg
     trainer, lengths, trained = sft_trainer(pl, tokenizer, run_dir, live)
     stats = _train(trainer, run_dir / "sft")
-    trainer.model.save_pretrained(run_dir / "sft_adapter", selected_adapters=["default"])
+    state = full_state(trainer)
+    if launch.is_main():
+        trainer.model.save_pretrained(
+            run_dir / "sft_adapter", selected_adapters=["default"], state_dict=state
+        )
     epochs_done = trainer.state.epoch or cfg.epochs
     stats.update(
         {
@@ -283,7 +338,26 @@ def run_sft(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, di
             "eval_loss": _last(trainer.state.log_history, "eval_loss"),
         }
     )
+    pl.gathered = state
     return trainer.model, stats
+
+
+def full_state(trainer: Any) -> dict | None:
+    """Under FSDP or DeepSpeed, the trained (LoRA) weights gathered whole on every rank (a
+    collective: every rank calls it; rank 0 saves them); None when each process holds the whole
+    model. FSDP2 keeps each parameter as a DTensor shard: `full_tensor()` per trainable parameter
+    (the adapter only, not the base's gigabytes). DeepSpeed ZeRO: Accelerate's own gathering."""
+    if trainer.is_deepspeed_enabled:
+        return trainer.accelerator.get_state_dict(trainer.model)
+    if not getattr(trainer, "is_fsdp_enabled", False):
+        return None
+    from torch.distributed.tensor import DTensor
+
+    return {
+        name: (p.full_tensor() if isinstance(p, DTensor) else p).detach().cpu()
+        for name, p in trainer.model.named_parameters()
+        if p.requires_grad
+    }
 
 
 def preference_trainer(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> Any:
@@ -314,7 +388,7 @@ def preference_trainer(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> An
             args=args,
             processing_class=tokenizer,
             train_dataset=Dataset.from_list(rows),
-            callbacks=[LiveCallback(live, kind)],
+            callbacks=_callbacks(live, kind),
         )
         return _own_display(settle_lora(trainer, pl.setup))
     else:
@@ -332,9 +406,14 @@ def preference_trainer(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> An
             args=args,
             processing_class=tokenizer,
             train_dataset=Dataset.from_list(rows),
-            callbacks=[LiveCallback(live, kind)],
+            callbacks=_callbacks(live, kind),
         )
     return _own_display(settle_lora(trainer, pl.setup))
+
+
+def _callbacks(live: Any, phase: str) -> list:
+    """The phase's display and DVCLive curves: on rank 0 (the only process without a launcher)."""
+    return [LiveCallback(live, phase)] if launch.is_main() else []
 
 
 def _own_display(trainer: Any) -> Any:
@@ -356,6 +435,7 @@ def run_preference(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[
     stats["records"] = len(pl.rows[kind])
     stats["rewards_accuracy"] = _last(trainer.state.log_history, "rewards/accuracies")
     stats["rewards_margin"] = _last(trainer.state.log_history, "rewards/margins")
+    pl.gathered = full_state(trainer)
     return trainer.model, stats
 
 
@@ -364,7 +444,8 @@ def last_complete_checkpoint(out: Path) -> str | None:
 
     The Trainer writes a checkpoint folder in place and its trainer_state.json last; a process
     killed while saving (kill -9, power loss) leaves a folder without it, from which resuming
-    fails on every rerun. Such a folder is deleted and the run resumes from the one before."""
+    fails on every rerun. Such a folder is deleted (by rank 0, while the other ranks wait) and the
+    run resumes from the one before."""
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     found = []
@@ -374,9 +455,14 @@ def last_complete_checkpoint(out: Path) -> str | None:
             found.append((int(step), folder))
     for _, folder in sorted(found, reverse=True):
         if (folder / "trainer_state.json").is_file():  # transformers.trainer.TRAINER_STATE_NAME
+            launch.barrier()
             return str(folder)
-        log.warning("train: %s was not saved whole (interrupted while saving); deleting it", folder)
-        shutil.rmtree(folder, ignore_errors=True)
+        if launch.is_main():
+            log.warning(
+                "train: %s was not saved whole (interrupted while saving); deleting it", folder
+            )
+            shutil.rmtree(folder, ignore_errors=True)
+    launch.barrier()
     return None
 
 
