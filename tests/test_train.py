@@ -541,6 +541,31 @@ def test_a_budget_too_small_is_refused_with_advice_before_the_model_loads(
     assert "train.max_length" in str(e.value), f"the advice names what to change: {e.value}"
 
 
+def test_auto_checkpointing_turns_on_when_a_row_fits_only_with_it(tmp_path, tiny_base):
+    """fp32 on a CPU without bf16: the demo's longest row did not fit 4 GB without checkpointing
+    (2.81 GB of activations), and `auto` kept it off and refused; it now turns it on."""
+    import dataclasses
+
+    from javis.model import memory
+
+    tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
+    roomy = training.plan_memory(plan_of(make_params(tmp_path / "a", tiny_base)), tok)
+    pl = plan_of(make_params(tmp_path / "b", tiny_base))
+    shape = memory.ModelShape.from_config(json.loads((tiny_base / "config.json").read_text()))
+    on = dataclasses.replace(pl.setup, checkpointing=True)
+    per_token_on = shape.activation_bytes_per_token(on, 16) * memory.PEAK_FACTOR
+    fixed = roomy.weights_bytes + roomy.lora_bytes + roomy.overhead_bytes
+    between = fixed + roomy.longest * (roomy.per_token_bytes + per_token_on) / 2
+    tight = {"max_memory_gb": between / memory.GB, "batch_size": 1}
+    pl = plan_of(make_params(tmp_path / "c", tiny_base, **tight))
+    training.plan_memory(pl, tok)
+    assert pl.setup.checkpointing, pl.setup
+    assert pl.setup.reasons["checkpointing"].startswith("on (auto)"), pl.setup.reasons
+    off = plan_of(make_params(tmp_path / "d", tiny_base, gradient_checkpointing=False, **tight))
+    with pytest.raises(train_plan.TrainError, match="cannot hold one"):
+        training.plan_memory(off, tok)
+
+
 def test_missing_bitsandbytes_stops_qlora_before_any_long_work(tmp_path, tiny_base, monkeypatch):
     monkeypatch.setattr(jm, "bitsandbytes_problem", lambda: "bitsandbytes is not importable")
     monkeypatch.setattr(

@@ -28,6 +28,7 @@ Over the ~400-line guide on purpose: the SFT, DPO and KTO trainers share one set
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -106,16 +107,35 @@ def plan_memory(pl: Plan, tokenizer: Any) -> memory.MemoryPlan:
     shape = memory.ModelShape.from_config(
         json.loads((pl.base_dir / "config.json").read_text(encoding="utf-8"))
     )
-    mp = memory.plan(
-        shape,
-        pl.setup,
-        lora_r=cfg.lora_r,
-        targets=cfg.target_modules,
-        budget_gb=budget,
-        effective_batch=rank_share(cfg),
-        longest=max(lengths),
-        micro_tokens_cap=memory.CPU_MICRO_TOKENS if hw.device == "cpu" else None,
-    )
+
+    def fit(setup: memory.Setup) -> memory.MemoryPlan:
+        return memory.plan(
+            shape,
+            setup,
+            lora_r=cfg.lora_r,
+            targets=cfg.target_modules,
+            budget_gb=budget,
+            effective_batch=rank_share(cfg),
+            longest=max(lengths),
+            micro_tokens_cap=memory.CPU_MICRO_TOKENS if hw.device == "cpu" else None,
+        )
+
+    mp = fit(pl.setup)
+    if mp.problem and cfg.gradient_checkpointing == "auto" and not pl.setup.checkpointing:
+        # auto: off on a CPU only while a row fits without it (fp32 activations are twice bf16's:
+        # the demo's 1024-token rows fit 4 GB on an AMX CPU, not on one without)
+        retry = fit(dataclasses.replace(pl.setup, checkpointing=True))
+        if not retry.problem:
+            need = mp.weights_bytes + mp.lora_bytes + mp.overhead_bytes
+            need += mp.per_token_bytes * mp.longest
+            why = (
+                f"on (auto): one {mp.longest}-token row needs {need / memory.GB:.2f} GB "
+                f"without it, over train.max_memory_gb {budget:g} GB"
+            )
+            ckpt = dataclasses.replace(
+                pl.setup, checkpointing=True, reasons={**pl.setup.reasons, "checkpointing": why}
+            )
+            pl.setup, mp = ckpt, retry
     if mp.problem:
         raise TrainError(mp.problem)
     pl.memory = mp
