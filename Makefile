@@ -28,8 +28,11 @@ run: setup dirs
 	$(DVC_REPRO)
 	javis metrics
 
+# One pytest worker per core (pytest-xdist), each running whole test files: most tests wait on
+# subprocesses (python -m stages.*, git, dvc) and imports, so 2 workers on 2 cores finish sooner.
+PYTEST_WORKERS ?= auto
 test: setup dirs
-	pytest $(PYTEST_ARGS)
+	pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup dirs
 	python benchmarks/run.py

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import TINY_GATE, copy_project, set_params, write_jsonl
+from helpers import BUNDLED_EVAL, TINY_GATE, copy_project, set_params, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def bundled(tmp_path_factory) -> dict:
     set_params(
         repo,
         train={"max_steps": 4, "batch_size": 4, "max_length": 256, "save_steps": 100},
-        evaluate={"max_examples": 4, "max_new_tokens": 16, "batch_size": 4},
+        evaluate={"max_examples": 4, "max_new_tokens": 16, "batch_size": 4, **BUNDLED_EVAL},
         release=TINY_GATE,
     )
     sh(repo, "git", "commit", "-qam", "short training for the test")

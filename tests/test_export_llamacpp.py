@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import TINY_GATE, copy_project, set_params
+from helpers import BUNDLED_EVAL, TINY_GATE, copy_project, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def released(tmp_path_factory) -> dict:
     set_params(
         repo,
         train={"max_steps": 40, "batch_size": 4, "max_length": 256, "save_steps": 1000},
-        evaluate={"max_examples": 4, "max_new_tokens": 16, "batch_size": 4},
+        evaluate={"max_examples": 4, "max_new_tokens": 16, "batch_size": 4, **BUNDLED_EVAL},
         release={**TINY_GATE, "stop_prompts": 3},
     )
     sh(repo, "git", "commit", "-qam", "short training for the export test")

@@ -18,6 +18,7 @@ import sys
 
 import pytest
 from helpers import (
+    BUNDLED_EVAL,
     LOSS_GATE,
     TINY_GATE,
     copy_project,
@@ -102,7 +103,7 @@ def shuffled(tmp_path_factory) -> dict:
     set_params(
         repo,
         train={"max_steps": 10, "batch_size": 4, "max_length": 192, "save_steps": 100},
-        evaluate={"max_examples": 0, "max_new_tokens": 8, "batch_size": 8},
+        evaluate={"max_examples": 0, "max_new_tokens": 8, "batch_size": 8, **BUNDLED_EVAL},
         release=TINY_GATE,
         collect={"persona_examples": False},  # the note-taking data only
     )

@@ -262,3 +262,20 @@ def test_serve_engine_vllm_prints_the_command(released, workdir, capsys):
         "--tool-call-parser hermes",
     ):
         assert part in out, f"{part!r} missing from {out}"
+
+
+def test_vllm_deploy_warns_when_the_chat_template_changed(tmp_path):
+    """vLLM renders every LoRA with its start-up --chat-template: a persona change needs a restart."""
+    old, new, same = (tmp_path / n for n in ("javis-v0.1", "javis-v0.2", "javis-v0.3"))
+    for folder, text in (
+        (old, "You are JAVIS."),
+        (new, "You are Jarvis."),
+        (same, "You are JAVIS."),
+    ):
+        folder.mkdir()
+        (folder / "chat_template.jinja").write_text(text)
+    said: list[str] = []
+    deploy._warn_template_changed(same, old, said.append)
+    assert said == [], "the same template: nothing to say"
+    deploy._warn_template_changed(new, old, said.append)
+    assert "restart it with `javis serve --engine vllm`" in " ".join(said), said

@@ -120,6 +120,20 @@ def deploy(version: str | None = None, *, log=print) -> Path:
     return folder
 
 
+def _warn_template_changed(new: Path, old: Path | None, log) -> None:
+    """vLLM renders every LoRA with the one --chat-template it started with: a version whose
+    template (persona prompt, tool format) differs from the previous one's is asked with the old."""
+    name = "chat_template.jinja"
+    if old is None or not (old / name).is_file() or not (new / name).is_file():
+        return
+    if (old / name).read_bytes() != (new / name).read_bytes():
+        log(
+            f"vllm: warning: {new.name}'s chat template differs from {old.name}'s, and vLLM renders "
+            f"every adapter with the --chat-template it started with; restart it with "
+            f"`javis serve --engine vllm` to serve {new.name} with its own"
+        )
+
+
 def engine_deploy(p: params.Params, version: str, folder: Path, previous: str | None, log) -> dict:
     """Hand `version` to deploy.target's engine (after the preflight); what to log about it.
     Raises (PreflightError, EngineError) before models/current is switched: the old version
@@ -129,6 +143,7 @@ def engine_deploy(p: params.Params, version: str, folder: Path, previous: str | 
         preflight.require(folder, "vllm", max_rank=cfg.max_lora_rank, base_path=p.paths.base)
         key = cfg.vllm_api_key or os.environ.get("VLLM_API_KEY", "")
         engines.vllm_switch(cfg.vllm_url, version, folder.resolve(), previous, key=key, log=log)
+        _warn_template_changed(folder, ADAPTERS / previous if previous else None, log)
         return {"vllm": cfg.vllm_url}
     base_name = p.base.name or p.base.source
     preflight.require(folder, "runpod", max_rank=cfg.max_lora_rank, base_name=base_name)
