@@ -1,11 +1,18 @@
 """A Qwen2/Qwen2.5 base is trained on Qwen's own format (javis/model/template.py, `_QWEN_TEMPLATE`):
 tool results as `<tool_response>` in a user turn, consecutive results merged, our persona as the
 default system prompt, and a loss mask of exactly the assistant tokens and their `<|im_end|>`.
-On a tiny Qwen2 model made here; other bases keep our ChatML template."""
+On a tiny Qwen2 model made here; other bases keep our ChatML template. The loss mask is checked
+with Qwen2's real tokenizer too when its vocabulary is on disk: llama.cpp ships it as
+`models/ggml-vocab-qwen2.gguf` in llama-cpp-python's sdist (the BPE vocabulary and merges Qwen2.5
+uses, with `<|im_start|>`/`<|im_end|>`; Qwen2.5's later special tokens, `<tool_call>` among them,
+are placeholders there, so tool-call tags are plain text to it). `.ci/run` takes it out of the
+sdist it builds llama.cpp from into ~/.cache/javis/ (or $JAVIS_QWEN2_VOCAB)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,6 +50,26 @@ def qwen_base(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def qtok(qwen_base):
     return loading.load_tokenizer(qwen_base, PERSONA)
+
+
+QWEN2_VOCAB = Path(
+    os.environ.get("JAVIS_QWEN2_VOCAB", Path.home() / ".cache/javis/ggml-vocab-qwen2.gguf")
+)
+
+
+@pytest.fixture(scope="module")
+def real_qtok(qwen_base, tmp_path_factory):
+    """Qwen2's own tokenizer (from llama.cpp's vocab GGUF) in a Qwen2 base folder, our template."""
+    if not QWEN2_VOCAB.is_file():
+        pytest.skip(f"{QWEN2_VOCAB} is missing (.ci/run extracts it from llama-cpp-python's sdist)")
+    from transformers import AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("qwen2_real")
+    shutil.copy(qwen_base / "config.json", folder / "config.json")
+    real = AutoTokenizer.from_pretrained(str(QWEN2_VOCAB.parent), gguf_file=QWEN2_VOCAB.name)
+    assert len(real) == 151936, "Qwen2's vocabulary"
+    real.save_pretrained(folder)
+    return loading.load_tokenizer(folder, PERSONA)
 
 
 def render(tok, messages, **kw) -> str:
@@ -90,7 +117,9 @@ def test_renders_exactly_as_trls_qwen2_5_training_template(qtok):
     assert ours == theirs, "the generation prompt too"
 
 
-def test_the_loss_mask_is_the_assistant_tokens_and_their_end_of_turn(qtok):
+@pytest.mark.parametrize("which", ["tiny", "qwen2"])
+def test_the_loss_mask_is_the_assistant_tokens_and_their_end_of_turn(which, request):
+    qtok = request.getfixturevalue("qtok" if which == "tiny" else "real_qtok")
     enc = qtok.apply_chat_template(
         template.prepare_messages(CONV),
         tools=TOOLS,
