@@ -188,12 +188,27 @@ TINY_TRAIN = {
     "save_steps": 100,
     "logging_steps": 1,
 }
-# Plumbing tests (a whole DAG, a release) need the items their gate reads, not the forgetting sets
-# (229 generic answers, 64 KL prompts the base answers first) nor the paraphrased promises: on the
-# bundled model those were about half of each release's evaluation. Forgetting itself is tested
-# on its own (tests/test_evaluate_stage.py, tests/test_eval_sets.py, tests/test_gate_rules.py).
-BUNDLED_EVAL = {"generic": "", "kl_prompts": "", "paraphrases": False}
+# Plumbing tests (a whole DAG, a release) need the items their gate reads, not all of the
+# forgetting sets (229 generic answers, 64 KL prompts the base answers first) nor the paraphrased
+# promises: on the bundled model those were about half of each release's evaluation. They keep
+# `SMALL_EVALSETS` lines of each set (`small_evalsets`); forgetting itself is tested on its own
+# (tests/test_evaluate_stage.py, tests/test_eval_sets.py, tests/test_gate_rules.py). (Setting
+# evaluate.generic or kl_prompts to "" cannot work under DVC: they are stage deps, and DVC fails
+# on an empty dependency path.)
+BUNDLED_EVAL = {"paraphrases": False}
 TINY_EVAL = {"max_new_tokens": 8, "max_examples": 6, "batch_size": 6, **BUNDLED_EVAL}
+SMALL_EVALSETS = 8
+
+
+def small_evalsets(repo: Path, lines: int = SMALL_EVALSETS) -> None:
+    """Cut a project copy's forgetting sets (evalsets/generic.jsonl, kl_prompts.jsonl) to their
+    first `lines` lines (commit them with the test's params)."""
+    for name in ("generic.jsonl", "kl_prompts.jsonl"):
+        path = repo / "evalsets" / name
+        kept = path.read_text(encoding="utf-8").splitlines(keepends=True)[:lines]
+        path.write_text("".join(kept), encoding="utf-8")
+
+
 # A random tiny model's answers are noise: its releases pass on loss alone, with a wide margin and
 # its few eval items (gate logic is tested on crafted items: tests/test_gate_rules.py), and it
 # never stops: the "does it stop" check is off (tests/test_export.py).
@@ -224,6 +239,7 @@ def tiny_project(dest: Path, base: Path) -> Path:
     import subprocess
 
     repo = copy_project(dest)
+    small_evalsets(repo)
     set_params(
         repo,
         base={"source": str(base), "name": "tiny-llama"},

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import BUNDLED_EVAL, TINY_GATE, copy_project, set_params, write_jsonl
+from helpers import BUNDLED_EVAL, TINY_GATE, copy_project, set_params, small_evalsets, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +34,7 @@ def javis(repo: Path, *args: str) -> str:
 def bundled(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("bundled")
     repo = copy_project(root / "repo")
+    small_evalsets(repo)
     set_params(
         repo,
         train={"max_steps": 4, "batch_size": 4, "max_length": 256, "save_steps": 100},

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import BUNDLED_EVAL, TINY_GATE, copy_project, set_params
+from helpers import BUNDLED_EVAL, TINY_GATE, copy_project, set_params, small_evalsets
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +49,7 @@ def released(tmp_path_factory) -> dict:
         return {"repo": Path(earlier), "release": None, "export": None}
     root = tmp_path_factory.mktemp("export_bundled")
     repo = copy_project(root / "repo")
+    small_evalsets(repo)
     set_params(
         repo,
         train={"max_steps": 40, "batch_size": 4, "max_length": 256, "save_steps": 1000},

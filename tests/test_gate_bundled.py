@@ -25,6 +25,7 @@ from helpers import (
     set_params,
     sh,
     shuffle_trained_answers,
+    small_evalsets,
     write_jsonl,
 )
 
@@ -98,6 +99,7 @@ def note_records(n: int = 100, seed: int = 7) -> list[dict]:
 def shuffled(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("shuffled")
     repo = copy_project(root / "repo")
+    small_evalsets(repo)
     sh(repo, "git", "rm", "-rq", "examples/raw", "examples/feedback")
     write_jsonl(repo / "examples/raw/notes.jsonl", note_records())
     set_params(
