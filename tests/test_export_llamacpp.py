@@ -22,7 +22,9 @@ from helpers import BUNDLED_EVAL, TINY_GATE, copy_project, set_params, small_eva
 
 pytestmark = pytest.mark.slow
 
-MIN_AGREEMENT = 0.95
+# measured: 0.981 of 156 positions with PEFT in bf16 (AMX CPU), 0.948 of 155 in fp32 (no AMX):
+# llama.cpp runs the Q4_1 base either way, so the reference's precision moves it by a few tokens
+MIN_AGREEMENT = 0.93
 DROP = 0.10  # measured 0.34: 0.981 with the adapter vs 0.641 without (156 positions)
 ANSWER_TOKENS = 48
 
