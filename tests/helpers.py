@@ -66,19 +66,22 @@ def make_qwen2(path: Path, seed: int = 0, tie_word_embeddings: bool = True) -> P
     return path
 
 
-def make_base(path: Path, seed: int = 0) -> Path:
-    """A tiny random Llama (2 layers, width 64) and its tokenizer saved as a plain HF folder."""
+def make_base(
+    path: Path, seed: int = 0, width: int = 64, heads: int = 4, kv_heads: int = 2
+) -> Path:
+    """A tiny random Llama (2 layers, width 64, 4 heads of 16) and its tokenizer saved as a plain
+    HF folder (vLLM's CPU attention needs heads of 64: width 128, 2 heads)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = make_tokenizer(path)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
+        hidden_size=width,
+        intermediate_size=2 * width,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
         max_position_embeddings=512,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -414,6 +417,15 @@ def make_adapter(base: Path, dest: Path, seed: int, rank: int = 4, **lora: objec
     peft_model.save_pretrained(dest)
     loading.load_tokenizer(base, f"You are JAVIS {seed}.").save_pretrained(dest)
     return dest
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @contextmanager

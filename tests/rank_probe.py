@@ -1,8 +1,8 @@
-"""Run by tests/test_train_ranks.py under `accelerate launch` (not a test module): the train stage
-as `python -m stages.train` runs it, with two observers: the rows each rank's data loader yields
-(per optimizer step) and which rank writes the adapter folder, each rank's to its own JSON file
-in $RANK_PROBE_OUT. $RANK_PROBE_CRASH stops every rank after the first checkpoint; under an FSDP
-config, FSDP is let run on CPU (`fsdp_on_cpu`)."""
+"""Run by tests/test_train_ranks.py under `accelerate launch` as `-m rank_probe` (not a test
+module): the train stage as `python -m stages.train` runs it, with two observers: the rows each
+rank's data loader yields (per optimizer step) and which rank writes the adapter folder, each
+rank's to its own JSON file in $RANK_PROBE_OUT. $RANK_PROBE_CRASH stops every rank after the first
+checkpoint; under an FSDP config, FSDP is let run on CPU (`fsdp_on_cpu`)."""
 
 from __future__ import annotations
 

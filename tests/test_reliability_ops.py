@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import copy_project, set_params, tiny_project, write_jsonl
+from helpers import copy_project, free_port, set_params, tiny_project, write_jsonl
 
 BUCKET = "javis-reliability"
 ENV = {
@@ -45,12 +45,6 @@ for _k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "AWS_PROFIL
 
 
 # --- helpers -----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sh(

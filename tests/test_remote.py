@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import javis, set_params, sh, tiny_project
+from helpers import free_port, javis, set_params, sh, tiny_project
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 pytestmark = [
@@ -30,12 +29,6 @@ pytestmark = [
         reason="OpenSSH's server is not installed (apt-get install openssh-server; .ci/run does)",
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -95,7 +95,9 @@ def project(root: Path, base: Path, **train) -> Path:
 
 
 def env() -> dict:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    """The project and tests/ (tests/rank_probe.py runs as `-m rank_probe`) importable."""
+    path = os.pathsep.join([str(ROOT), str(ROOT / "tests")])
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
 
 
 def run(cmd: list[str], cwd: Path, extra: dict | None = None, check: bool = True) -> str:
@@ -128,23 +130,18 @@ def worst(a: dict[int, float], b: dict[int, float]) -> float:
 def probe(repo: Path, processes: int, config: str = "ddp", **extra: str) -> list[dict] | str:
     """tests/rank_probe.py under `accelerate launch`: each rank's micro-batches and adapter writes
     (with `RANK_PROBE_CRASH`, the launcher's output: the ranks stop after the first checkpoint)."""
+    from javis.core import params
+    from javis.model import launch
+
     out = repo / "probe"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-           str(ROOT / f"deploy/accelerate/{config}.yaml"), "--num_processes", str(processes),
-           "--main_process_port", str(free_port()), str(ROOT / "tests/rank_probe.py")]  # fmt: skip
+    cfg = params.Train(launcher="accelerate", num_processes=processes,
+                       accelerate_config=str(ROOT / f"deploy/accelerate/{config}.yaml"))  # fmt: skip
+    cmd = launch.command(cfg, module="rank_probe")  # the stage's own launch, the probe as module
     said = run(cmd, repo, {"RANK_PROBE_OUT": str(out), "JAVIS_LAUNCHED": "1", **extra},
                check="RANK_PROBE_CRASH" not in extra)  # fmt: skip
     if "RANK_PROBE_CRASH" in extra:
         return said
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(processes)]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def steps_of(rank: dict) -> list[list[tuple]]:

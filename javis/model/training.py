@@ -78,13 +78,13 @@ def drop_untrainable(pl: Plan, tokenizer: Any) -> int:
         return 0
     reason = f"no_answer_within_max_length (train.max_length {pl.cfg.max_length})"
     for i in drop:
-        source, rid = pl.origins[i] if i < len(pl.origins) else ("?", "?")
+        source, rid = pl.origins[i]
         pl.acc.kept(source, -1)
         pl.acc.rejected(source, reason)
         log.warning("train: record %s (%s) skipped: %s", rid, source, reason)
-    keep = [i for i in range(len(trained)) if i not in set(drop)]
+    keep = [i for i, n in enumerate(trained) if n > 0]
     pl.rows["train"] = [pl.rows["train"][i] for i in keep]
-    pl.origins = [pl.origins[i] for i in keep if i < len(pl.origins)]
+    pl.origins = [pl.origins[i] for i in keep]
     if not pl.rows["train"]:
         raise TrainError(
             f"train.max_length: {pl.cfg.max_length} tokens cut every training conversation before "
@@ -159,6 +159,7 @@ def fit(pl: Plan, tokenizer: Any) -> Trained:
         if launch.is_main()
         else contextlib.nullcontext()
     )
+    state = None  # the adapter's weights gathered from FSDP/DeepSpeed shards (see full_state)
     with curves as live:
         done = run_dir / "sft_adapter" / "adapter_model.safetensors"
         if done.is_file() and (run_dir / "sft_stats.json").is_file():
@@ -166,18 +167,18 @@ def fit(pl: Plan, tokenizer: Any) -> Trained:
             sft_stats = json.loads((run_dir / "sft_stats.json").read_text())
             model = load_for_training(pl, run_dir / "sft_adapter") if cfg.method == "sft" else None
         else:
-            model, sft_stats = run_sft(pl, tokenizer, run_dir, live)
+            model, sft_stats, state = run_sft(pl, tokenizer, run_dir, live)
             if launch.is_main():
                 fileio.write_json(run_dir / "sft_stats.json", sft_stats)
             launch.barrier()
         preference = None
         if cfg.method != "sft":
             del model
-            model, preference = run_preference(pl, tokenizer, run_dir, live)
+            model, preference, state = run_preference(pl, tokenizer, run_dir, live)
             kind = "dpo" if cfg.method == "sft+dpo" else "kto"
             preference.update(kind=kind, beta=getattr(cfg, kind).beta)
     return Trained(
-        model=model, sft=sft_stats, preference=preference, run_dir=run_dir, state_dict=pl.gathered
+        model=model, sft=sft_stats, preference=preference, run_dir=run_dir, state_dict=state
     )
 
 
@@ -338,8 +339,9 @@ def sft_trainer(
     return _own_display(settle_lora(trainer, pl.setup)), lengths, trained
 
 
-def run_sft(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, dict]:
-    """SFT phase; saves the adapter to run_dir/sft_adapter; returns (model, stats)."""
+def run_sft(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, dict, dict | None]:
+    """SFT phase; saves the adapter to run_dir/sft_adapter; returns (model, stats, the weights
+    gathered from FSDP/DeepSpeed shards or None)."""
     cfg = pl.cfg
     trainer, lengths, trained = sft_trainer(pl, tokenizer, run_dir, live)
     stats = _train(trainer, run_dir / "sft")
@@ -358,8 +360,7 @@ def run_sft(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, di
             "eval_loss": _last(trainer.state.log_history, "eval_loss"),
         }
     )
-    pl.gathered = state
-    return trainer.model, stats
+    return trainer.model, stats, state
 
 
 def full_state(trainer: Any) -> dict | None:
@@ -447,16 +448,18 @@ def _own_display(trainer: Any) -> Any:
     return trainer
 
 
-def run_preference(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, dict]:
-    """DPO or KTO phase on the SFT adapter (reference = the SFT model); returns (model, stats)."""
+def run_preference(
+    pl: Plan, tokenizer: Any, run_dir: Path, live: Any
+) -> tuple[Any, dict, dict | None]:
+    """DPO or KTO phase on the SFT adapter (reference = the SFT model); returns (model, stats,
+    the weights gathered from FSDP/DeepSpeed shards or None)."""
     kind = "dpo" if pl.cfg.method == "sft+dpo" else "kto"
     trainer = preference_trainer(pl, tokenizer, run_dir, live)
     stats = _train(trainer, run_dir / kind)
     stats["records"] = len(pl.rows[kind])
     stats["rewards_accuracy"] = _last(trainer.state.log_history, "rewards/accuracies")
     stats["rewards_margin"] = _last(trainer.state.log_history, "rewards/margins")
-    pl.gathered = full_state(trainer)
-    return trainer.model, stats
+    return trainer.model, stats, full_state(trainer)
 
 
 def last_complete_checkpoint(out: Path) -> str | None:
