@@ -1,12 +1,15 @@
 """The evaluate stage's time against its FLOP floor, on a project whose data stages have run.
 
     python benchmarks/eval_stage.py PROJECT   # run under `flock /work/notes/bundled.lock`
+    python benchmarks/eval_stage.py PROJECT --measured   # after `make run` in PROJECT: its own times
 
 In PROJECT (a folder with params.yaml, evalsets/, data/training/current/ from collect..split):
 1. `python -m stages.base` when models/base is missing (the bundled SmolLM2-135M);
 2. an untrained LoRA adapter with train's settings (B = 0: the base's answers, the cost of a
    trained adapter's forward) as models/adapter, and the bare base as the baseline;
 3. `python -m stages.score_baseline`, then `python -m stages.evaluate`, each timed (wall, cpu);
+   with --measured, steps 1-3 are skipped: the wall seconds of the stages' last run (logs/timings,
+   e.g. the demo's `make run`, with the trained adapter) are read instead;
 4. the floor of each: the matmul FLOPs of every token it forwards (prompts, references, answers,
    generic items, KL prompts; 2 x the decoder's linear weights per token, 2 x d x vocabulary per
    position whose logits are used, attention 4 x layers x d x context), divided by the matmul
@@ -109,13 +112,22 @@ def floor_seconds(project: Path, samples: list[dict], side: str) -> tuple[float,
     return flops / rate, counts
 
 
-def main(project: Path) -> None:
+def stage_seconds(project: Path, name: str) -> tuple[float, float]:
+    """(wall, nan) of the stage's last run in PROJECT, from its own timing file (logs/timings)."""
+    record = json.loads((project / "logs/timings" / f"{name}.json").read_text())
+    return float(record["seconds"]), float("nan")
+
+
+def main(project: Path, measured: bool = False) -> None:
     py = sys.executable
-    if not (project / "models/base/config.json").is_file():
-        timed([py, "-m", "stages.base"], project)
-    make_adapter(project)
-    sb = timed([py, "-m", "stages.score_baseline"], project)
-    ev = timed([py, "-m", "stages.evaluate"], project)
+    if measured:  # the stages as `dvc repro` ran them (the trained adapter), timed by themselves
+        sb, ev = stage_seconds(project, "score_baseline"), stage_seconds(project, "evaluate")
+    else:
+        if not (project / "models/base/config.json").is_file():
+            timed([py, "-m", "stages.base"], project)
+        make_adapter(project)
+        sb = timed([py, "-m", "stages.score_baseline"], project)
+        ev = timed([py, "-m", "stages.evaluate"], project)
     lines = project / "metrics/eval_samples.jsonl"
     samples = [json.loads(x) for x in lines.read_text().splitlines() if x.strip()]
     f_sb, c_sb = floor_seconds(project, samples, "baseline")
@@ -127,10 +139,11 @@ def main(project: Path) -> None:
         ("evaluate", ev, f_ev, c_ev),
     ):
         print(
-            f"| {name} | {wall:.0f} | {cpu:.0f} | {f:.0f} | {wall / f:.1f}x | {c['tokens']} | {c['gflop']} |"
+            f"| {name} | {wall:.0f} | {f'{cpu:.0f}' if cpu == cpu else '-'} | {f:.0f} | "
+            f"{wall / f:.1f}x | {c['tokens']} | {c['gflop']} |"
         )
     print(json.dumps({"score_baseline": c_sb, "evaluate": c_ev}))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]).resolve())
+    main(Path(sys.argv[1]).resolve(), measured="--measured" in sys.argv[2:])

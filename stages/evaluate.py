@@ -66,7 +66,15 @@ def main(
         if inputs.baseline["kind"] == "adapter":
             model.load_adapter(paths.baseline, adapter_name="baseline")
             adapter = "baseline"
-        cached = eval_runner.baseline_side(model, tokenizer, inputs, evaluate, adapter)
+        # Scored as score_baseline scores it (merged last), so both ways give the same numbers;
+        # the merged weights then hold the baseline: the candidate gets a fresh copy of the base.
+        cached = eval_runner.baseline_side(
+            model, tokenizer, inputs, evaluate, adapter, merge_last=adapter is not None
+        )
+        if adapter is not None:
+            del model
+            model, tokenizer = eval_runner.load(paths, paths.adapter, evaluate.seed)
+            eval_runner.encode_all(tokenizer, inputs.items)
     for item in inputs.of_set("generic_kl"):
         item.target_ids = cached[item.id].get("target_ids") or item.target_ids
     raw = {
@@ -74,13 +82,11 @@ def main(
         "base": {k: v["base"] for k, v in cached.items() if "base" in v},
     }
     t0 = time.perf_counter()
-    with eval_runner.using(model, "default"):
-        raw["candidate"] = eval_runner.score_side(
-            model, tokenizer, inputs.items, evaluate, "candidate"
-        )
     kl = eval_runner.kl_scores(
         model, inputs.items, {"candidate": "default"}, tokenizer.pad_token_id, evaluate.batch_size
     )
+    eval_runner.merge(model, "default")  # the base's last use was the KL above
+    raw["candidate"] = eval_runner.score_side(model, tokenizer, inputs.items, evaluate, "candidate")
     raw["candidate"] |= kl["candidate"]
     log.info("evaluate candidate: done in %s", progress.duration(time.perf_counter() - t0))
 

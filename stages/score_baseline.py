@@ -46,7 +46,7 @@ def main(evaluate: params.Evaluate, paths: params.Paths, persona: params.Persona
     except (eval_examples.EvalError, loading.ModelError) as e:
         raise SystemExit(f"score_baseline: {e}") from None
     lines = eval_runner.baseline_side(
-        model, tokenizer, inputs, evaluate, "default" if adapter else None
+        model, tokenizer, inputs, evaluate, "default" if adapter else None, merge_last=True
     )
     out = Path(paths.metrics) / eval_runner.SCORES_FILE
     eval_runner.write_scores(out, inputs, lines)

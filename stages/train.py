@@ -40,6 +40,7 @@ def main(
         return None
     import transformers
 
+    loading.return_freed_memory()  # activations' memory goes back after each step (peak RSS)
     transformers.utils.logging.set_verbosity_warning()
     loading.quiet_libraries()
     loading.hide_library_progress_bars()  # the training's own display replaces them

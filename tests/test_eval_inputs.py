@@ -3,6 +3,7 @@ the score_baseline stage's place in the DAG (an unchanged baseline is not rescor
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from helpers import ROOT, write_jsonl
 
@@ -96,7 +97,8 @@ def test_missing_eval_sets_are_notes_for_the_gate(tmp_path, monkeypatch):
         ],
     )
     write_jsonl(tmp_path / "data/training/current/regression.jsonl", [])
-    cfg = params.Evaluate(probes="nowhere.jsonl", generic="", kl_prompts="")
+    (tmp_path / "off.jsonl").write_text("")  # an empty file turns a forgetting check off
+    cfg = params.Evaluate(probes="nowhere.jsonl", generic="off.jsonl", kl_prompts="off.jsonl")
     inputs = eval_examples.read_items(cfg, params.Paths())
     text = " | ".join(inputs.notes)
     for what in (
@@ -108,3 +110,9 @@ def test_missing_eval_sets_are_notes_for_the_gate(tmp_path, monkeypatch):
     ):
         assert what in text, f"{what!r} in {text}"
     assert text.count("not enough evidence") == 5, text
+
+
+@pytest.mark.parametrize("key", ["generic", "kl_prompts"])
+def test_an_empty_forgetting_path_is_refused_with_the_way_to_turn_it_off(key):
+    with pytest.raises(params.ParamsError, match=rf"evaluate.{key}: .*point it at an empty file"):
+        params.Evaluate(**{key: ""})

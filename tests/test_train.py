@@ -578,13 +578,15 @@ def test_missing_bitsandbytes_stops_qlora_before_any_long_work(tmp_path, tiny_ba
         run_train(p)
 
 
-def test_micro_batches_accumulate_to_the_effective_batch(tmp_path, tiny_base, caplog):
-    """A budget that fits 1 row per forward: 4 forwards per step, the same rows per step."""
-    import logging
+def test_micro_batches_are_sized_by_tokens_and_add_up_to_the_step(tmp_path, tiny_base):
+    """A budget that holds 1.5 of the longest rows per forward: each step's 4 rows (one data
+    loader batch) run as several forwards of at most the plan's tokens, short rows together, and
+    the losses and the adapter equal a run whose budget holds the whole step in one forward."""
+    import torch
 
-    p = make_params(tmp_path, tiny_base, max_steps=2, batch_size=4)
-    pl = plan_of(p)
+    p = make_params(tmp_path / "roomy", tiny_base, max_steps=2, batch_size=4)
     tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
+    pl = plan_of(p)
     mp = training.plan_memory(pl, tok)
     assert mp.micro_rows == 4, "the tiny model fits the whole batch in one forward"
     tight = (
@@ -597,11 +599,52 @@ def test_micro_batches_accumulate_to_the_effective_batch(tmp_path, tiny_base, ca
                      max_memory_gb=tight / 2**30)  # fmt: skip
     pl2 = plan_of(p2)
     mp2 = training.plan_memory(pl2, tok)
-    assert mp2.micro_rows == 1, mp2.lines()
-    assert mp2.accumulation == 4, "accumulation keeps 4 rows per step"
-    with caplog.at_level(logging.INFO, logger="javis.train"):
-        trainer, _, _ = training.sft_trainer(pl2, tok, tmp_path / "run", None)
+    assert (mp2.micro_rows, mp2.accumulation) == (1, 4), "the longest rows go one at a time"
+    assert mp.longest <= mp2.max_tokens < 2 * mp.longest, mp2.lines()
+    assert any("micro-batches of up to" in line for line in mp2.lines()), mp2.lines()
+
+    runs = {}
+    for name, plan in (("roomy", pl), ("tight", pl2)):
+        trainer, _, _ = training.sft_trainer(plan, tok, tmp_path / name / "run", None)
+        forwards: list[tuple[int, int]] = []
+        compute = trainer.compute_loss
+
+        def counted(model, inputs, *a, compute=compute, forwards=forwards, **k):
+            if model.training:
+                forwards.append(tuple(inputs["input_ids"].shape))
+            return compute(model, inputs, *a, **k)
+
+        trainer.compute_loss = counted
+        assert trainer.args.per_device_train_batch_size == 4, "the loader yields whole steps"
+        assert trainer.args.gradient_accumulation_steps == 1
         trainer.train()
-    assert trainer.args.per_device_train_batch_size == 1, "one row per forward"
-    assert trainer.args.gradient_accumulation_steps == 4, "four forwards per step"
-    assert trainer.state.global_step == 2, "the steps are optimizer steps"
+        assert trainer.state.global_step == 2, "the steps are optimizer steps"
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        lora = {k: v.detach().clone() for k, v in trainer.model.named_parameters() if "lora_" in k}
+        runs[name] = (forwards, losses, lora)
+    roomy, tight_run = runs["roomy"], runs["tight"]
+    assert len(roomy[0]) == 2, f"one forward per step with room: {roomy[0]}"
+    assert len(tight_run[0]) > 2, f"the tight budget splits the steps: {tight_run[0]}"
+    assert sum(r for r, _ in tight_run[0]) == len(pl2.rows["train"]), "2 steps = the 6 rows, once"
+    for rows, width in tight_run[0]:
+        assert rows * width <= mp2.max_tokens or rows == 1, (rows, width, mp2.max_tokens)
+    assert any(r > 1 for r, _ in tight_run[0]), f"short rows share a forward: {tight_run[0]}"
+    # The logged loss of a step is the sum over its forwards: a forward normalised by its own
+    # tokens instead of the step's would change step 1's figure, a wrong gradient step 2's.
+    assert tight_run[1] == pytest.approx(roomy[1], rel=1e-5), "the same loss per step"
+    for k, v in roomy[2].items():  # AdamW at lr 1e-2 moves each weight ~1e-2 per step
+        torch.testing.assert_close(tight_run[2][k], v, rtol=0, atol=1e-3)
+
+
+def test_step_micro_batches_keep_every_row_and_can_match_another_ranks_count():
+    from javis.model import memory
+
+    lengths = [100, 30, 28, 25, 90, 10]
+    batches = memory.step_micro_batches(lengths, max_tokens=120)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    for b in batches:
+        assert len(b) * max(lengths[i] for i in b) <= 120 or len(b) == 1, b
+    assert len(batches) == 3, batches  # [100], [90], [30, 28, 25, 10]
+    more = memory.step_micro_batches(lengths, max_tokens=120, at_least=5)
+    assert len(more) == 5 and sorted(i for b in more for i in b) == list(range(6)), more
+    assert len(memory.step_micro_batches(lengths, 120, at_least=9)) == 6, "never more than rows"

@@ -403,10 +403,11 @@ class Evaluate:
     rule, made at eval time, never trained on)."""
     generic: str = "evalsets/generic.jsonl"
     """Forgetting: generic reference answers {"id", "group", "prompt", "answer"}; the per-item NLL
-    delta candidate - base, with a standard error clustered by group ("" = off)."""
+    delta candidate - base, with a standard error clustered by group (an empty file = off: dvc.yaml
+    depends on the path, so "" is refused)."""
     kl_prompts: str = "evalsets/kl_prompts.jsonl"
     """Forgetting: generic prompts {"id", "prompt"}; mean per-token KL(base || model) over the
-    base's own greedy answer to each ("" = off)."""
+    base's own greedy answer to each (an empty file = off; "" is refused, as for `generic`)."""
     kl_tokens: int = 32
     """Tokens of the base's greedy answer to each KL prompt that the KL is measured on."""
     seed: int = 42
@@ -429,6 +430,12 @@ class Evaluate:
                 "evaluate.probes: expected the path of an identity probe file "
                 "(evalsets/persona_probes.jsonl ships one), got ''"
             )
+        for key in ("generic", "kl_prompts"):
+            if not getattr(self, key).strip():
+                raise ParamsError(
+                    f"evaluate.{key}: expected a file's path, got '' (dvc.yaml depends on it: "
+                    "to turn the check off, point it at an empty file)"
+                )
         if self.max_examples < 0:
             raise ParamsError(
                 f"evaluate.max_examples: expected >= 0 (0 = all), got {self.max_examples}"
@@ -565,9 +572,9 @@ class Train:
     each layer's input for the backward: far less memory, ~20-30% more time."""
     max_memory_gb: float = 0.0
     """Memory the run may use (GPU memory on CUDA, RAM on a CPU); 0 = a safe share of this
-    machine's (90% of the GPU's; 25% of RAM, at most 4 GB, on a CPU). The stage picks the micro-batch (rows per forward,
-    gradient accumulation keeping batch_size x grad_accum rows per step) to fit, and refuses with
-    advice when not one row of the longest conversation fits."""
+    machine's (90% of the GPU's; 25% of RAM, at most 4 GB, on a CPU). The stage sizes its
+    micro-batches by tokens to fit (each step's batch_size x grad_accum rows in as few forwards as
+    fit), and refuses with advice when not one row of the longest conversation fits."""
     optimizer: str = "adamw"
     """adamw | paged_adamw_8bit (bitsandbytes, GPU only: optimizer state in 8 bits, paged)."""
     save_steps: int = 50

@@ -7,11 +7,13 @@ Pure functions over small records, so the choices are tested with made-up hardwa
   dtype the frozen base loads in (fp32 on CPU, bf16/fp16 on a GPU, NF4 for QLoRA), the LoRA
   parameters' dtype, gradient checkpointing and the optimizer, each with its reason;
 - `ModelShape.from_config(config.json)`, `plan(shape, setup, ...)` -> `MemoryPlan`: weights,
-  LoRA + optimizer state, activations per token, and the micro-batch (rows of the effective batch
-  per forward, sized by tokens) that fits `train.max_memory_gb`; `MemoryPlan.lines()` prints it,
+  LoRA + optimizer state, activations per token, and the micro-batches that fit
+  `train.max_memory_gb`: `max_tokens` padded tokens per forward (and, for trainers that need a
+  fixed one, the rows per forward of the longest rows); `MemoryPlan.lines()` prints it,
   `MemoryPlan.problem` says why it cannot fit and what to change;
 - `micro_batches(lengths, max_tokens)`: rows grouped by length into batches of at most
-  `max_tokens` padded tokens (for passes that can vary the rows per batch, e.g. evaluation).
+  `max_tokens` padded tokens (evaluation's loss passes); `step_micro_batches`: one optimizer
+  step's rows as such forwards (the SFT trainer's token-sized micro-batches, javis/model/training.py).
 
 The activation figures are counted per decoder layer from the shapes (what autograd saves for a
 LoRA layer under autocast) and checked against a profile of SmolLM2-135M (benchmarks/README.md,
@@ -275,13 +277,15 @@ class MemoryPlan:
     per_token_bytes: float
     effective_batch: int  # rows per optimizer step (train.batch_size x train.grad_accum)
     longest: int  # padded tokens of the longest row trained
-    micro_rows: int = 0  # rows per forward (0: none fits)
-    accumulation: int = 0  # forwards per optimizer step
+    micro_rows: int = 0  # rows per forward for the longest rows (0: none fits)
+    accumulation: int = 0  # forwards per optimizer step for the longest rows
+    max_tokens: int = 0  # padded tokens one forward may hold (token-sized micro-batches)
     problem: str | None = None
 
     @property
     def micro_tokens(self) -> int:
-        return self.micro_rows * self.longest
+        """Padded tokens of the largest forward: `max_tokens`, or the fixed micro-batch's."""
+        return max(self.max_tokens, self.micro_rows * self.longest)
 
     @property
     def peak_bytes(self) -> float:
@@ -289,19 +293,20 @@ class MemoryPlan:
             self.weights_bytes
             + self.lora_bytes
             + self.overhead_bytes
-            + self.per_token_bytes * max(1, self.micro_rows) * self.longest
+            + self.per_token_bytes * max(self.micro_tokens, self.longest)
         )
 
     def lines(self) -> list[str]:
         f = _gb
-        rows = self.micro_rows or 1
         out = [
             f"weights {f(self.weights_bytes)}, LoRA + optimizer {f(self.lora_bytes)}, "
             f"libraries/allocator {f(self.overhead_bytes)}",
-            f"activations {self.per_token_bytes / 2**20:.2f} MB/token: {rows} x {self.longest} "
-            f"tokens = {f(self.per_token_bytes * rows * self.longest)}",
-            f"micro-batch {self.micro_rows} rows x {self.accumulation} accumulation = "
-            f"{self.effective_batch} rows per step; peak ~{f(self.peak_bytes)} of "
+            f"activations {self.per_token_bytes / 2**20:.2f} MB/token: "
+            f"{max(self.micro_tokens, self.longest)} tokens per forward = "
+            f"{f(self.per_token_bytes * max(self.micro_tokens, self.longest))}",
+            f"micro-batches of up to {self.micro_tokens} padded tokens: each step's "
+            f"{self.effective_batch} rows in as few forwards as fit (the longest rows: "
+            f"{self.micro_rows} x {self.accumulation}); peak ~{f(self.peak_bytes)} of "
             f"{f(self.budget_bytes)} (train.max_memory_gb)",
         ]
         return out
@@ -315,6 +320,7 @@ class MemoryPlan:
             "activations_mb_per_token": round(self.per_token_bytes / 2**20, 3),
             "micro_rows": self.micro_rows,
             "accumulation": self.accumulation,
+            "micro_tokens": self.micro_tokens,
             "longest_tokens": self.longest,
             "peak_gb": round(self.peak_bytes / GB, 2),
         }
@@ -370,6 +376,10 @@ def plan(
             continue
         if tokens * mp.per_token_bytes <= room:
             mp.micro_rows, mp.accumulation = rows, effective_batch // rows
+            # Shorter rows: more of them per forward, up to a whole step's rows (longest-sized).
+            fit = int(room // mp.per_token_bytes) if mp.per_token_bytes > 0 else tokens
+            fit = min(fit, effective_batch * mp.longest, micro_tokens_cap or fit)
+            mp.max_tokens = max(tokens, fit)
             return mp
     one_row = mp.per_token_bytes * mp.longest
     advice = []
@@ -410,6 +420,20 @@ def micro_batches(lengths: list[int], max_tokens: int, max_rows: int = 0) -> lis
                 current.append(i)
                 continue
         batches.append([i])
+    return batches
+
+
+def step_micro_batches(lengths: list[int], max_tokens: int, at_least: int = 1) -> list[list[int]]:
+    """One optimizer step's rows (their unpadded lengths) as forwards of at most `max_tokens`
+    padded tokens (`micro_batches`), split further into `at_least` forwards when asked (ranks must
+    run the same number of forwards per step: each one is a collective under DDP/FSDP), never into
+    more forwards than rows. Every index appears once."""
+    batches = micro_batches(lengths, max_tokens)
+    while len(batches) < min(at_least, len(lengths)):
+        big = max(range(len(batches)), key=lambda b: (len(batches[b]), -b))
+        rows = batches.pop(big)
+        half = (len(rows) + 1) // 2
+        batches[big:big] = [rows[:half], rows[half:]]
     return batches
 
 

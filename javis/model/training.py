@@ -5,8 +5,8 @@
 
 - SFT: TRL's SFTTrainer with a PEFT LoRA on `train.target_modules` (or the init adapter, trainable),
   loss on assistant tokens only (the template's `{% generation %}` markers), rows in exact length
-  buckets of the effective batch (javis/model/train_rows.py) run as the memory plan's micro-batches
-  with gradient accumulation (`plan_memory`, javis/model/memory.py), the setup's dtypes and
+  buckets of the effective batch (javis/model/train_rows.py), each step run as forwards of at most
+  the memory plan's tokens (`token_batched`; `plan_memory`, javis/model/memory.py), the setup's dtypes and
   checkpointing (`settle_lora` undoes TRL's bf16 cast of QLoRA weights); the adapter is saved to
   `sft_adapter/` beside its stats, so a rerun skips a finished SFT phase.
 - DPO / KTO (`train.method` sft+dpo / sft+kto): DPOTrainer / KTOTrainer on the SFT adapter itself,
@@ -303,6 +303,12 @@ def sft_trainer(
             target_modules=cfg.target_modules,
             task_type="CAUSAL_LM",
         )
+    # Each optimizer step is one length bucket of `effective` rows. Token-sized micro-batches: the
+    # data loader yields a rank's whole share of a step and `TokenBatched.training_step` runs it as
+    # forwards of at most mp.max_tokens padded tokens (eight short rows at once, the longest alone).
+    # DeepSpeed steps its optimizer inside every backward, so there a fixed micro-batch (the
+    # longest rows') with the Trainer's gradient accumulation.
+    by_tokens = not deepspeed_launched()
     args = SFTConfig(
         **common_args(
             pl,
@@ -310,11 +316,9 @@ def sft_trainer(
             steps,
             learning_rate=cfg.learning_rate,
             num_train_epochs=cfg.epochs,
-            # Micro-batches sized by tokens (the memory plan), accumulated to the effective batch:
-            # each optimizer step is one length bucket of `effective` rows.
-            per_device_train_batch_size=mp.micro_rows,
+            per_device_train_batch_size=rank_share(cfg) if by_tokens else mp.micro_rows,
             per_device_eval_batch_size=mp.micro_rows,
-            gradient_accumulation_steps=mp.accumulation,
+            gradient_accumulation_steps=1 if by_tokens else mp.accumulation,
             max_length=cfg.max_length,
             assistant_only_loss=True,
             packing=False,
@@ -323,7 +327,8 @@ def sft_trainer(
             eval_strategy="epoch" if pl.rows["val"] else "no",
         )
     )
-    trainer = SFTTrainer(
+    trainer_cls = token_batched(SFTTrainer, mp.micro_tokens) if by_tokens else SFTTrainer
+    trainer = trainer_cls(
         model=model,
         args=args,
         processing_class=tokenizer,
@@ -337,6 +342,69 @@ def sft_trainer(
         callbacks=_callbacks(live, "sft"),
     )
     return _own_display(settle_lora(trainer, pl.setup)), lengths, trained
+
+
+def deepspeed_launched() -> bool:
+    """Whether `accelerate launch` runs this process under DeepSpeed (its config sets the env)."""
+    import os
+
+    return os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+
+
+def split_step(inputs: dict, max_tokens: int, at_least: int = 1) -> list[dict]:
+    """A collated step (right-padded rows: input_ids, labels, attention_mask) as micro-batches of
+    at most `max_tokens` padded tokens (`memory.step_micro_batches`), each cut to its own longest
+    row: short rows share a forward, long ones get their own."""
+    import torch
+
+    mask = inputs["attention_mask"]
+    lengths = mask.sum(dim=1).tolist()
+    width = mask.shape[1]
+    out = []
+    for rows in memory.step_micro_batches(lengths, max_tokens, at_least):
+        idx = torch.tensor(rows, device=mask.device)
+        keep = max(lengths[i] for i in rows)
+        chunk = {}
+        for key, value in inputs.items():
+            if (
+                isinstance(value, torch.Tensor)
+                and value.dim() >= 1
+                and value.shape[0] == len(lengths)
+            ):
+                value = value.index_select(0, idx)
+                if value.dim() >= 2 and value.shape[1] == width:
+                    value = value[:, :keep]
+            chunk[key] = value
+        out.append(chunk)
+    return out
+
+
+def token_batched(trainer_cls: type, max_tokens: int) -> type:
+    """`trainer_cls` whose training step runs a step's rows as token-sized micro-batches
+    (`split_step`). The loss is exact: TRL normalises each forward's summed loss by the step's
+    trained tokens (`num_items_in_batch`, counted by the Trainer over the whole step and across
+    ranks), so the micro-batches' gradients add up to the step's. Every rank runs as many forwards
+    as the rank that needs most (each is a collective), gradients synchronised on the last one."""
+    import torch
+
+    class TokenBatched(trainer_cls):
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            at_least = 1
+            if self.accelerator.num_processes > 1:
+                need = len(split_step(inputs, max_tokens))
+                mine = torch.tensor([need], device=self.accelerator.device)
+                at_least = int(self.accelerator.gather(mine).max())
+            chunks = split_step(inputs, max_tokens, at_least)
+            total = None
+            for k, chunk in enumerate(chunks):
+                last = k == len(chunks) - 1
+                with contextlib.nullcontext() if last else self.accelerator.no_sync(model):
+                    loss = super().training_step(model, chunk, num_items_in_batch)
+                total = loss if total is None else total + loss
+            return total
+
+    TokenBatched.__name__ = TokenBatched.__qualname__ = f"TokenBatched{trainer_cls.__name__}"
+    return TokenBatched
 
 
 def run_sft(pl: Plan, tokenizer: Any, run_dir: Path, live: Any) -> tuple[Any, dict, dict | None]:
