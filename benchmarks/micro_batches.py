@@ -7,10 +7,10 @@ measurement is its own process (`--one MODE`): the stage's trainer (`training.sf
 project's params) for the first `--steps` optimizer steps of the demo's schedule, no validation, no
 checkpoints. Modes alternate (tokens, fixed, tokens, fixed, ...) so a shared machine's drift hits
 both alike:
-- tokens: what the stage does: each step's rows as forwards of at most the memory plan's tokens;
+- tokens: each step's rows as forwards of at most the memory plan's tokens (a GPU's default);
 - fixed: the plan's micro-batch for the longest row (the demo on a CPU: 1 row x 8 accumulation),
-  i.e. the stage before token-sized micro-batches (and its DeepSpeed path today).
-Prints tokens/s per run, the per-step losses (equal within bf16 noise: the same rows and the same
+  a CPU's default.
+Prints tokens/s and peak RSS (the kernel's, VmHWM) per run, the per-step losses (equal within bf16 noise: the same rows and the same
 normalisation), and the ratio of the medians.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -41,8 +42,7 @@ def one(mode: str, steps: int) -> dict:
     pl = train_plan.plan(cfg, p.paths, p.persona)
     pl.rows["val"] = []  # no validation pass: the training loop alone
     tok = training.tokenizer_for(pl)
-    if mode == "fixed":
-        training.deepspeed_launched = lambda: True  # the fixed micro-batch path
+    pl.micro_batches = "tokens" if mode == "tokens" else "rows"
     trainer, _, _ = training.sft_trainer(pl, tok, out / "run", None)
     started = time.perf_counter()
     trainer.train()
@@ -57,6 +57,7 @@ def one(mode: str, steps: int) -> dict:
         "forward_rows": trainer.args.per_device_train_batch_size,
         "accumulation": trainer.args.gradient_accumulation_steps,
         "losses": [round(h["loss"], 4) for h in trainer.state.log_history if "loss" in h],
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
     }
 
 

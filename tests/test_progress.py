@@ -206,3 +206,14 @@ def test_a_stage_writes_its_wall_time_to_the_untracked_timings_folder_not_to_met
     assert record is not None, "the stage's timing file is named after its module"
     assert isinstance(record["seconds"], float), record
     assert record["tokens_per_second"] == 12.5, record
+
+
+def test_javis_metrics_times_every_stage_of_dvc_yaml_in_its_order():
+    """A stage missing from the table (score_baseline was) hides its time from the total."""
+    import yaml
+    from helpers import ROOT
+
+    from javis.app import cli
+
+    stages = list(yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"])
+    assert list(cli.TIMED_STAGES) == stages

@@ -598,6 +598,7 @@ def test_micro_batches_are_sized_by_tokens_and_add_up_to_the_step(tmp_path, tiny
     p2 = make_params(tmp_path / "tight", tiny_base, max_steps=2, batch_size=4,
                      max_memory_gb=tight / 2**30)  # fmt: skip
     pl2 = plan_of(p2)
+    pl2.micro_batches = "tokens"  # a GPU's default (a CPU's: rows)
     mp2 = training.plan_memory(pl2, tok)
     assert (mp2.micro_rows, mp2.accumulation) == (1, 4), "the longest rows go one at a time"
     assert mp.longest <= mp2.max_tokens < 2 * mp.longest, mp2.lines()
@@ -605,6 +606,7 @@ def test_micro_batches_are_sized_by_tokens_and_add_up_to_the_step(tmp_path, tiny
 
     runs = {}
     for name, plan in (("roomy", pl), ("tight", pl2)):
+        plan.micro_batches = "tokens"  # a GPU's default (a CPU's: rows)
         trainer, _, _ = training.sft_trainer(plan, tok, tmp_path / name / "run", None)
         forwards: list[tuple[int, int]] = []
         compute = trainer.compute_loss
@@ -648,3 +650,18 @@ def test_step_micro_batches_keep_every_row_and_can_match_another_ranks_count():
     more = memory.step_micro_batches(lengths, max_tokens=120, at_least=5)
     assert len(more) == 5 and sorted(i for b in more for i in b) == list(range(6)), more
     assert len(memory.step_micro_batches(lengths, 120, at_least=9)) == 6, "never more than rows"
+
+
+def test_a_cpu_keeps_the_fixed_micro_batch_by_default(tmp_path, tiny_base):
+    """auto: rows on a CPU (token-sized forwards peaked above the plan there), tokens on a GPU."""
+    p = make_params(tmp_path, tiny_base, max_steps=1, batch_size=4)
+    pl = plan_of(p)
+    tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
+    mp = training.plan_memory(pl, tok)
+    trainer, _, _ = training.sft_trainer(pl, tok, tmp_path / "run", None)
+    assert pl.micro_batches == "auto" and pl.device == "cpu"
+    assert trainer.args.per_device_train_batch_size == mp.micro_rows
+    assert trainer.args.gradient_accumulation_steps == mp.accumulation
+    assert type(trainer).__name__ == "SFTTrainer", type(trainer).__name__
+    assert any("micro-batch 4 rows x 1 accumulation" in line for line in mp.lines()), mp.lines()
+    assert mp.record()["micro_batches"] == "rows"

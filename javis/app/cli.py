@@ -36,7 +36,7 @@ from javis.core import params
 from javis.core.text import fmt
 
 DATA_STAGES = ("collect", "clean", "dedupe", "split")
-TIMED_STAGES = (*DATA_STAGES, "base", "init", "baseline", "train", "evaluate")
+TIMED_STAGES = (*DATA_STAGES, "base", "init", "baseline", "train", "score_baseline", "evaluate")
 
 
 def _stage_seconds(p: params.Params, stage: str) -> str:

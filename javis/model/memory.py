@@ -280,12 +280,15 @@ class MemoryPlan:
     micro_rows: int = 0  # rows per forward for the longest rows (0: none fits)
     accumulation: int = 0  # forwards per optimizer step for the longest rows
     max_tokens: int = 0  # padded tokens one forward may hold (token-sized micro-batches)
+    by_tokens: bool = True  # token-sized forwards (else the longest rows' fixed micro-batch)
     problem: str | None = None
 
     @property
     def micro_tokens(self) -> int:
-        """Padded tokens of the largest forward: `max_tokens`, or the fixed micro-batch's."""
-        return max(self.max_tokens, self.micro_rows * self.longest)
+        """Padded tokens of the largest forward: `max_tokens` (token-sized), or the fixed
+        micro-batch's."""
+        fixed = self.micro_rows * self.longest
+        return max(self.max_tokens, fixed) if self.by_tokens else fixed
 
     @property
     def peak_bytes(self) -> float:
@@ -304,10 +307,15 @@ class MemoryPlan:
             f"activations {self.per_token_bytes / 2**20:.2f} MB/token: "
             f"{max(self.micro_tokens, self.longest)} tokens per forward = "
             f"{f(self.per_token_bytes * max(self.micro_tokens, self.longest))}",
-            f"micro-batches of up to {self.micro_tokens} padded tokens: each step's "
-            f"{self.effective_batch} rows in as few forwards as fit (the longest rows: "
-            f"{self.micro_rows} x {self.accumulation}); peak ~{f(self.peak_bytes)} of "
-            f"{f(self.budget_bytes)} (train.max_memory_gb)",
+            (
+                f"micro-batches of up to {self.micro_tokens} padded tokens: each step's "
+                f"{self.effective_batch} rows in as few forwards as fit (the longest rows: "
+                f"{self.micro_rows} x {self.accumulation})"
+                if self.by_tokens
+                else f"micro-batch {self.micro_rows} rows x {self.accumulation} accumulation = "
+                f"{self.effective_batch} rows per step"
+            )
+            + f"; peak ~{f(self.peak_bytes)} of {f(self.budget_bytes)} (train.max_memory_gb)",
         ]
         return out
 
@@ -321,6 +329,7 @@ class MemoryPlan:
             "micro_rows": self.micro_rows,
             "accumulation": self.accumulation,
             "micro_tokens": self.micro_tokens,
+            "micro_batches": "tokens" if self.by_tokens else "rows",
             "longest_tokens": self.longest,
             "peak_gb": round(self.peak_bytes / GB, 2),
         }

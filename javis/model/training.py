@@ -138,6 +138,7 @@ def plan_memory(pl: Plan, tokenizer: Any) -> memory.MemoryPlan:
             pl.setup, mp = ckpt, retry
     if mp.problem:
         raise TrainError(mp.problem)
+    mp.by_tokens = token_micro_batches(pl)
     pl.memory = mp
     return mp
 
@@ -303,12 +304,13 @@ def sft_trainer(
             target_modules=cfg.target_modules,
             task_type="CAUSAL_LM",
         )
-    # Each optimizer step is one length bucket of `effective` rows. Token-sized micro-batches: the
-    # data loader yields a rank's whole share of a step and `TokenBatched.training_step` runs it as
-    # forwards of at most mp.max_tokens padded tokens (eight short rows at once, the longest alone).
-    # DeepSpeed steps its optimizer inside every backward, so there a fixed micro-batch (the
-    # longest rows') with the Trainer's gradient accumulation.
-    by_tokens = not deepspeed_launched()
+    # Each optimizer step is one length bucket of `effective` rows. Token-sized micro-batches (a
+    # GPU, or pl.micro_batches "tokens"): the data loader yields a rank's whole share of a step and
+    # `TokenBatched.training_step` runs it as forwards of at most mp.max_tokens padded tokens
+    # (eight short rows at once, the longest alone). Else, and under DeepSpeed (it steps its
+    # optimizer inside every backward), the longest rows' fixed micro-batch with the Trainer's
+    # gradient accumulation.
+    by_tokens = mp.by_tokens = token_micro_batches(pl)
     args = SFTConfig(
         **common_args(
             pl,
@@ -342,6 +344,13 @@ def sft_trainer(
         callbacks=_callbacks(live, "sft"),
     )
     return _own_display(settle_lora(trainer, pl.setup)), lengths, trained
+
+
+def token_micro_batches(pl: Plan) -> bool:
+    """Whether SFT runs each step as token-sized forwards: `pl.micro_batches` tokens, or auto on a
+    GPU; never under DeepSpeed."""
+    auto = pl.micro_batches == "auto" and pl.device == "cuda"
+    return (pl.micro_batches == "tokens" or auto) and not deepspeed_launched()
 
 
 def deepspeed_launched() -> bool:
