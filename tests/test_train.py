@@ -587,6 +587,7 @@ def test_micro_batches_are_sized_by_tokens_and_add_up_to_the_step(tmp_path, tiny
     p = make_params(tmp_path / "roomy", tiny_base, max_steps=2, batch_size=4)
     tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
     pl = plan_of(p)
+    pl.micro_batches = "tokens"  # a GPU's default (a CPU's: rows)
     mp = training.plan_memory(pl, tok)
     assert mp.micro_rows == 4, "the tiny model fits the whole batch in one forward"
     tight = (
@@ -606,7 +607,6 @@ def test_micro_batches_are_sized_by_tokens_and_add_up_to_the_step(tmp_path, tiny
 
     runs = {}
     for name, plan in (("roomy", pl), ("tight", pl2)):
-        plan.micro_batches = "tokens"  # a GPU's default (a CPU's: rows)
         trainer, _, _ = training.sft_trainer(plan, tok, tmp_path / name / "run", None)
         forwards: list[tuple[int, int]] = []
         compute = trainer.compute_loss

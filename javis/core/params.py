@@ -573,8 +573,9 @@ class Train:
     max_memory_gb: float = 0.0
     """Memory the run may use (GPU memory on CUDA, RAM on a CPU); 0 = a safe share of this
     machine's (90% of the GPU's; 25% of RAM, at most 4 GB, on a CPU). The stage sizes its
-    micro-batches by tokens to fit (each step's batch_size x grad_accum rows in as few forwards as
-    fit), and refuses with advice when not one row of the longest conversation fits."""
+    micro-batches to fit (on a GPU by tokens: each step's batch_size x grad_accum rows in as few
+    forwards as fit; on a CPU the longest row's rows per forward with gradient accumulation), and
+    refuses with advice when not one row of the longest conversation fits."""
     optimizer: str = "adamw"
     """adamw | paged_adamw_8bit (bitsandbytes, GPU only: optimizer state in 8 bits, paged)."""
     save_steps: int = 50

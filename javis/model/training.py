@@ -6,7 +6,8 @@
 - SFT: TRL's SFTTrainer with a PEFT LoRA on `train.target_modules` (or the init adapter, trainable),
   loss on assistant tokens only (the template's `{% generation %}` markers), rows in exact length
   buckets of the effective batch (javis/model/train_rows.py), each step run as forwards of at most
-  the memory plan's tokens (`token_batched`; `plan_memory`, javis/model/memory.py), the setup's dtypes and
+  the memory plan's tokens on a GPU (`token_batched`), as the longest row's micro-batch with gradient
+  accumulation on a CPU (`plan_memory`, javis/model/memory.py), the setup's dtypes and
   checkpointing (`settle_lora` undoes TRL's bf16 cast of QLoRA weights); the adapter is saved to
   `sft_adapter/` beside its stats, so a rerun skips a finished SFT phase.
 - DPO / KTO (`train.method` sft+dpo / sft+kto): DPOTrainer / KTOTrainer on the SFT adapter itself,
@@ -310,7 +311,7 @@ def sft_trainer(
     # (eight short rows at once, the longest alone). Else, and under DeepSpeed (it steps its
     # optimizer inside every backward), the longest rows' fixed micro-batch with the Trainer's
     # gradient accumulation.
-    by_tokens = mp.by_tokens = token_micro_batches(pl)
+    by_tokens = mp.by_tokens  # plan_memory: token_micro_batches
     args = SFTConfig(
         **common_args(
             pl,
@@ -350,14 +351,7 @@ def token_micro_batches(pl: Plan) -> bool:
     """Whether SFT runs each step as token-sized forwards: `pl.micro_batches` tokens, or auto on a
     GPU; never under DeepSpeed."""
     auto = pl.micro_batches == "auto" and pl.device == "cuda"
-    return (pl.micro_batches == "tokens" or auto) and not deepspeed_launched()
-
-
-def deepspeed_launched() -> bool:
-    """Whether `accelerate launch` runs this process under DeepSpeed (its config sets the env)."""
-    import os
-
-    return os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+    return (pl.micro_batches == "tokens" or auto) and not loading.deepspeed_launched()
 
 
 def split_step(inputs: dict, max_tokens: int, at_least: int = 1) -> list[dict]:
@@ -400,7 +394,8 @@ def token_batched(trainer_cls: type, max_tokens: int) -> type:
         def training_step(self, model, inputs, num_items_in_batch=None):
             at_least = 1
             if self.accelerator.num_processes > 1:
-                need = len(split_step(inputs, max_tokens))
+                lengths = inputs["attention_mask"].sum(dim=1).tolist()
+                need = len(memory.step_micro_batches(lengths, max_tokens))
                 mine = torch.tensor([need], device=self.accelerator.device)
                 at_least = int(self.accelerator.gather(mine).max())
             chunks = split_step(inputs, max_tokens, at_least)
