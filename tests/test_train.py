@@ -648,7 +648,8 @@ def test_step_micro_batches_keep_every_row_and_can_match_another_ranks_count():
         assert len(b) * max(lengths[i] for i in b) <= 120 or len(b) == 1, b
     assert len(batches) == 3, batches  # [100], [90], [30, 28, 25, 10]
     more = memory.step_micro_batches(lengths, max_tokens=120, at_least=5)
-    assert len(more) == 5 and sorted(i for b in more for i in b) == list(range(6)), more
+    assert len(more) == 5, more
+    assert sorted(i for b in more for i in b) == list(range(6)), more
     assert len(memory.step_micro_batches(lengths, 120, at_least=9)) == 6, "never more than rows"
 
 
@@ -659,7 +660,8 @@ def test_a_cpu_keeps_the_fixed_micro_batch_by_default(tmp_path, tiny_base):
     tok = jm.load_tokenizer(tiny_base, "You are JAVIS.")
     mp = training.plan_memory(pl, tok)
     trainer, _, _ = training.sft_trainer(pl, tok, tmp_path / "run", None)
-    assert pl.micro_batches == "auto" and pl.device == "cpu"
+    assert pl.micro_batches == "auto"
+    assert pl.device == "cpu"
     assert trainer.args.per_device_train_batch_size == mp.micro_rows
     assert trainer.args.gradient_accumulation_steps == mp.accumulation
     assert type(trainer).__name__ == "SFTTrainer", type(trainer).__name__
